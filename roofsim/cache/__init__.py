@@ -1,0 +1,1 @@
+"""Cache model: configuration, simulation, reuse distance, traces and predictors."""

@@ -1,0 +1,101 @@
+"""Names and aliases -> files: the bundled catalogue, ROOFSIM_PATH, --hw-path, explicit paths.
+
+Search order: explicit folders (``--hw-path``), then ``ROOFSIM_PATH`` (os.pathsep-separated),
+then the bundled catalogue, so a user's file can shadow a bundled one of the same id.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+from .errors import NotFoundError
+
+_SUFFIXES = (".yaml", ".yml")
+
+
+def bundled_dir(kind: str) -> Path:
+    """Folder of the bundled ``hardware`` or ``workloads`` catalogue (installed or editable)."""
+    spec = importlib.util.find_spec(f"roofsim.catalogue.{kind}")
+    if spec is not None and spec.submodule_search_locations:
+        for loc in spec.submodule_search_locations:
+            if Path(loc).is_dir():
+                return Path(loc)
+    return Path(__file__).resolve().parent.parent / kind  # running from a source checkout
+
+
+def search_dirs(kind: str, extra: Sequence[os.PathLike | str] = ()) -> list[Path]:
+    env = [p for p in os.environ.get("ROOFSIM_PATH", "").split(os.pathsep) if p]
+    dirs = [Path(p) for p in (*extra, *env)]
+    # A user folder may hold hardware/ and workloads/ subfolders, or the files directly.
+    expanded = []
+    for d in dirs:
+        expanded.append(d / kind if (d / kind).is_dir() else d)
+    expanded.append(bundled_dir(kind))
+    return expanded
+
+
+def _files(dirs: Iterable[Path], suffixes: tuple[str, ...]) -> list[Path]:
+    out = []
+    for d in dirs:
+        if d.is_dir():
+            out.extend(sorted(p for p in d.iterdir() if p.suffix in suffixes and not p.name.startswith(".")))
+    return out
+
+
+@lru_cache(maxsize=256)
+def _aliases_in(path: Path, mtime: float) -> tuple[str, ...]:
+    """Aliases declared in a file, read without a full YAML parse (keeps lookups fast)."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    m = re.search(r"^aliases:\s*\[([^\]]*)\]", text, re.M)
+    if m:
+        return tuple(a.strip().strip("'\"") for a in m.group(1).split(",") if a.strip())
+    m = re.search(r"^aliases:\s*\n((?:\s+-\s*.+\n?)+)", text, re.M)
+    if m:
+        return tuple(line.split("-", 1)[1].strip().strip("'\"") for line in m.group(1).splitlines() if "-" in line)
+    return ()
+
+
+def looks_like_path(name: str) -> bool:
+    return name.endswith(_SUFFIXES + (".json",)) or os.sep in name or name.startswith(".")
+
+
+def resolve(name: str, kind: str, extra: Sequence[os.PathLike | str] = (),
+            relative_to: Optional[Path] = None, suffixes: tuple[str, ...] = _SUFFIXES) -> Path:
+    """File for an id, an alias or a path. Unknown names list the nearest known ones."""
+    if looks_like_path(name):
+        for base in ([relative_to] if relative_to else []) + [Path.cwd()]:
+            p = (base / name) if not Path(name).is_absolute() else Path(name)
+            if p.is_file():
+                return p
+        raise NotFoundError(f"{kind} file {name!r}: no such file")
+    dirs = search_dirs(kind, extra)
+    if relative_to is not None:
+        dirs.insert(0, relative_to)
+    for d in dirs:
+        for suffix in suffixes:
+            p = d / f"{name}{suffix}"
+            if p.is_file():
+                return p
+    files = _files(dirs, suffixes)
+    for p in files:
+        if name in _aliases_in(p, p.stat().st_mtime):
+            return p
+    known = sorted({p.stem for p in files} | {a for p in files for a in _aliases_in(p, p.stat().st_mtime)})
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; run `roofsim {'hw' if kind == 'hardware' else 'workload'} list`"
+    raise NotFoundError(f"unknown {'hardware' if kind == 'hardware' else 'workload'} {name!r}{hint}")
+
+
+def list_files(kind: str, extra: Sequence[os.PathLike | str] = (), suffixes: tuple[str, ...] = _SUFFIXES) -> list[Path]:
+    """One file per id; earlier folders shadow later ones."""
+    seen, out = set(), []
+    for p in _files(search_dirs(kind, extra), suffixes):
+        if p.stem not in seen:
+            seen.add(p.stem)
+            out.append(p)
+    return out

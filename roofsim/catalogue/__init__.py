@@ -1,0 +1,1 @@
+"""Bundled catalogues: hardware/ and workloads/ at the repository top are mapped here by setup.cfg."""

@@ -1,0 +1,43 @@
+"""The command line: the only place that prints or exits. Thin: every command calls the Python API.
+
+Heavy imports (pandas, numba, matplotlib) happen inside commands, so ``roofsim --help`` is instant.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..errors import RoofsimError
+
+
+class RoofsimGroup(click.Group):
+    """Turns any RoofsimError into one line per problem on stderr and exit code 2, no traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except RoofsimError as e:
+            for line in str(e).splitlines() or [type(e).__name__]:
+                click.echo(f"error: {line}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=RoofsimGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="roofsim")
+def main():
+    """roofsim: is this workload compute-, memory-, interconnect- or latency-bound on this chip?"""
+
+
+def _register() -> None:
+    from . import hw as _hw
+    main.add_command(_hw.hw)
+    for module, name in (("run", "run"), ("run", "compare"), ("workload", "workload"), ("cache", "cache")):
+        try:
+            mod = __import__(f"{__name__}.{module}", fromlist=[name])
+        except ImportError:
+            continue  # a command group not written yet
+        main.add_command(getattr(mod, name))
+
+
+_register()

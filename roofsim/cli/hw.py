@@ -1,0 +1,149 @@
+"""`roofsim hw ...`: list, show, diff and validate hardware specs."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..units import format_quantity as fq
+from . import output
+
+FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+HW_PATH = click.option("--hw-path", multiple=True, type=click.Path(file_okay=False),
+                       help="Extra folder of hardware files (repeatable); also ROOFSIM_PATH.")
+
+
+@click.group()
+def hw():
+    """Hardware catalogue: list, show, diff, validate."""
+
+
+def _peak(h, dtype):
+    return h.compute.peaks().get(dtype)
+
+
+@hw.command("list")
+@click.option("--kind", type=click.Choice(["cpu", "gpu", "tpu", "accelerator", "hypothetical"]), multiple=True)
+@click.option("--since", type=int, help="Released in or after this year.")
+@click.option("--until", type=int, help="Released in or before this year.")
+@FORMAT
+@HW_PATH
+def list_cmd(kind, since, until, fmt, hw_path):
+    """Every device in the catalogue, oldest first."""
+    from ..hw import hardware_json, list_hardware
+    devices = [h for h in list_hardware(hw_path)
+               if (not kind or h.kind in kind) and (since is None or (h.year or 0) >= since)
+               and (until is None or (h.year or 9999) <= until)]
+    devices.sort(key=lambda h: (h.release_date or "9999", h.id))
+    if fmt == "json":
+        click.echo(output.json_text([hardware_json(h) for h in devices]))
+        return
+    rows = []
+    for h in devices:
+        main = h.main_memory
+        rows.append({
+            "id": h.id, "name": h.name, "year": h.year, "kind": h.kind,
+            "bf16_flop_per_s" if fmt == "csv" else "bf16 peak": _peak(h, "bf16") if fmt == "csv" else fq(_peak(h, "bf16"), "flop_rate"),
+            "fp32_flop_per_s" if fmt == "csv" else "fp32 peak": _peak(h, "fp32") if fmt == "csv" else fq(_peak(h, "fp32"), "flop_rate"),
+            "memory_bytes" if fmt == "csv" else "memory": main.total_capacity_bytes if fmt == "csv" else fq(main.total_capacity_bytes, "bytes", binary=True),
+            "memory_bytes_per_s" if fmt == "csv" else "bandwidth": main.bandwidth_bytes_per_s if fmt == "csv" else fq(main.bandwidth_bytes_per_s, "bandwidth"),
+        })
+    click.echo(output.csv_text(rows) if fmt == "csv" else output.table(rows, align_right=("bf16 peak", "fp32 peak", "memory", "bandwidth")))
+
+
+@hw.command("show")
+@click.argument("name")
+@FORMAT
+@HW_PATH
+def show_cmd(name, fmt, hw_path):
+    """One device: identity, peaks, memory hierarchy, links, efficiencies, ridge points."""
+    from ..hw import flatten, get_hardware, hardware_json
+    h = get_hardware(name, hw_path)
+    if fmt == "json":
+        click.echo(output.json_text(hardware_json(h)))
+        return
+    if fmt == "csv":
+        click.echo(output.csv_text([{"key": k, "value": v} for k, v in flatten(h).items()]))
+        return
+    click.echo(f"{h.name}  [{h.id}]  {h.vendor} {h.kind}, released {h.release_date or '?'}"
+               + (f", derived from {h.extends}" if h.extends else ""))
+    facts = [("aliases", ", ".join(h.aliases)), ("process", h.process), ("clock", fq(h.clock_hz, "frequency") if h.clock_hz else ""),
+             ("cores", f"{h.cores} {h.core_name}".strip() if h.cores else ""), ("TDP", fq(h.tdp_w, "power") if h.tdp_w else ""),
+             ("source", h.source)]
+    for k, v in facts:
+        if v:
+            click.echo(f"  {k:8} {v}")
+    click.echo("\nPeak compute (dense)")
+    rows = [{"unit": u, "dtype": d, "peak": fq(f, "flop_rate"), "efficiency": f"{h.efficiency.compute_fraction(d):.0%}"}
+            for u in ("matrix", "vector") for d, f in getattr(h.compute, u)]
+    click.echo(output.table(rows, align_right=("peak", "efficiency")))
+    click.echo("\nMemory hierarchy (innermost first)")
+    rows = [{"level": m.name, "type": m.type,
+             "capacity": (fq(m.capacity_bytes, "bytes", binary=True) + (f" x {m.instances}" if m.instances > 1 else "")) if m.capacity_bytes else "-",
+             "bandwidth": fq(m.bandwidth_bytes_per_s, "bandwidth"), "latency": fq(m.latency_s, "time"),
+             "line": fq(m.line_bytes, "bytes") if m.line_bytes else "-", "ways": m.ways,
+             "efficiency": f"{h.efficiency.memory_fraction(m.name):.0%}" if m.bandwidth_bytes_per_s else "-"} for m in h.memory]
+    click.echo(output.table(rows, align_right=("capacity", "bandwidth", "latency")))
+    if h.interconnect:
+        click.echo("\nInterconnect (bandwidth per direction, summed over links)")
+        rows = [{"link": l.name, "scope": l.scope, "bandwidth": fq(l.bandwidth_bytes_per_s_per_direction, "bandwidth"),
+                 "links": l.links, "latency": fq(l.latency_s, "time"), "domain": l.domain_size} for l in h.interconnect]
+        click.echo(output.table(rows, align_right=("bandwidth",)))
+    click.echo(f"\nPer-op latency floor: {fq(h.efficiency.latency_s, 'time')}  (efficiency source: {h.efficiency.source})")
+    main = h.main_memory
+    if main.bandwidth_bytes_per_s:
+        click.echo(f"\nRidge points against {main.name} (FLOP/byte): " + ", ".join(
+            f"{d} {f / main.bandwidth_bytes_per_s:.3g}" for d, f in h.compute.peaks().items()))
+
+
+@hw.command("diff")
+@click.argument("a")
+@click.argument("b")
+@FORMAT
+@HW_PATH
+def diff_cmd(a, b, fmt, hw_path):
+    """Fields that differ between two devices (A -> B), with B/A ratios for numbers."""
+    from ..hw import flatten, get_hardware
+    ha, hb = get_hardware(a, hw_path), get_hardware(b, hw_path)
+    fa, fb = flatten(ha), flatten(hb)
+    skip = ("source", "notes", "id", "name", "aliases")
+    rows = []
+    for key in list(dict.fromkeys([*fa, *fb])):
+        if key.split(".")[-1] in skip or fa.get(key) == fb.get(key):
+            continue
+        va, vb = fa.get(key), fb.get(key)
+        ratio = _ratio(va, vb)
+        rows.append({"field": key, ha.id: va, hb.id: vb, "ratio": f"{ratio:.3g}" if ratio else ""})
+    if fmt == "json":
+        click.echo(output.json_text({"a": ha.id, "b": hb.id, "differences": rows}))
+    elif fmt == "csv":
+        click.echo(output.csv_text(rows))
+    else:
+        click.echo(output.table(rows) if rows else f"{ha.id} and {hb.id} have the same figures")
+
+
+def _ratio(va, vb):
+    try:
+        a, b = float(str(va).split()[0]), float(str(vb).split()[0])
+        return b / a if a else None
+    except (ValueError, TypeError, IndexError):
+        return None
+
+
+@hw.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@HW_PATH
+def validate_cmd(files, hw_path):
+    """Check hardware files; print every problem; exit 0 if all are valid, 1 otherwise."""
+    from ..hw import validate_files
+    results = validate_files(files, hw_path)
+    bad = 0
+    for path, err in results.items():
+        if err is None:
+            click.echo(f"ok    {path}")
+        else:
+            bad += 1
+            for line in str(err).splitlines():
+                click.echo(f"error {line}" if line.startswith(path) else f"error {path}: {line}")
+    click.echo(f"{len(results) - bad} valid, {bad} invalid")
+    sys.exit(1 if bad else 0)

@@ -1,0 +1,249 @@
+"""The hardware file schema, and documents <-> HardwareSpec.
+
+Documents are plain dicts as read from YAML (quantities are strings with units). This module
+validates them, builds frozen specs, writes specs back to documents (``to_doc``), merges derived
+designs (``extends``) and applies dotted overrides (``memory.hbm.bandwidth=6 TB/s``). It does no
+I/O; roofsim/loader.py reads files.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Mapping, Optional
+
+from . import schema as S
+from .errors import Problem, SpecError
+from .specs import (DEFAULT_LATENCY_S, DTYPES, KINDS, LEVEL_TYPES, LINK_SCOPES, ComputeSpec,
+                    Efficiency, HardwareSpec, Link, MemoryLevel)
+
+SCHEMA_VERSION = 1
+ID_PATTERN = r"[a-z0-9][a-z0-9.-]*"
+_ID = S.Str(required=True, pattern=ID_PATTERN, what="an id in lowercase-with-dashes, e.g. h100-sxm5")
+_PEAKS = S.Map(value=S.Quantity("flop_rate"), keys=DTYPES)
+_FRACTIONS = S.OneOf((S.Fraction(), S.Map(value=S.Fraction())), selector=S.is_mapping)
+
+MEMORY_LEVEL = S.Section({
+    "name": S.Str(required=True, pattern=r"[a-z][a-z0-9_-]*", what="a lowercase level name, e.g. hbm"),
+    "type": S.Enum(LEVEL_TYPES, required=True),
+    "capacity": S.Quantity("bytes"),
+    "instances": S.Int(minimum=1),
+    "shared_by": S.Int(minimum=1),
+    "bandwidth": S.Quantity("bandwidth"),
+    "latency": S.Quantity("time", positive=False),
+    "line_size": S.Quantity("bytes"),
+    "ways": S.Int(minimum=1),
+    "source": S.Str(required=True),
+    "notes": S.Str(),
+})
+LINK = S.Section({
+    "name": S.Str(required=True, pattern=r"[a-z][a-z0-9_-]*", what="a lowercase link name, e.g. nvlink"),
+    "scope": S.Enum(LINK_SCOPES, required=True),
+    "bandwidth_per_direction": S.Quantity("bandwidth", required=True),
+    "links": S.Int(minimum=1),
+    "latency": S.Quantity("time", positive=False),
+    "domain_size": S.Int(minimum=1),
+    "source": S.Str(required=True),
+    "notes": S.Str(),
+})
+EFFICIENCY = S.Section({
+    "compute": _FRACTIONS,
+    "memory": _FRACTIONS,
+    "interconnect": _FRACTIONS,
+    "latency": S.Quantity("time", positive=False),
+    "compute_by_size": S.Table(),
+    "source": S.Str(),
+    "notes": S.Str(),
+})
+HARDWARE = S.Section({
+    "schema_version": S.Int(minimum=1, required=True),
+    "id": _ID,
+    "name": S.Str(required=True),
+    "vendor": S.Str(required=True),
+    "kind": S.Enum(KINDS, required=True),
+    "aliases": S.StrList(item=S.Str(pattern=ID_PATTERN, what="an alias in lowercase-with-dashes")),
+    "release_date": S.Date(),
+    "process": S.Str(),
+    "clock": S.Quantity("frequency"),
+    "cores": S.Int(minimum=1),
+    "core_name": S.Str(),
+    "tdp": S.Quantity("power"),
+    "source": S.Str(required=True),
+    "notes": S.Str(),
+    "compute": S.Section({
+        "matrix": _PEAKS, "vector": _PEAKS, "source": S.Str(required=True), "notes": S.Str(),
+    }, required=True),
+    "memory": S.NamedList(MEMORY_LEVEL, required=True, min_items=1),
+    "interconnect": S.NamedList(LINK),
+    "efficiency": EFFICIENCY,
+    "extends": S.Str(),
+    "set": S.Map(value=S.Field()),  # checked by apply_overrides against the schema
+})
+# Keys of a base that a derived design does not inherit: they describe the base itself.
+NOT_INHERITED = ("id", "name", "aliases", "source", "notes", "extends", "set")
+_BASE_UNIT = {"bytes": "B", "bandwidth": "B/s", "flop_rate": "FLOP/s", "flops": "FLOP",
+              "time": "s", "frequency": "Hz", "power": "W"}
+
+
+def _pairs(mapping: Optional[Mapping[str, float]]) -> tuple:
+    return tuple((k, v) for k, v in (mapping or {}).items() if v is not None)
+
+
+def _fractions(value) -> tuple:
+    if value is None:
+        return ()
+    return _pairs(value) if isinstance(value, dict) else (("default", value),)
+
+
+def build_hardware(doc: Any, file: Optional[str] = None) -> HardwareSpec:
+    """Validate a (merged, override-applied) document and build the spec. All problems at once."""
+    ctx = S.Ctx(file)
+    extended_from = None
+    if isinstance(doc, dict) and "_extended_from" in doc:  # set by merge_derived, not a user key
+        doc = dict(doc)
+        extended_from = doc.pop("_extended_from")
+    v = HARDWARE.check(doc, "", ctx)
+    if v is not None and doc.get("schema_version") not in (None, SCHEMA_VERSION) and isinstance(doc.get("schema_version"), int):
+        ctx.add("schema_version", f"{SCHEMA_VERSION} (the version this roofsim reads)", repr(doc["schema_version"]))
+    if v is not None and "extends" in doc:
+        ctx.add("extends", "extends to be resolved by the loader", repr(doc["extends"]))
+    if ctx.problems:
+        raise SpecError(ctx.problems)
+    try:
+        return _construct(v, file, extended_from)
+    except SpecError as e:  # invariants across fields (one main level, capacities, ...)
+        raise SpecError([Problem(file, p.path, p.expected, p.found, p.hint) for p in e.problems]) from None
+
+
+def _construct(v: dict, file: Optional[str], extended_from: Optional[str]) -> HardwareSpec:
+    c = v["compute"]
+    compute = ComputeSpec(matrix=_pairs(c.get("matrix")), vector=_pairs(c.get("vector")),
+                          source=c["source"], notes=c.get("notes", ""))
+    memory = tuple(MemoryLevel(
+        name=m["name"], type=m["type"], capacity_bytes=m.get("capacity"), instances=m.get("instances", 1),
+        shared_by=m.get("shared_by"), bandwidth_bytes_per_s=m.get("bandwidth"), latency_s=m.get("latency"),
+        line_bytes=m.get("line_size"), ways=m.get("ways"), source=m["source"], notes=m.get("notes", ""),
+    ) for m in v["memory"])
+    links = tuple(Link(
+        name=l["name"], scope=l["scope"], bandwidth_bytes_per_s_per_direction=l["bandwidth_per_direction"],
+        links=l.get("links"), latency_s=l.get("latency"), domain_size=l.get("domain_size"),
+        source=l["source"], notes=l.get("notes", ""),
+    ) for l in v.get("interconnect") or ())
+    e = v.get("efficiency") or {}
+    eff = Efficiency(
+        compute=_fractions(e.get("compute")) or Efficiency.compute,
+        memory=_fractions(e.get("memory")) or Efficiency.memory,
+        interconnect=_fractions(e.get("interconnect")) or Efficiency.interconnect,
+        latency_s=e["latency"] if e.get("latency") is not None else DEFAULT_LATENCY_S[v["kind"]],
+        compute_by_size=tuple(e.get("compute_by_size") or ()),
+        source=e.get("source", Efficiency.source),
+    )
+    return HardwareSpec(
+        id=v["id"], name=v["name"], vendor=v["vendor"], kind=v["kind"], compute=compute, memory=memory,
+        source=v["source"], release_date=v.get("release_date", ""), aliases=tuple(v.get("aliases") or ()),
+        process=v.get("process", ""), clock_hz=v.get("clock"), cores=v.get("cores"),
+        core_name=v.get("core_name", ""), tdp_w=v.get("tdp"), interconnect=links, efficiency=eff,
+        notes=v.get("notes", ""), extends=extended_from, file=file,
+    )
+
+
+# ---- documents from specs (exact round trip: build_hardware(to_doc(hw)) == hw) ---------------
+def _q(value: Optional[float], dimension: str) -> Optional[str]:
+    return None if value is None else f"{value!r} {_BASE_UNIT[dimension]}"
+
+
+def _drop_none(d: dict) -> dict:
+    return {k: v for k, v in d.items() if v not in (None, "", ())}
+
+
+def to_doc(hw: HardwareSpec) -> dict:
+    """A hardware document (SI units spelled out) that rebuilds exactly ``hw``."""
+    e = hw.efficiency
+    doc = _drop_none({
+        "schema_version": SCHEMA_VERSION, "id": hw.id, "name": hw.name, "vendor": hw.vendor, "kind": hw.kind,
+        "aliases": list(hw.aliases) or None, "release_date": hw.release_date, "process": hw.process,
+        "clock": _q(hw.clock_hz, "frequency"), "cores": hw.cores, "core_name": hw.core_name,
+        "tdp": _q(hw.tdp_w, "power"), "source": hw.source, "notes": hw.notes,
+        "compute": _drop_none({
+            "matrix": {d: _q(f, "flop_rate") for d, f in hw.compute.matrix} or None,
+            "vector": {d: _q(f, "flop_rate") for d, f in hw.compute.vector} or None,
+            "source": hw.compute.source, "notes": hw.compute.notes}),
+        "memory": [_drop_none({
+            "name": m.name, "type": m.type, "capacity": _q(m.capacity_bytes, "bytes"),
+            "instances": m.instances if m.instances != 1 else None, "shared_by": m.shared_by,
+            "bandwidth": _q(m.bandwidth_bytes_per_s, "bandwidth"), "latency": _q(m.latency_s, "time"),
+            "line_size": _q(m.line_bytes, "bytes"), "ways": m.ways, "source": m.source, "notes": m.notes,
+        }) for m in hw.memory],
+        "interconnect": [_drop_none({
+            "name": l.name, "scope": l.scope,
+            "bandwidth_per_direction": _q(l.bandwidth_bytes_per_s_per_direction, "bandwidth"),
+            "links": l.links, "latency": _q(l.latency_s, "time"), "domain_size": l.domain_size,
+            "source": l.source, "notes": l.notes,
+        }) for l in hw.interconnect] or None,
+        "efficiency": _drop_none({
+            "compute": dict(e.compute), "memory": dict(e.memory), "interconnect": dict(e.interconnect),
+            "latency": _q(e.latency_s, "time"),
+            "compute_by_size": [list(p) for p in e.compute_by_size] or None, "source": e.source}),
+    })
+    if hw.extends:
+        doc["_extended_from"] = hw.extends
+    return doc
+
+
+# ---- derived designs ---------------------------------------------------------------------
+def merge_derived(base_doc: dict, derived_doc: dict, base_id: str) -> dict:
+    """Base keys, minus its identity, replaced by the derived file's own top-level keys."""
+    merged = {k: copy.deepcopy(v) for k, v in base_doc.items() if k not in NOT_INHERITED}
+    merged.update({k: copy.deepcopy(v) for k, v in derived_doc.items() if k not in ("extends", "set")})
+    merged["_extended_from"] = base_id
+    return merged
+
+
+def apply_overrides(doc: dict, overrides: Mapping[str, Any], file: Optional[str] = None,
+                    where: str = "set") -> dict:
+    """Return a copy of ``doc`` with dotted-path overrides applied, checked against the schema.
+
+    Paths name list items by their ``name`` (``memory.hbm.bandwidth``). A plain number given for a
+    quantity is read in SI base units (6e12 for a bandwidth is 6e12 B/s), which is how Python
+    callers pass values; YAML files and the CLI pass strings with units.
+    """
+    doc = copy.deepcopy(doc)
+    ctx = S.Ctx(file)
+    for dotted, value in overrides.items():
+        _apply_one(doc, str(dotted), value, ctx, f"{where}.{dotted}" if where else str(dotted))
+    if ctx.problems:
+        raise SpecError(ctx.problems)
+    return doc
+
+
+def _apply_one(doc: dict, dotted: str, value: Any, ctx: S.Ctx, label: str) -> None:
+    parts = dotted.split(".")
+    node, field = doc, HARDWARE
+    for i, key in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(field, S.NamedList):
+            items = node if isinstance(node, list) else []
+            names = [it.get("name") for it in items if isinstance(it, dict)]
+            if key not in names:
+                S.unknown_key(ctx, ".".join(parts[:i]), key, tuple(names))
+                ctx.problems[-1].path = label
+                return
+            if last:
+                ctx.add(label, "a field of the list item, e.g. " + f"{dotted}.bandwidth", "a whole item")
+                return
+            node, field = items[names.index(key)], field.item
+            continue
+        child = field.child(key) if field is not None else None
+        if child is None or key in ("set", "extends", "schema_version"):
+            valid = tuple(k for k in getattr(field, "fields", getattr(field, "keys", None) or ()) if k not in ("set", "extends"))
+            S.unknown_key(ctx, ".".join(parts[:i]), key, valid)
+            ctx.problems[-1].path = label
+            return
+        if isinstance(field, S.OneOf) and not isinstance(node, dict):
+            node_parent[parts[i - 1]] = node = {"default": node} if node is not None else {}
+        if last:
+            if isinstance(child, S.Quantity) and isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = f"{float(value)!r} {_BASE_UNIT[child.dimension]}"
+            node[key] = value
+            return
+        if key not in node or node[key] is None:
+            node[key] = [] if isinstance(child, S.NamedList) else {}
+        node_parent, node, field = node, node[key], child

@@ -1,0 +1,322 @@
+"""Validated hardware specs: frozen dataclasses of SI floats.
+
+Units are parsed only in the loader; everything here is bytes, B/s, FLOP/s, s, Hz, W.
+Derived quantities (ridge points, bytes per FLOP, peak resolution with dtype fallback) are
+computed, never stored.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .errors import Problem, SpecError
+
+KINDS = ("cpu", "gpu", "tpu", "accelerator", "hypothetical")
+UNITS = ("matrix", "vector")
+LEVEL_TYPES = ("register", "scratchpad", "cache", "main", "far")
+LINK_SCOPES = ("scale-up", "scale-out", "host")
+
+# Bytes per element; fp6/fp4/int4 are packed.
+DTYPE_BYTES = {
+    "fp64": 8.0, "fp32": 4.0, "tf32": 4.0, "fp16": 2.0, "bf16": 2.0,
+    "fp8": 1.0, "fp6": 0.75, "fp4": 0.5, "int8": 1.0, "int4": 0.5,
+}
+DTYPES = tuple(DTYPE_BYTES)
+
+# A dtype the device lacks runs in the nearest wider one it has (fp8 on a V100 runs as fp16).
+# bf16 widens to fp32, not fp16: fp16 cannot hold bf16's exponent range.
+FALLBACK = {
+    "fp4": ("fp6", "fp8", "fp16", "bf16", "fp32", "fp64"),
+    "fp6": ("fp8", "fp16", "bf16", "fp32", "fp64"),
+    "fp8": ("fp16", "bf16", "fp32", "fp64"),
+    "int4": ("int8", "fp16", "fp32"),
+    "int8": ("fp16", "bf16", "fp32"),
+    "fp16": ("fp32", "fp64"),
+    "bf16": ("fp32", "fp64"),
+    "tf32": ("fp32", "fp64"),
+    "fp32": ("fp64",),
+    "fp64": (),
+}
+
+# Documented defaults used when a hardware file has no `efficiency` section. They are typical
+# published figures, not measurements of any one device:
+#  - compute 0.80: large cuBLAS/rocBLAS GEMMs reach ~75-90% of dense tensor peak;
+#  - memory 0.85: STREAM-style copies reach ~80-92% of HBM/DRAM peak;
+#  - interconnect 0.80: NCCL bus bandwidth ~ 80% of NVLink per-direction peak;
+#  - latency: a kernel launch costs ~2-5 us on GPUs (we use 4 us); CPUs and TPUs pay less.
+DEFAULT_COMPUTE_EFFICIENCY = 0.80
+DEFAULT_MEMORY_EFFICIENCY = 0.85
+DEFAULT_LINK_EFFICIENCY = 0.80
+DEFAULT_LATENCY_S = {"gpu": 4e-6, "accelerator": 4e-6, "hypothetical": 4e-6, "tpu": 2e-6, "cpu": 1e-6}
+
+
+def _check(problems: list[Problem], ok: bool, path: str, expected: str, found: object) -> None:
+    if not ok:
+        problems.append(Problem(None, path, expected, repr(found)))
+
+
+@dataclass(frozen=True)
+class PeakResolution:
+    """Which peak an op of (dtype, unit) really runs at, and why."""
+    requested_dtype: str
+    requested_unit: str
+    dtype: str
+    unit: str
+    flop_per_s: float
+
+    @property
+    def fell_back(self) -> bool:
+        return (self.dtype, self.unit) != (self.requested_dtype, self.requested_unit)
+
+    @property
+    def note(self) -> str:
+        if not self.fell_back:
+            return ""
+        return f"{self.requested_dtype} on {self.requested_unit} units unsupported: ran as {self.dtype} on {self.unit} units"
+
+
+@dataclass(frozen=True)
+class ComputeSpec:
+    """Dense peak FLOP/s per dtype on matrix (tensor) and vector (SIMD) units."""
+    matrix: tuple[tuple[str, float], ...] = ()
+    vector: tuple[tuple[str, float], ...] = ()
+    source: str = ""
+    notes: str = ""
+
+    def __post_init__(self):
+        problems: list[Problem] = []
+        for unit in UNITS:
+            for dtype, value in getattr(self, unit):
+                _check(problems, dtype in DTYPE_BYTES, f"compute.{unit}", f"a dtype in {DTYPES}", dtype)
+                _check(problems, value > 0 and math.isfinite(value), f"compute.{unit}.{dtype}",
+                       "a positive compute rate", value)
+        if not self.matrix and not self.vector:
+            problems.append(Problem(None, "compute", "at least one peak", "none"))
+        if problems:
+            raise SpecError(problems)
+
+    def get(self, unit: str, dtype: str) -> Optional[float]:
+        return dict(getattr(self, unit)).get(dtype)
+
+    def peaks(self) -> dict[str, float]:
+        """Best dense peak per dtype over both units."""
+        out: dict[str, float] = {}
+        for unit in UNITS:
+            for dtype, value in getattr(self, unit):
+                out[dtype] = max(out.get(dtype, 0.0), value)
+        return out
+
+    def resolve(self, dtype: str, unit: str = "matrix") -> PeakResolution:
+        """The peak an op of ``dtype`` on ``unit`` runs at: that unit, then the other, then wider dtypes.
+
+        A matrix op in fp32 on an H100 runs on the vector units (67 TFLOP/s), never on the
+        TF32 tensor cores unless it asks for tf32.
+        """
+        if dtype not in DTYPE_BYTES:
+            raise SpecError(Problem(None, "dtype", f"one of {DTYPES}", repr(dtype)))
+        order = (unit, "vector" if unit == "matrix" else "matrix")
+        for candidate in (dtype, *FALLBACK[dtype]):
+            for u in order:
+                value = self.get(u, candidate)
+                if value:
+                    return PeakResolution(dtype, unit, candidate, u, value)
+        raise SpecError(Problem(None, "compute", f"a peak usable for {dtype}", "none"))
+
+
+@dataclass(frozen=True)
+class MemoryLevel:
+    """One level of the hierarchy. Capacity is per instance; bandwidth is over all instances."""
+    name: str
+    type: str
+    capacity_bytes: Optional[float] = None
+    instances: int = 1
+    shared_by: Optional[int] = None
+    bandwidth_bytes_per_s: Optional[float] = None
+    latency_s: Optional[float] = None
+    line_bytes: Optional[float] = None
+    ways: Optional[int] = None
+    source: str = ""
+    notes: str = ""
+
+    def __post_init__(self):
+        p: list[Problem] = []
+        at = f"memory.{self.name}"
+        _check(p, self.type in LEVEL_TYPES, f"{at}.type", f"one of {LEVEL_TYPES}", self.type)
+        for name in ("capacity_bytes", "bandwidth_bytes_per_s", "line_bytes"):
+            v = getattr(self, name)
+            _check(p, v is None or (v > 0 and math.isfinite(v)), f"{at}.{name}", "a positive number", v)
+        _check(p, self.latency_s is None or self.latency_s >= 0, f"{at}.latency_s", "a time >= 0", self.latency_s)
+        _check(p, self.instances >= 1, f"{at}.instances", "an integer >= 1", self.instances)
+        _check(p, self.ways is None or self.ways >= 1, f"{at}.ways", "an integer >= 1", self.ways)
+        if p:
+            raise SpecError(p)
+
+    @property
+    def total_capacity_bytes(self) -> Optional[float]:
+        return None if self.capacity_bytes is None else self.capacity_bytes * self.instances
+
+
+@dataclass(frozen=True)
+class Link:
+    """An interconnect: bandwidth is ONE direction, summed over ``links`` links."""
+    name: str
+    scope: str
+    bandwidth_bytes_per_s_per_direction: float
+    links: Optional[int] = None
+    latency_s: Optional[float] = None
+    domain_size: Optional[int] = None
+    source: str = ""
+    notes: str = ""
+
+    def __post_init__(self):
+        p: list[Problem] = []
+        at = f"interconnect.{self.name}"
+        _check(p, self.scope in LINK_SCOPES, f"{at}.scope", f"one of {LINK_SCOPES}", self.scope)
+        bw = self.bandwidth_bytes_per_s_per_direction
+        _check(p, bw > 0 and math.isfinite(bw), f"{at}.bandwidth_per_direction", "a positive bandwidth", bw)
+        _check(p, self.links is None or self.links >= 1, f"{at}.links", "an integer >= 1", self.links)
+        if p:
+            raise SpecError(p)
+
+    @property
+    def bandwidth_bytes_per_s_bidirectional(self) -> float:
+        return 2.0 * self.bandwidth_bytes_per_s_per_direction
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """Achievable fractions of each peak, and a per-op latency floor.
+
+    ``compute``/``memory``/``interconnect`` map a dtype / level name / link name to a fraction;
+    the key ``default`` covers the rest. ``compute_by_size`` is an optional table of
+    (op FLOPs, fraction) points, interpolated in log10(FLOPs) and clamped at both ends; when
+    given it replaces the per-dtype compute fraction.
+    """
+    compute: tuple[tuple[str, float], ...] = (("default", DEFAULT_COMPUTE_EFFICIENCY),)
+    memory: tuple[tuple[str, float], ...] = (("default", DEFAULT_MEMORY_EFFICIENCY),)
+    interconnect: tuple[tuple[str, float], ...] = (("default", DEFAULT_LINK_EFFICIENCY),)
+    latency_s: float = 4e-6
+    compute_by_size: tuple[tuple[float, float], ...] = ()
+    source: str = "roofsim defaults (roofsim/specs.py)"
+
+    def __post_init__(self):
+        p: list[Problem] = []
+        for section in ("compute", "memory", "interconnect"):
+            for key, frac in getattr(self, section):
+                _check(p, 0 < frac <= 1, f"efficiency.{section}.{key}", "a fraction in (0, 1]", frac)
+        for i, (flops, frac) in enumerate(self.compute_by_size):
+            _check(p, flops > 0, f"efficiency.compute_by_size[{i}]", "a FLOP count > 0", flops)
+            _check(p, 0 < frac <= 1, f"efficiency.compute_by_size[{i}]", "a fraction in (0, 1]", frac)
+        sizes = [s for s, _ in self.compute_by_size]
+        _check(p, sizes == sorted(sizes), "efficiency.compute_by_size", "increasing FLOP counts", sizes)
+        _check(p, self.latency_s >= 0, "efficiency.latency", "a time >= 0", self.latency_s)
+        if p:
+            raise SpecError(p)
+
+    @staticmethod
+    def _lookup(table: tuple[tuple[str, float], ...], key: str, default: float) -> float:
+        d = dict(table)
+        return d.get(key, d.get("default", default))
+
+    def compute_fraction(self, dtype: str) -> float:
+        return self._lookup(self.compute, dtype, DEFAULT_COMPUTE_EFFICIENCY)
+
+    def memory_fraction(self, level: str) -> float:
+        return self._lookup(self.memory, level, DEFAULT_MEMORY_EFFICIENCY)
+
+    def link_fraction(self, link: str) -> float:
+        return self._lookup(self.interconnect, link, DEFAULT_LINK_EFFICIENCY)
+
+
+@dataclass(frozen=True)
+class HardwareSpec:
+    id: str
+    name: str
+    vendor: str
+    kind: str
+    compute: ComputeSpec
+    memory: tuple[MemoryLevel, ...]
+    source: str
+    release_date: str = ""
+    aliases: tuple[str, ...] = ()
+    process: str = ""
+    clock_hz: Optional[float] = None
+    cores: Optional[int] = None
+    core_name: str = ""
+    tdp_w: Optional[float] = None
+    interconnect: tuple[Link, ...] = ()
+    efficiency: Efficiency = field(default_factory=Efficiency)
+    notes: str = ""
+    extends: Optional[str] = None
+    file: Optional[str] = field(default=None, compare=False)
+
+    def __post_init__(self):
+        p: list[Problem] = []
+        _check(p, self.kind in KINDS, "kind", f"one of {KINDS}", self.kind)
+        names = [m.name for m in self.memory]
+        _check(p, len(set(names)) == len(names), "memory", "unique level names", names)
+        mains = [m for m in self.memory if m.type == "main"]
+        _check(p, len(mains) == 1, "memory", "exactly one level of type main", [m.name for m in mains])
+        links = [l.name for l in self.interconnect]
+        _check(p, len(set(links)) == len(links), "interconnect", "unique link names", links)
+        if len(mains) == 1 and mains[0].total_capacity_bytes:
+            i_main = self.memory.index(mains[0])
+            for inner in self.memory[:i_main]:
+                cap = inner.total_capacity_bytes
+                _check(p, cap is None or cap < mains[0].total_capacity_bytes, f"memory.{inner.name}.capacity",
+                       f"less than main memory {mains[0].name}", cap)
+            _check(p, all(m.type in ("main", "far") for m in self.memory[i_main:]), "memory",
+                    "only far levels outside main memory", [m.type for m in self.memory[i_main:]])
+        for key, _ in self.efficiency.memory:
+            _check(p, key == "default" or key in names, f"efficiency.memory.{key}",
+                   f"a memory level name ({', '.join(names)}) or default", key)
+        for key, _ in self.efficiency.interconnect:
+            _check(p, key == "default" or key in links, f"efficiency.interconnect.{key}",
+                   f"a link name ({', '.join(links) or 'none defined'}) or default", key)
+        if p:
+            raise SpecError([Problem(self.file, q.path, q.expected, q.found, q.hint) for q in p])
+
+    # ---- derived quantities -------------------------------------------------------------
+    @property
+    def year(self) -> Optional[int]:
+        return int(self.release_date[:4]) if self.release_date[:4].isdigit() else None
+
+    @property
+    def main_memory(self) -> MemoryLevel:
+        return next(m for m in self.memory if m.type == "main")
+
+    @property
+    def main_index(self) -> int:
+        return next(i for i, m in enumerate(self.memory) if m.type == "main")
+
+    def level(self, name: str) -> MemoryLevel:
+        for m in self.memory:
+            if m.name == name:
+                return m
+        raise SpecError(Problem(self.file, "memory", f"a level name in {[m.name for m in self.memory]}", repr(name)))
+
+    def link(self, name: str) -> Link:
+        for l in self.interconnect:
+            if l.name == name:
+                return l
+        raise SpecError(Problem(self.file, "interconnect", f"a link name in {[l.name for l in self.interconnect]}", repr(name)))
+
+    def peak(self, dtype: str, unit: str = "matrix") -> float:
+        return self.compute.resolve(dtype, unit).flop_per_s
+
+    def ridge_point(self, dtype: str, level: Optional[str] = None, unit: str = "matrix") -> float:
+        """FLOP/byte above which an op is compute-bound against ``level`` (default: main memory)."""
+        mem = self.main_memory if level is None else self.level(level)
+        if not mem.bandwidth_bytes_per_s:
+            raise SpecError(Problem(self.file, f"memory.{mem.name}.bandwidth", "a bandwidth", "none"))
+        return self.peak(dtype, unit) / mem.bandwidth_bytes_per_s
+
+    def ridge_points(self) -> dict[tuple[str, str], float]:
+        """(dtype, level) -> FLOP/byte for every peak and every level with a bandwidth."""
+        return {(d, m.name): f / m.bandwidth_bytes_per_s
+                for d, f in self.compute.peaks().items()
+                for m in self.memory if m.bandwidth_bytes_per_s}
+
+    def bytes_per_flop(self, dtype: str, level: Optional[str] = None) -> float:
+        return 1.0 / self.ridge_point(dtype, level)
