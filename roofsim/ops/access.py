@@ -1,0 +1,97 @@
+"""Access-pattern descriptors: how an op's memory traffic is predicted.
+
+- DenseAccess: tileable loops (GEMM, convolution as implicit GEMM, attention matmuls); the
+  analytic tiling model in roofsim/traffic.py derives bytes per level from capacities.
+- StreamAccess: every byte read or written once (elementwise, reductions, norms).
+- GatherAccess / SparseAccess: irregular; bytes come from a cache predictor (roofsim/cache),
+  or compulsory traffic rounded to cache lines without one.
+- CommAccess: bytes over a link (collectives).
+- ExplicitAccess: bytes given directly, at main memory or per named level.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class DenseAccess:
+    """C[m,n] (+)= A[m,k] @ B[k,n], ``batch`` independent times; element sizes in bytes."""
+    m: int
+    n: int
+    k: int
+    batch: int = 1
+    a_bytes: float = 2.0
+    b_bytes: float = 2.0
+    c_bytes: float = 2.0
+    kind = "dense"
+
+
+@dataclass(frozen=True)
+class StreamAccess:
+    kind = "stream"
+
+
+@dataclass(frozen=True)
+class GatherAccess:
+    """Embedding-bag style row gathers."""
+    lookups: int            # total row reads per execution
+    row_bytes: int
+    table_rows: int
+    distribution: str = "uniform"   # "uniform" | "zipf"
+    zipf_alpha: float = 1.05
+    pooling: int = 1        # rows summed per output bag (lookups already includes it)
+    seed: int = 0
+    kind = "irregular"
+
+
+@dataclass(frozen=True)
+class SparseAccess:
+    """CSR SpMM / SDDMM gathers of dense feature rows."""
+    rows: int
+    cols: int
+    nnz: int
+    feature_bytes: int      # bytes of one dense feature row that each nonzero gathers
+    degree_alpha: float = 2.1   # power-law exponent of the column degree distribution
+    seed: int = 0
+    kind = "irregular"
+
+
+COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "broadcast", "send-recv")
+
+
+@dataclass(frozen=True)
+class CommAccess:
+    """A collective over ``participants`` devices on a data buffer of ``bytes`` per device.
+
+    ``scope`` picks the link: scale-up when the group fits its domain, else scale-out;
+    ``host`` for transfers to the host.
+    """
+    collective: str
+    bytes: float
+    participants: int
+    scope: Optional[str] = None   # None: choose by group size
+    kind = "comm"
+
+    def link_bytes_and_steps(self) -> tuple[float, int]:
+        """Bytes each device sends in one direction, and sequential steps (ring algorithms).
+
+        Ring all-reduce moves 2(p-1)/p of the buffer in 2(p-1) steps; all-gather, reduce-scatter
+        and all-to-all move (p-1)/p in p-1 steps (Patarasuk & Yuan 2009; NCCL's bus bandwidth).
+        """
+        p = self.participants
+        if p <= 1:
+            return 0.0, 0
+        if self.collective == "all-reduce":
+            return 2.0 * (p - 1) / p * self.bytes, 2 * (p - 1)
+        if self.collective in ("all-gather", "reduce-scatter", "all-to-all"):
+            return (p - 1) / p * self.bytes, p - 1
+        return float(self.bytes), 1   # broadcast (pipelined) and point-to-point
+
+
+@dataclass(frozen=True)
+class ExplicitAccess:
+    """Bytes given by the workload: ``main`` bytes, and/or bytes per named level."""
+    main: Optional[float] = None
+    levels: tuple[tuple[str, float], ...] = ()
+    kind = "explicit"

@@ -1,0 +1,243 @@
+"""Workload documents (as read from YAML) -> Workload, with every problem reported at once.
+
+A document either lists ``ops`` of standard kinds with shapes (FLOPs and bytes are derived), or
+names a Python ``builder`` (e.g. transformer) with its parameters. Shapes may be arithmetic over
+``params`` (``m: batch * seq``), and ``--set wl.batch=512`` overrides a parameter.
+Sizes carry units, optionally after an expression: ``bytes: "64 MiB"`` or ``"batch * 512 B"``.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any, Callable, Mapping, Optional
+
+from .. import schema as S
+from ..errors import Problem, RoofsimError, SpecError
+from ..specs import DTYPES
+from ..units import UNITS, UnitError, parse_quantity
+from . import kinds
+from .access import COLLECTIVES
+from .expr import as_int, evaluate
+from .op import PHASES, Workload
+
+SCHEMA_VERSION = 1
+BUILDERS: dict[str, Callable[..., Workload]] = {}
+
+
+def register_builder(name: str):
+    """Decorator: ``@register_builder("transformer")`` makes ``builder: transformer`` usable in YAML."""
+    def deco(fn):
+        BUILDERS[name] = fn
+        return fn
+    return deco
+
+
+class _Num:      # a count or shape: number or expression
+    pass
+
+
+class _Size:     # bytes: "64 MiB" or "expr B"
+    pass
+
+
+_ANY = object()
+_COMMON = {"name": str, "op": str, "count": _Num, "phase": PHASES, "notes": str}
+OP_FIELDS: dict[str, tuple[Callable, dict]] = {
+    "gemm": (kinds.gemm, {"m": _Num, "n": _Num, "k": _Num, "batch": _Num, "dtype": DTYPES, "out_dtype": DTYPES,
+                          "weight": ("a", "b", "none"), "unit": ("matrix", "vector")}),
+    "elementwise": (kinds.elementwise, {"elements": _Num, "inputs": _Num, "outputs": _Num,
+                                        "flops_per_element": _Num, "dtype": DTYPES}),
+    "reduction": (kinds.reduction, {"elements": _Num, "outputs": _Num, "dtype": DTYPES}),
+    "softmax": (kinds.softmax, {"rows": _Num, "cols": _Num, "dtype": DTYPES}),
+    "layernorm": (kinds.layernorm, {"rows": _Num, "cols": _Num, "dtype": DTYPES, "rms": bool}),
+    "gather": (kinds.gather, {"lookups": _Num, "row_bytes": _Size, "table_rows": _Num, "pooling": _Num,
+                              "distribution": ("uniform", "zipf"), "zipf_alpha": _Num, "dtype": DTYPES, "seed": _Num}),
+    "spmm": (kinds.spmm, {"rows": _Num, "cols": _Num, "nnz": _Num, "feature_dim": _Num, "dtype": DTYPES,
+                          "degree_alpha": _Num, "seed": _Num}),
+    "collective": (kinds.collective, {"collective": COLLECTIVES, "bytes": _Size, "participants": _Num,
+                                      "dtype": DTYPES, "scope": ("scale-up", "scale-out", "host")}),
+    "custom": (kinds.custom, {"flops": _Num, "dtype": DTYPES, "bytes": _Size, "level_bytes": dict,
+                              "unit": ("matrix", "vector")}),
+}
+REQUIRED = {"gemm": ("m", "n", "k"), "elementwise": ("elements",), "reduction": ("elements",),
+            "softmax": ("rows", "cols"), "layernorm": ("rows", "cols"),
+            "gather": ("lookups", "row_bytes", "table_rows"), "spmm": ("rows", "cols", "nnz", "feature_dim"),
+            "collective": ("collective", "bytes", "participants"), "custom": ("flops", "dtype")}
+TOP_KEYS = ("schema_version", "name", "description", "source", "notes", "params", "ops", "builder",
+            "parameters", "tokens")
+_SIZE = re.compile(r"^(.*?)\s*([A-Za-z]+)$")
+
+
+def _size(value: Any, params: Mapping[str, Any]) -> float:
+    """'64 MiB' or 'batch * 512 B' -> bytes. A bare number is an error (write e.g. 64 MiB)."""
+    if isinstance(value, str):
+        m = _SIZE.match(value.strip())
+        if m and m.group(2) in UNITS and UNITS[m.group(2)][0] == "bytes":
+            try:
+                return parse_quantity(value, "bytes")
+            except UnitError:
+                dim, mul, div = UNITS[m.group(2)]
+                return float(evaluate(m.group(1), params)) * mul / div
+    return parse_quantity(value, "bytes")  # raises the standard unit error
+
+
+def _check_value(kind: Any, value: Any, params: Mapping[str, Any]) -> Any:
+    if kind is _Num:
+        v = as_int(evaluate(value, params))
+        if not isinstance(v, (int, float)):
+            raise RoofsimError(f"a number, found {value!r}")
+        return v
+    if kind is _Size:
+        return _size(value, params)
+    if kind is str:
+        if not isinstance(value, str):
+            raise RoofsimError(f"a string, found {value!r}")
+        return value
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise RoofsimError(f"true or false, found {value!r}")
+        return value
+    if kind is dict:
+        if not isinstance(value, dict):
+            raise RoofsimError(f"a mapping of level name to size, found {value!r}")
+        return {k: _size(v, params) for k, v in value.items()}
+    if isinstance(kind, tuple):
+        if value not in kind:
+            raise RoofsimError(f"one of {', '.join(map(str, kind))}, found {value!r}")
+        return value
+    raise AssertionError(kind)  # pragma: no cover
+
+
+def _message_parts(e: Exception) -> tuple[str, str]:
+    text = str(e)
+    if isinstance(e, UnitError):
+        return e.expected, e.found
+    if text.startswith("expected "):
+        text = text[len("expected "):]
+    exp, _, found = text.partition(", found ")
+    return exp, found or "?"
+
+
+def build_workload(doc: Any, file: Optional[str] = None, overrides: Optional[Mapping[str, Any]] = None) -> Workload:
+    ctx = S.Ctx(file)
+    if not isinstance(doc, dict):
+        raise SpecError(Problem(file, "", "a mapping of workload keys", type(doc).__name__))
+    for k in doc:
+        if k not in TOP_KEYS:
+            S.unknown_key(ctx, "", k, TOP_KEYS)
+    if doc.get("schema_version") != SCHEMA_VERSION:
+        ctx.add("schema_version", f"{SCHEMA_VERSION}", repr(doc.get("schema_version", "nothing")))
+    if not isinstance(doc.get("name"), str):
+        ctx.add("name", "a workload name", repr(doc.get("name", "nothing")))
+    params = doc.get("params") or {}
+    if not isinstance(params, dict):
+        ctx.add("params", "a mapping of parameter names to values", repr(params))
+        params = {}
+    params = dict(params)
+    for key, value in (overrides or {}).items():
+        if key not in params:
+            close = difflib.get_close_matches(str(key), list(params), n=1)
+            ctx.add(f"wl.{key}", "a parameter of this workload (" + (", ".join(params) or "it has none") + ")",
+                    f"unknown parameter {key!r}", f"did you mean {close[0]!r}?" if close else "")
+        else:
+            params[key] = value
+    if ctx.problems:
+        raise SpecError(ctx.problems)
+    if "builder" in doc:
+        return _from_builder(doc, params, file)
+    ops_doc = doc.get("ops")
+    if not isinstance(ops_doc, list) or not ops_doc:
+        raise SpecError(Problem(file, "ops", "a non-empty list of ops (or a builder)", repr(ops_doc)))
+    # Parameters may refer to earlier ones: tokens: batch * seq
+    resolved: dict[str, Any] = {}
+    for k, v in params.items():
+        try:
+            resolved[k] = as_int(evaluate(v, resolved)) if isinstance(v, (str, int, float)) else v
+        except RoofsimError as e:
+            ctx.add(f"params.{k}", *_message_parts(e))
+    ops = []
+    for i, od in enumerate(ops_doc):
+        label = f"ops[{i}]" + (f" ({od['name']})" if isinstance(od, dict) and isinstance(od.get("name"), str) else "")
+        op = _build_op(od, label, resolved, ctx)
+        if op is not None:
+            ops.append(op)
+    extras = {}
+    for key in ("parameters", "tokens"):
+        if key in doc:
+            try:
+                extras[key] = float(evaluate(doc[key], resolved))
+            except RoofsimError as e:
+                ctx.add(key, *_message_parts(e))
+    if ctx.problems:
+        raise SpecError(ctx.problems)
+    return Workload(name=doc["name"], ops=tuple(ops), params=tuple(resolved.items()),
+                    description=str(doc.get("description", "")), source=str(doc.get("source", "")), file=file, **extras)
+
+
+def _build_op(od: Any, label: str, params: Mapping[str, Any], ctx: S.Ctx):
+    if not isinstance(od, dict):
+        ctx.add(label, "a mapping describing an op", repr(od))
+        return None
+    kind = od.get("op")
+    if kind not in OP_FIELDS:
+        close = difflib.get_close_matches(str(kind), list(OP_FIELDS), n=1)
+        ctx.add(f"{label}.op", "one of " + ", ".join(OP_FIELDS), repr(kind), f"did you mean {close[0]!r}?" if close else "")
+        return None
+    if not isinstance(od.get("name"), str):
+        ctx.add(f"{label}.name", "an op name", repr(od.get("name", "nothing")))
+        return None
+    ctor, fields = OP_FIELDS[kind]
+    allowed = {**_COMMON, **fields}
+    kwargs: dict[str, Any] = {}
+    before = len(ctx.problems)
+    for key, value in od.items():
+        if key not in allowed:
+            S.unknown_key(ctx, label, key, tuple(allowed))
+            continue
+        if key == "op":
+            continue
+        try:
+            kwargs[key] = _check_value(allowed[key], value, params)
+        except RoofsimError as e:
+            ctx.add(f"{label}.{key}", *_message_parts(e))
+    for key in REQUIRED[kind]:
+        if key not in od:
+            ctx.add(f"{label}.{key}", f"required key for a {kind} op", "nothing")
+    if len(ctx.problems) > before:
+        return None
+    if kind == "gemm" and kwargs.get("weight") == "none":
+        kwargs["weight"] = None
+    try:
+        return ctor(**kwargs)
+    except SpecError as e:
+        for p in e.problems:
+            ctx.add(f"{label}.{p.path.split('.')[-1]}", p.expected, p.found)
+        return None
+
+
+def _from_builder(doc: dict, params: dict, file: Optional[str]) -> Workload:
+    name = doc["builder"]
+    if name not in BUILDERS:
+        _load_builders()
+    if name not in BUILDERS:
+        raise SpecError(Problem(file, "builder", "one of " + ", ".join(sorted(BUILDERS)), repr(name)))
+    try:
+        wl = BUILDERS[name](name=doc["name"], **params)
+    except SpecError as e:
+        raise SpecError([Problem(file, f"params.{p.path}" if p.path else "params", p.expected, p.found, p.hint)
+                         for p in e.problems]) from None
+    except TypeError as e:  # an unknown keyword for the builder
+        raise SpecError(Problem(file, "params", f"parameters of the {name} builder", str(e))) from None
+    from dataclasses import replace
+    return replace(wl, description=str(doc.get("description", wl.description)),
+                   source=str(doc.get("source", wl.source)), file=file)
+
+
+def _load_builders() -> None:
+    """Import the builder modules so they register themselves."""
+    import importlib
+    import pkgutil
+    from .. import ops as pkg
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name not in ("from_doc", "op", "access", "kinds", "expr"):
+            importlib.import_module(f"{pkg.__name__}.{info.name}")

@@ -1,0 +1,192 @@
+"""Analytic traffic model: bytes served by each memory level, vectorised over ops and hardware.
+
+- Dense (GEMM-shaped) ops: output-stationary tiling. The bytes a level serves depend on the
+  capacity of the level inside it: an output tile of Tm x Tn elements is held there while A and
+  B stream through, so A is read ceil(n/Tn) times and B ceil(m/Tm) times. When the smaller
+  operand fits entirely, traffic is compulsory (each operand once). A tile may use
+  TILE_FRACTION of the inner level (the rest holds operand slivers and double buffers).
+- Streaming ops: every byte read or written once, at every level from the innermost to main.
+- Irregular ops: a cache predictor (roofsim/cache) when given; otherwise compulsory traffic
+  with each row access rounded up to whole cache lines of the level inside.
+- Communication: the buffer is read and written once in main memory.
+- Levels outside main memory (host DDR over PCIe, CXL) serve nothing: operands live in main
+  memory. Offload is a later feature.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .ops.access import CommAccess, DenseAccess, ExplicitAccess, GatherAccess, SparseAccess
+from .ops.op import Op
+from .specs import HardwareSpec
+
+TILE_FRACTION = 0.5
+DEFAULT_LINE_BYTES = 64.0
+PATTERNS = ("dense", "stream", "irregular", "comm", "explicit")
+
+
+@dataclass(frozen=True)
+class LevelArrays:
+    """Per-hardware level data padded to a common depth L (padding: no bandwidth, no traffic)."""
+    names: list                # per hw: list of level names
+    bandwidth: np.ndarray      # [H, L] B/s, inf where unknown or padded (no time term)
+    efficiency: np.ndarray     # [H, L]
+    tile_capacity: np.ndarray  # [H, L] bytes a tile may use in the level INSIDE, nan if unknown
+    inner_line: np.ndarray     # [H, L] line size of the level inside (for irregular rounding)
+    active: np.ndarray         # [H, L] bool: levels from the innermost through main memory
+    main_index: np.ndarray     # [H] int
+
+
+def level_arrays(hws: list[HardwareSpec]) -> LevelArrays:
+    H, L = len(hws), max(len(h.memory) for h in hws)
+    bw = np.full((H, L), np.inf)
+    eff = np.ones((H, L))
+    cap = np.full((H, L), np.nan)
+    line = np.full((H, L), DEFAULT_LINE_BYTES)
+    active = np.zeros((H, L), bool)
+    main = np.zeros(H, int)
+    for i, h in enumerate(hws):
+        main[i] = h.main_index
+        inner_cap, inner_line = np.nan, DEFAULT_LINE_BYTES
+        for j, m in enumerate(h.memory):
+            if m.bandwidth_bytes_per_s:
+                bw[i, j] = m.bandwidth_bytes_per_s
+            eff[i, j] = h.efficiency.memory_fraction(m.name)
+            cap[i, j] = inner_cap * TILE_FRACTION
+            line[i, j] = inner_line
+            active[i, j] = j <= h.main_index
+            # the next level out tiles against this one (or the nearest inner level with a capacity)
+            if m.capacity_bytes:
+                inner_cap = m.capacity_bytes
+            if m.line_bytes:
+                inner_line = m.line_bytes
+    return LevelArrays([[m.name for m in h.memory] for h in hws], bw, eff, cap, line, active, main)
+
+
+@dataclass(frozen=True)
+class OpArrays:
+    """Struct of arrays over N ops (one execution each)."""
+    pattern: np.ndarray     # [N] index into PATTERNS
+    m: np.ndarray
+    n: np.ndarray
+    k: np.ndarray
+    batch: np.ndarray
+    a_bytes: np.ndarray
+    b_bytes: np.ndarray
+    c_bytes: np.ndarray
+    rw_bytes: np.ndarray    # reads + writes
+    row_accesses: np.ndarray  # irregular: number of row accesses and bytes per row
+    row_bytes: np.ndarray
+    other_bytes: np.ndarray   # irregular: the streamed rest (indices, outputs)
+
+
+def op_arrays(ops: list[Op]) -> OpArrays:
+    N = len(ops)
+    z = lambda: np.zeros(N)
+    pattern = np.zeros(N, int)
+    m, n, k, batch, ab, bb, cb, rw, ra, rb, ob = (z() for _ in range(11))
+    for i, op in enumerate(ops):
+        a = op.access
+        pattern[i] = PATTERNS.index(a.kind)
+        rw[i] = op.read_bytes + op.write_bytes
+        if isinstance(a, DenseAccess):
+            m[i], n[i], k[i], batch[i] = a.m, a.n, a.k, a.batch
+            ab[i], bb[i], cb[i] = a.a_bytes, a.b_bytes, a.c_bytes
+        elif isinstance(a, GatherAccess):
+            ra[i], rb[i] = a.lookups, a.row_bytes
+            ob[i] = max(rw[i] - a.lookups * a.row_bytes, 0.0)
+        elif isinstance(a, SparseAccess):
+            ra[i], rb[i] = a.nnz, a.feature_bytes
+            ob[i] = max(rw[i] - a.nnz * a.feature_bytes, 0.0)
+    return OpArrays(pattern, m, n, k, batch, ab, bb, cb, rw, ra, rb, ob)
+
+
+def dense_bytes(m, n, k, a_b, b_b, c_b, cap):
+    """Bytes one GEMM moves through a level whose inner level lets a tile use ``cap`` bytes.
+
+    Broadcasts over any shapes. ``cap`` nan means unknown capacity: compulsory traffic.
+    """
+    compulsory = a_b * m * k + b_b * k * n + c_b * m * n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        elems = np.maximum(np.floor(cap / np.maximum(c_b, 1e-30)), 1.0)
+        t = np.sqrt(elems)
+        # orientation 1: square-ish tile limited by m; orientation 2: limited by n
+        tm1 = np.minimum(m, t); tn1 = np.minimum(n, np.maximum(np.floor(elems / np.maximum(tm1, 1)), 1))
+        tn2 = np.minimum(n, t); tm2 = np.minimum(m, np.maximum(np.floor(elems / np.maximum(tn2, 1)), 1))
+        def traffic(tm, tn):
+            return a_b * m * k * np.ceil(n / np.maximum(tn, 1)) + b_b * k * n * np.ceil(m / np.maximum(tm, 1)) + c_b * m * n
+        tiled = np.minimum(traffic(tm1, tn1), traffic(tm2, tn2))
+        smaller_fits = np.minimum(a_b * m * k, b_b * k * n) <= cap
+        out = np.where(smaller_fits, compulsory, tiled)
+        return np.where(np.isnan(cap), compulsory, out)
+
+
+def analytic_bytes(ops: OpArrays, lv: LevelArrays) -> np.ndarray:
+    """[H, N, L] bytes served by each level per execution, for every pattern but irregular
+    predictions (compulsory, line-rounded here) and explicit per-level figures (filled by the caller)."""
+    H, L = lv.bandwidth.shape
+    N = ops.pattern.shape[0]
+    out = np.zeros((H, N, L))
+    act = lv.active[:, None, :]                      # [H,1,L]
+    cap = lv.tile_capacity[:, None, :]               # [H,1,L]
+    col = lambda x: x[None, :, None]                 # [1,N,1]
+    dense = col(ops.pattern == 0)
+    if dense.any():
+        per_gemm = dense_bytes(col(ops.m), col(ops.n), col(ops.k), col(ops.a_bytes), col(ops.b_bytes),
+                               col(ops.c_bytes), cap)
+        out += np.where(dense & act, per_gemm * col(ops.batch), 0.0)
+    stream = col(ops.pattern == 1)
+    out += np.where(stream & act, col(ops.rw_bytes), 0.0)
+    irregular = col(ops.pattern == 2)
+    if irregular.any():
+        line = lv.inner_line[:, None, :]
+        rows = col(ops.row_accesses) * np.ceil(col(ops.row_bytes) / line) * line
+        out += np.where(irregular & act, rows + col(ops.other_bytes), 0.0)
+    comm = col(ops.pattern == 3)
+    is_main = (np.arange(L)[None, :] == lv.main_index[:, None])[:, None, :]
+    out += np.where(comm & is_main, col(ops.rw_bytes), 0.0)
+    return out
+
+
+def explicit_bytes(op: Op, hw: HardwareSpec) -> np.ndarray:
+    """Per-level bytes of an ExplicitAccess op on one device (unnamed levels: none)."""
+    a = op.access
+    assert isinstance(a, ExplicitAccess)
+    out = np.zeros(len(hw.memory))
+    if a.main is not None:
+        out[hw.main_index] = a.main
+    names = [m.name for m in hw.memory]
+    for name, b in a.levels:
+        if name in names:
+            out[names.index(name)] = b
+    return out
+
+
+def comm_terms(op: Op, hw: HardwareSpec, ideal: bool) -> tuple[float, str]:
+    """(seconds on the link, link name) for a communication op on ``hw``."""
+    a = op.access
+    assert isinstance(a, CommAccess)
+    link_bytes, steps = a.link_bytes_and_steps()
+    if link_bytes == 0:
+        return 0.0, ""
+    link = choose_link(hw, a)
+    if link is None:
+        return math.inf, "none"
+    eff = 1.0 if ideal else hw.efficiency.link_fraction(link.name)
+    latency = 0.0 if ideal else (link.latency_s or 0.0) * steps
+    return link_bytes / (link.bandwidth_bytes_per_s_per_direction * eff) + latency, link.name
+
+
+def choose_link(hw: HardwareSpec, a: CommAccess):
+    by_scope = {}
+    for l in hw.interconnect:
+        by_scope.setdefault(l.scope, l)
+    if a.scope:
+        return by_scope.get(a.scope)
+    up = by_scope.get("scale-up")
+    if up is not None and (up.domain_size is None or a.participants <= up.domain_size):
+        return up
+    return by_scope.get("scale-out") or by_scope.get("host") or up

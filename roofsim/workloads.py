@@ -1,0 +1,30 @@
+"""Public workload API: load by name or path (YAML, or a Hugging Face config.json), list them."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
+
+from . import catalog
+from .loader import read_yaml
+from .ops import Workload, build_workload
+
+SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def get_workload(name: str | os.PathLike, wl_path: Sequence[os.PathLike | str] = (),
+                 overrides: Optional[Mapping[str, Any]] = None) -> Workload:
+    path = catalog.resolve(str(name), "workloads", wl_path, suffixes=SUFFIXES)
+    return load_workload(path, overrides)
+
+
+def load_workload(path: os.PathLike | str, overrides: Optional[Mapping[str, Any]] = None) -> Workload:
+    p = Path(path)
+    if p.suffix == ".json":
+        from .ops.hf_config import workload_from_hf_config  # provided by the transformer builder
+        return workload_from_hf_config(p, overrides)
+    return build_workload(read_yaml(p), file=str(p), overrides=overrides)
+
+
+def list_workloads(wl_path: Sequence[os.PathLike | str] = ()) -> list[Path]:
+    return catalog.list_files("workloads", wl_path, suffixes=(".yaml", ".yml"))
