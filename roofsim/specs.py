@@ -39,6 +39,9 @@ FALLBACK = {
     "fp64": (),
 }
 
+# Same-width types that may stand in when nothing wider exists (tf32 for fp32 on tensor cores).
+NARROWER = {"fp32": ("tf32",), "fp16": ("bf16",), "bf16": ("fp16",), "int8": ("fp8",), "fp8": ("int8",)}
+
 # Documented defaults used when a hardware file has no `efficiency` section. They are typical
 # published figures, not measurements of any one device:
 #  - compute 0.80: large cuBLAS/rocBLAS GEMMs reach ~75-90% of dense tensor peak;
@@ -65,15 +68,20 @@ class PeakResolution:
     unit: str
     flop_per_s: float
 
+    emulated: bool = False   # no wider dtype exists: ran in a narrower one (e.g. fp32 on a TPU's bf16 MXU)
+
     @property
     def fell_back(self) -> bool:
-        return (self.dtype, self.unit) != (self.requested_dtype, self.requested_unit)
+        """True when the op ran in another dtype. Running on the other unit (an fp32 GEMM on a
+        GPU's vector units when it has no fp32 tensor cores) is normal, not a fallback."""
+        return self.dtype != self.requested_dtype
 
     @property
     def note(self) -> str:
         if not self.fell_back:
             return ""
-        return f"{self.requested_dtype} on {self.requested_unit} units unsupported: ran as {self.dtype} on {self.unit} units"
+        how = "emulated in the narrower" if self.emulated else "ran as the nearest wider dtype"
+        return f"no {self.requested_dtype} peak: {how} {self.dtype} ({self.unit} units)"
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,14 @@ class ComputeSpec:
                 value = self.get(u, candidate)
                 if value:
                     return PeakResolution(dtype, unit, candidate, u, value)
+        # Nothing as wide: the device emulates it in a narrower type (TPUs run fp32 matmuls
+        # as bf16 passes on the MXU). Take the widest narrower peak and say so.
+        for candidate in sorted(DTYPE_BYTES, key=lambda d: (-DTYPE_BYTES[d], d != "bf16")):
+            if DTYPE_BYTES[candidate] < DTYPE_BYTES[dtype] or candidate in NARROWER.get(dtype, ()):
+                for u in order:
+                    value = self.get(u, candidate)
+                    if value:
+                        return PeakResolution(dtype, unit, candidate, u, value, emulated=True)
         raise SpecError(Problem(None, "compute", f"a peak usable for {dtype}", "none"))
 
 

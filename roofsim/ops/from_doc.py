@@ -102,6 +102,8 @@ def _check_value(kind: Any, value: Any, params: Mapping[str, Any]) -> Any:
             raise RoofsimError(f"a mapping of level name to size, found {value!r}")
         return {k: _size(v, params) for k, v in value.items()}
     if isinstance(kind, tuple):
+        if isinstance(value, str) and value not in kind and isinstance(params.get(value), str):
+            value = params[value]  # a parameter holding a choice, e.g. dtype: dtype
         if value not in kind:
             raise RoofsimError(f"one of {', '.join(map(str, kind))}, found {value!r}")
         return value
@@ -152,7 +154,10 @@ def build_workload(doc: Any, file: Optional[str] = None, overrides: Optional[Map
     resolved: dict[str, Any] = {}
     for k, v in params.items():
         try:
-            resolved[k] = as_int(evaluate(v, resolved)) if isinstance(v, (str, int, float)) else v
+            if isinstance(v, str) and not _is_expression(v, resolved):
+                resolved[k] = v   # a choice such as a dtype name
+            else:
+                resolved[k] = as_int(evaluate(v, resolved)) if isinstance(v, (str, int, float)) else v
         except RoofsimError as e:
             ctx.add(f"params.{k}", *_message_parts(e))
     ops = []
@@ -213,6 +218,12 @@ def _build_op(od: Any, label: str, params: Mapping[str, Any], ctx: S.Ctx):
         for p in e.problems:
             ctx.add(f"{label}.{p.path.split('.')[-1]}", p.expected, p.found)
         return None
+
+
+def _is_expression(text: str, names: Mapping[str, Any]) -> bool:
+    """'batch * 2' is an expression; 'fp16' or 'zipf' is a plain choice."""
+    word = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", text.strip())
+    return not word or text.strip() in names
 
 
 def _from_builder(doc: dict, params: dict, file: Optional[str]) -> Workload:

@@ -1,0 +1,160 @@
+"""The public cache simulator: validates traces, owns the state arrays, calls the numba kernel.
+
+Hierarchy.feed() can be called any number of times; all state lives in numpy arrays held here,
+so chunked feeding equals one pass (tests/test_cachesim.py checks it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import CacheConfigError
+from .config import CacheLevelConfig, check_hierarchy
+
+_POLICY_CODES = {"lru": 0, "fifo": 1, "random": 2, "plru": 3}
+_MASK64 = (1 << 64) - 1
+
+
+def rng_seed(seed: int, level: int) -> int:
+    """Initial xorshift64 state of a level's random policy (never 0, which xorshift keeps at 0)."""
+    state = (int(seed) * 0x9E3779B97F4A7C15 + (level + 1) * 0x632BE59BD9B4E019) & _MASK64
+    return state or 1
+
+
+@dataclass(frozen=True)
+class LevelResult:
+    """Counts for one level. accesses = hits + misses; accesses at level i+1 are level i's
+    fetches, write-backs and forwarded writes. invalidations: lines removed by an outer level's
+    eviction (inclusive hierarchies only)."""
+
+    name: str
+    capacity_bytes: int
+    ways: int
+    line_bytes: int
+    policy: str
+    accesses: int
+    hits: int
+    misses: int
+    evictions: int
+    writebacks: int
+    bytes_from_next: int
+    bytes_to_next: int
+    invalidations: int
+
+    @property
+    def miss_ratio(self) -> float:
+        return self.misses / self.accesses if self.accesses else 0.0
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _as_int64_addresses(addrs) -> np.ndarray:
+    a = np.asarray(addrs)
+    if a.ndim != 1:
+        raise CacheConfigError(f"trace: expected a 1-D array of byte addresses, found shape {a.shape}")
+    if a.dtype == np.uint64:
+        if a.size and int(a.max()) >= 2**62:
+            raise CacheConfigError("trace: addresses must be below 2**62")
+        return a.view(np.int64)
+    if a.dtype.kind in "iu":
+        if a.size and int(a.min()) < 0:
+            raise CacheConfigError("trace: addresses must be >= 0")
+        return a.astype(np.int64, copy=False)
+    raise CacheConfigError(f"trace: expected integer byte addresses (uint64), found {a.dtype}")
+
+
+def _as_sizes(sizes, n: int) -> np.ndarray:
+    if sizes is None:
+        return np.empty(0, np.int64)
+    s = np.asarray(sizes)
+    if s.ndim != 1 or s.shape[0] != n:
+        raise CacheConfigError(f"sizes: expected {n} access sizes, found shape {s.shape}")
+    if s.dtype.kind not in "iu":
+        raise CacheConfigError(f"sizes: expected integer byte counts, found {s.dtype}")
+    if n and int(s.min()) < 1:
+        raise CacheConfigError("sizes: every access size must be >= 1 byte")
+    return s.astype(np.int64, copy=False)
+
+
+def _as_writes(writes, n: int) -> np.ndarray:
+    if writes is None:
+        return np.empty(0, np.uint8)
+    w = np.asarray(writes)
+    if w.ndim != 1 or w.shape[0] != n:
+        raise CacheConfigError(f"writes: expected {n} flags, found shape {w.shape}")
+    if w.dtype == np.bool_:
+        return w.view(np.uint8)
+    if w.dtype.kind in "iu" and (n == 0 or int(w.min()) >= 0 and int(w.max()) <= 1):
+        return w.astype(np.uint8)
+    raise CacheConfigError(f"writes: expected a boolean (or 0/1) write mask, found {w.dtype}")
+
+
+class Hierarchy:
+    """A cache hierarchy (innermost level first) with its state.
+
+    inclusive=False (default): non-inclusive, non-exclusive. inclusive=True: an outer eviction
+    back-invalidates inner copies. seed: the random policy's seed (see rng_seed).
+    """
+
+    def __init__(self, levels, inclusive: bool = False, seed: int = 0):
+        self.levels: tuple[CacheLevelConfig, ...] = check_hierarchy(levels)
+        self.inclusive = bool(inclusive)
+        self.seed = int(seed)
+        n = len(self.levels)
+        self._params = np.zeros((n, 8), np.int64)
+        offset = 0
+        for i, lv in enumerate(self.levels):
+            sets = lv.sets
+            self._params[i] = (sets, lv.ways, lv.line_bytes.bit_length() - 1,
+                               _POLICY_CODES[lv.policy], lv.write_policy == "write-back",
+                               lv.write_allocate, offset,
+                               sets - 1 if sets & (sets - 1) == 0 else -1)
+            offset += sets * lv.ways
+        self._slots = offset
+        self.reset()
+
+    def reset(self) -> None:
+        """Empty every level and zero the counters."""
+        n = len(self.levels)
+        self._tags = np.full(self._slots, -1, np.int64)  # line << 1 | dirty; -1 = empty way
+        self._plru = np.zeros(self._slots, np.uint8)  # `ways` tree bits per set; node 0 unused
+        self._rng = np.array([rng_seed(self.seed, i) for i in range(n)], np.uint64)
+        self._counters = np.zeros((n, 8), np.int64)
+        self.trace_accesses = 0
+
+    def feed(self, addrs, sizes=None, writes=None) -> "Hierarchy":
+        """Run one chunk of a trace (byte addresses; optional sizes in bytes and write mask)."""
+        a = _as_int64_addresses(addrs)
+        s = _as_sizes(sizes, a.shape[0])
+        w = _as_writes(writes, a.shape[0])
+        if s.size and a.size and int(a.max()) + int(s.max()) >= 2**62:
+            raise CacheConfigError("trace: address + size must stay below 2**62")
+        from ..kernels.cachesim import simulate  # lazy: numba loads on first simulation
+
+        simulate(a, s, w, self._params, self._tags, self._plru, self._rng, self._counters,
+                 1 if self.inclusive else 0)
+        self.trace_accesses += a.shape[0]
+        return self
+
+    def results(self) -> tuple[LevelResult, ...]:
+        out = []
+        for lv, c in zip(self.levels, self._counters.tolist()):
+            out.append(LevelResult(lv.name, lv.capacity_bytes, lv.ways, lv.line_bytes, lv.policy,
+                                   *c))
+        return tuple(out)
+
+
+def simulate(addrs, levels, sizes=None, writes=None, inclusive: bool = False, seed: int = 0,
+             chunk: int | None = None) -> tuple[LevelResult, ...]:
+    """Simulate a whole trace; `chunk` feeds it in pieces of that many accesses (same result)."""
+    h = Hierarchy(levels, inclusive=inclusive, seed=seed)
+    n = len(addrs)
+    step = n if not chunk else int(chunk)
+    if step < 1:
+        step = 1
+    for i in range(0, max(n, 1), step):
+        h.feed(addrs[i:i + step], None if sizes is None else sizes[i:i + step],
+               None if writes is None else writes[i:i + step])
+    return h.results()

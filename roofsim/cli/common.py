@@ -1,0 +1,51 @@
+"""Options and helpers shared by commands: --set parsing, output destination, formats."""
+from __future__ import annotations
+
+import click
+
+from ..errors import Problem, SpecError
+from . import output
+
+
+def parse_sets(items) -> tuple[dict, dict]:
+    """``hw.memory.hbm.bandwidth=4 TB/s`` and ``wl.batch=512`` -> (hardware, workload) overrides."""
+    from ..loader import parse_scalar
+    hw, wl, problems = {}, {}, []
+    for item in items:
+        key, eq, value = item.partition("=")
+        key = key.strip()
+        if not eq or not value.strip():
+            problems.append(Problem(None, f"--set {item}", "key=value, e.g. hw.memory.hbm.bandwidth=4 TB/s", repr(item)))
+        elif key.startswith("hw.") and len(key) > 3:
+            hw[key[3:]] = parse_scalar(value.strip())
+        elif key.startswith("wl.") and len(key) > 3:
+            wl[key[3:]] = parse_scalar(value.strip())
+        else:
+            problems.append(Problem(None, f"--set {item}", "a key starting with hw. or wl.", repr(key)))
+    if problems:
+        raise SpecError(problems)
+    return hw, wl
+
+
+def emit(text: str, path) -> None:
+    if path:
+        output.write_atomic(path, text)
+    else:
+        click.echo(text)
+
+
+SET = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                   help="Override a hardware field (hw.memory.hbm.bandwidth=4 TB/s) or a workload parameter (wl.batch=512). Repeatable.")
+HW_PATH = click.option("--hw-path", multiple=True, type=click.Path(file_okay=False), help="Extra folder of hardware files.")
+WL_PATH = click.option("--wl-path", multiple=True, type=click.Path(file_okay=False), help="Extra folder of workload files.")
+IDEAL = click.option("--ideal", is_flag=True, help="Pure roofline: no efficiencies, no latency floors (an upper bound on speed).")
+OUTPUT = click.option("--output", "-o", "output_path", type=click.Path(dir_okay=False), help="Write to this file (atomically) instead of stdout.")
+CACHE_MODEL = click.option("--cache-model", type=click.Choice(["compulsory", "mrc", "simulate"]), default="compulsory",
+                           show_default=True, help="How irregular ops (gathers, sparse) are predicted.")
+
+
+def predictor_for(name: str):
+    if name == "compulsory":
+        return None
+    from ..cache.predictors import MRCPredictor, SimulationPredictor
+    return MRCPredictor() if name == "mrc" else SimulationPredictor()

@@ -1,0 +1,131 @@
+"""`roofsim run` and `roofsim compare`: thin wrappers over roofsim.roofline.evaluate."""
+from __future__ import annotations
+
+import click
+
+from ..units import format_quantity as fq
+from . import output
+from .common import CACHE_MODEL, HW_PATH, IDEAL, OUTPUT, SET, WL_PATH, emit, parse_sets, predictor_for
+
+FORMAT = click.option("--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
+
+
+def _load(hw_names, workload, sets, hw_path, wl_path):
+    from ..hw import get_hardware
+    from ..workloads import get_workload
+    hw_over, wl_over = parse_sets(sets)
+    hws = [get_hardware(n, hw_path, overrides=hw_over or None) for n in hw_names]
+    wl = get_workload(workload, wl_path, overrides=wl_over or None)
+    return hws, wl
+
+
+def _op_rows(df, top, human):
+    d = df.sort_values("time_s", ascending=False)
+    if top:
+        d = d.head(top)
+    total = df["time_s"].sum()
+    rows = []
+    main_cols = [c for c in df.columns if c.startswith("bytes_")]
+    for _, r in d.iterrows():
+        if human:
+            moved = max((r[c] for c in main_cols if r[c] == r[c]), default=0.0)
+            rows.append({"op": r["op"], "phase": r["phase"], "count": r["count"], "dtype": r["dtype_used"],
+                         "FLOPs": fq(r["flops"], "flops"), "max bytes": fq(moved, "bytes"),
+                         "time": fq(r["time_s"], "time"), "share": f"{r['time_s'] / total:.1%}" if total else "-",
+                         "bound": r["bound"], "attained": fq(r["attained_flop_per_s"], "flop_rate"),
+                         "of peak": f"{r['fraction_of_peak']:.0%}" if r["fraction_of_peak"] == r["fraction_of_peak"] else "-"})
+        else:
+            rows.append({k: r[k] for k in df.columns})
+    return rows
+
+
+@click.command()
+@click.option("--hw", "hw_name", required=True, help="Hardware id, alias or YAML file.")
+@click.option("--workload", "-w", required=True, help="Workload name, YAML file or Hugging Face config.json.")
+@click.option("--top", type=int, default=15, show_default=True, help="Ops shown in the table (0: all).")
+@FORMAT
+@OUTPUT
+@IDEAL
+@SET
+@CACHE_MODEL
+@HW_PATH
+@WL_PATH
+def run(hw_name, workload, top, fmt, output_path, ideal, sets, cache_model, hw_path, wl_path):
+    """Time, bound and attainment of every op of WORKLOAD on one device."""
+    from ..report import limiter_sentence, run_json, totals
+    from ..roofline import evaluate
+    (hw,), wl = _load([hw_name], workload, sets, hw_path, wl_path)
+    df = evaluate(hw, wl, ideal=ideal, predictor=predictor_for(cache_model))
+    if fmt == "json":
+        emit(output.json_text(run_json(df, hw, wl)), output_path)
+        return
+    if fmt == "csv":
+        emit(output.csv_text(df.to_dict("records"), list(df.columns)), output_path)
+        return
+    tot = totals(df)
+    rows = _op_rows(df, top, human=True)
+    bound_rows = [{"bound": b, "time": fq(t, "time"), "share": f"{t / tot['total_time_s']:.1%}"}
+                  for b, t in tot["time_by_bound_s"].items()]
+    phase_rows = [{"phase": p, "time": fq(t, "time"), "share": f"{t / tot['total_time_s']:.1%}"}
+                  for p, t in tot["time_by_phase_s"].items()]
+    render = output.markdown if fmt == "markdown" else (lambda r: output.table(r, align_right=("count", "FLOPs", "max bytes", "time", "share", "attained", "of peak")))
+    mode = " (ideal roofline)" if ideal else ""
+    parts = [f"{wl.name} on {hw.name}{mode}: {len(wl.ops)} ops, {fq(tot['total_flops'], 'flops')}",
+             "", f"Ops by time (top {min(top, len(rows)) if top else len(rows)} of {len(df)}):", render(rows),
+             "", "Time by bound:", render(bound_rows), "", "Time by phase:", render(phase_rows), "",
+             f"Total: {fq(tot['total_time_s'], 'time')}, attained {fq(tot['attained_flop_per_s'], 'flop_rate')}",
+             limiter_sentence(df, hw.name, wl.name)]
+    emit("\n".join(parts), output_path)
+
+
+@click.command()
+@click.option("--hw", "hw_names", required=True, help="Comma-separated hardware ids, aliases or files; the first is the baseline.")
+@click.option("--workload", "-w", required=True, help="Workload name or file.")
+@FORMAT
+@OUTPUT
+@IDEAL
+@SET
+@CACHE_MODEL
+@HW_PATH
+@WL_PATH
+def compare(hw_names, workload, fmt, output_path, ideal, sets, cache_model, hw_path, wl_path):
+    """Totals of WORKLOAD side by side on several devices, speedup against the first."""
+    from ..report import limiter, totals
+    from ..roofline import evaluate
+    names = [n.strip() for n in hw_names.split(",") if n.strip()]
+    hws, wl = _load(names, workload, sets, hw_path, wl_path)
+    df = evaluate(hws, wl, ideal=ideal, predictor=predictor_for(cache_model))
+    base_df = df[df["hardware"] == hws[0].id]
+    base_t = totals(base_df)["total_time_s"]
+    base_bounds = dict(zip(base_df["op"], base_df["bound"]))
+    rows, changes = [], []
+    for h in hws:
+        d = df[df["hardware"] == h.id]
+        tot = totals(d)
+        bound, share = limiter(d)
+        changed = [op for op, b in zip(d["op"], d["bound"]) if base_bounds.get(op) != b]
+        changes.append({"hardware": h.id, "ops_whose_bound_changes": changed,
+                        "new_bounds": {op: b for op, b in zip(d["op"], d["bound"]) if op in changed}})
+        rows.append({"hardware": h.id, "name": h.name, "total_time_s": tot["total_time_s"],
+                     "speedup": base_t / tot["total_time_s"] if tot["total_time_s"] else None,
+                     "limiter": bound, "limiter_share": share, "attained_flop_per_s": tot["attained_flop_per_s"],
+                     "time_by_bound_s": tot["time_by_bound_s"]})
+    if fmt == "json":
+        emit(output.json_text({"workload": wl.name, "baseline": hws[0].id, "ideal": ideal, "hardware": rows,
+                               "bound_changes": changes}), output_path)
+        return
+    if fmt == "csv":
+        emit(output.csv_text([{k: v for k, v in r.items() if k != "time_by_bound_s"} for r in rows]), output_path)
+        return
+    human = [{"hardware": r["hardware"], "time": fq(r["total_time_s"], "time"), "speedup": f"{r['speedup']:.2f}x",
+              "limited by": f"{r['limiter']} ({r['limiter_share']:.0%})", "attained": fq(r["attained_flop_per_s"], "flop_rate")}
+             for r in rows]
+    render = output.markdown if fmt == "markdown" else (lambda r: output.table(r, align_right=("time", "speedup", "attained")))
+    lines = [f"{wl.name}: speedup against {hws[0].id}" + (" (ideal roofline)" if ideal else ""), render(human), ""]
+    for c in changes[1:]:
+        if c["ops_whose_bound_changes"]:
+            moved = ", ".join(f"{op} -> {b}" for op, b in c["new_bounds"].items())
+            lines.append(f"Bound changes on {c['hardware']} vs {hws[0].id}: {moved}")
+        else:
+            lines.append(f"Bound changes on {c['hardware']} vs {hws[0].id}: none")
+    emit("\n".join(lines), output_path)

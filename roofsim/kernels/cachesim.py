@@ -1,0 +1,287 @@
+"""Set-associative multi-level cache simulation kernel (arrays only).
+
+The public wrapper is roofsim.cache.simulator.Hierarchy; tests/naive.py holds its slow twin.
+All state (tags, LRU/FIFO stamps, dirty bits, tree-PLRU bits, RNG states, clocks, counters) is in
+arrays owned by the caller, so feeding a trace in chunks gives exactly the result of one pass.
+
+Semantics (the naive twin implements the same, in the same order):
+- A request is (level, start byte, bytes, is_write, full) and lies inside one line of its level.
+- Hit: LRU refreshes the stamp (stores too), PLRU touches the tree, FIFO/random change nothing.
+  A write marks the line dirty (write-back) or is forwarded to the next level (write-through).
+- Miss of a write with no-write-allocate: forwarded to the next level, nothing allocated.
+- Other misses: pick a victim (the lowest invalid way, else the policy's), evict it (inclusive:
+  first back-invalidate the inner levels' copies, whose dirtiness merges into the victim), install
+  the new line, then issue to the next level, in this order: the victim's write-back, the fetch of
+  the line (skipped for a full-line write such as a write-back of an equal-sized line), the
+  forwarded write (write-through). Each of those is served completely (depth first) before the
+  next, which is what the explicit stack below does.
+- The next level of the outermost cache is memory: its traffic is counted, not simulated.
+"""
+import numpy as np
+from numba import njit
+
+from .config import NJIT
+
+LRU, FIFO, RANDOM, PLRU = 0, 1, 2, 3
+# columns of the int64 params array, one row per level
+P_SETS, P_WAYS, P_SHIFT, P_POLICY, P_WRITE_BACK, P_WRITE_ALLOCATE, P_OFFSET, P_MASK = range(8)
+N_PARAMS = 8
+# columns of the int64 counters array, one row per level
+(C_ACCESSES, C_HITS, C_MISSES, C_EVICTIONS, C_WRITEBACKS,
+ C_BYTES_FROM_NEXT, C_BYTES_TO_NEXT, C_INVALIDATIONS) = range(8)
+N_COUNTERS = 8
+# Pending byte ranges; the bound is derived in simulate's docstring.
+STACK = 64
+INVALID = -1
+
+
+@njit(**NJIT)
+def xorshift64(x):
+    """One xorshift64 step (13, 7, 17) on a uint64 state; tests/naive.py mirrors it."""
+    x ^= x << np.uint64(13)
+    x ^= x >> np.uint64(7)
+    x ^= x << np.uint64(17)
+    return x
+
+
+@njit(**NJIT)
+def _plru_touch(bits, ways, way):
+    """Set every bit on the path to `way` to point away from it (bits[node], root is node 1)."""
+    node = 1
+    lo = 0
+    half = ways >> 1
+    while half >= 1:
+        if way < lo + half:
+            bits[node] = 1
+            node = 2 * node
+        else:
+            bits[node] = 0
+            node = 2 * node + 1
+            lo += half
+        half >>= 1
+
+
+@njit(**NJIT)
+def plru_victim(bits, ways):
+    """Follow the tree bits from the root (node 1) to a leaf; bits[node] = 1 means go right."""
+    node = 1
+    lo = 0
+    half = ways >> 1
+    while half >= 1:
+        if bits[node] == 0:
+            node = 2 * node
+        else:
+            node = 2 * node + 1
+            lo += half
+        half >>= 1
+    return lo
+
+
+# The hot loop below is one function on purpose: numba increfs/decrefs an array passed to a
+# helper (atomic operations), which made a helper-based version ~10x slower; even a push helper cost
+# 20%. Only the rare paths (PLRU, random, back-invalidation) call helpers taking arrays.
+@njit(**NJIT)
+def simulate(addrs, sizes, writes, params, tags, plru, rng, counters, inclusive):
+    """Run a trace chunk through the hierarchy, updating the state arrays in place.
+
+    addrs int64 byte addresses; sizes int64 (empty: 1 byte each); writes uint8 (empty: reads).
+    tags holds (line << 1 | dirty) per way, INVALID (-1) when empty. LRU and FIFO sets are kept
+    in order (most recent / newest first, invalid ways last), so the victim is the last way and
+    no timestamps are needed; random and PLRU sets keep lines where they were installed.
+
+    A stack entry is a byte range [start, start+nbytes) at one level; it is served one line at a
+    time (the rest is pushed back first), so each level holds at most 3 pending entries
+    (write-back, fetch, forwarded write) plus one remainder: 4 x 8 levels + 3 < STACK.
+    """
+    nlev = params.shape[0]
+    st = np.empty((STACK, 5), np.int64)
+    has_sizes = sizes.shape[0] > 0
+    has_writes = writes.shape[0] > 0
+    write_back0 = params[0, P_WRITE_BACK]
+    last_slot = -1  # level-0 slot of the previous request: touching it again changes no order
+    for k in range(addrs.shape[0]):
+        start = addrs[k]
+        nbytes = sizes[k] if has_sizes else np.int64(1)
+        write = np.int64(writes[k]) if has_writes else np.int64(0)
+        # fast path: same level-0 line as the previous request (streams, multi-byte rows)
+        if last_slot >= 0 and (write == 0 or write_back0 != 0):
+            line = start >> params[0, P_SHIFT]
+            if (tags[last_slot] >> 1) == line and (start + nbytes - 1) >> params[0, P_SHIFT] == line:
+                counters[0, C_ACCESSES] += 1
+                counters[0, C_HITS] += 1
+                tags[last_slot] |= write
+                continue
+        sp = 0
+        st[sp, 0] = 0
+        st[sp, 1] = start
+        st[sp, 2] = nbytes
+        st[sp, 3] = write
+        st[sp, 4] = 0
+        sp += 1
+        while sp > 0:
+            sp -= 1
+            level = st[sp, 0]
+            if level >= nlev:
+                continue  # memory: its traffic was counted by the outermost level
+            start = st[sp, 1]
+            nbytes = st[sp, 2]
+            write = st[sp, 3]
+            full = st[sp, 4]
+            shift = params[level, P_SHIFT]
+            line = start >> shift
+            line_bytes = np.int64(1) << shift
+            line_end = (line + 1) << shift
+            if start + nbytes > line_end:  # spans lines: serve this one, keep the rest
+                st[sp, 1] = line_end
+                st[sp, 2] = start + nbytes - line_end
+                sp += 1
+                nbytes = line_end - start
+            if full != 0 and nbytes != line_bytes:
+                full = 0
+
+            ways = params[level, P_WAYS]
+            policy = params[level, P_POLICY]
+            write_back = params[level, P_WRITE_BACK]
+            mask = params[level, P_MASK]
+            set_index = line & mask if mask >= 0 else line % params[level, P_SETS]
+            base = params[level, P_OFFSET] + set_index * ways
+            counters[level, C_ACCESSES] += 1
+            dirty_bit = 1 if (write != 0 and write_back != 0) else 0
+
+            hit = -1
+            for j in range(ways):
+                if (tags[base + j] >> 1) == line:
+                    hit = j
+                    break
+            if hit >= 0:
+                counters[level, C_HITS] += 1
+                entry = tags[base + hit] | dirty_bit
+                if policy == LRU:  # move to front
+                    for j in range(hit, 0, -1):
+                        tags[base + j] = tags[base + j - 1]
+                    tags[base] = entry
+                    hit = 0
+                else:
+                    tags[base + hit] = entry
+                    if policy == PLRU:
+                        _plru_touch(plru[base:base + ways], ways, hit)
+                if level == 0:
+                    last_slot = base + hit
+                if write != 0 and write_back == 0:
+                    counters[level, C_BYTES_TO_NEXT] += nbytes
+                    st[sp, 0] = level + 1
+                    st[sp, 1] = start
+                    st[sp, 2] = nbytes
+                    st[sp, 3] = 1
+                    st[sp, 4] = full
+                    sp += 1
+                continue
+
+            counters[level, C_MISSES] += 1
+            if write != 0 and params[level, P_WRITE_ALLOCATE] == 0:
+                counters[level, C_BYTES_TO_NEXT] += nbytes
+                st[sp, 0] = level + 1
+                st[sp, 1] = start
+                st[sp, 2] = nbytes
+                st[sp, 3] = 1
+                st[sp, 4] = full
+                sp += 1
+                continue
+
+            entry = (line << 1) | dirty_bit
+            if policy == LRU or policy == FIFO:
+                # the victim is the last way (the LRU or oldest line, or an invalid way)
+                old = tags[base + ways - 1]
+                for j in range(ways - 1, 0, -1):
+                    tags[base + j] = tags[base + j - 1]
+                tags[base] = entry
+                slot = base
+            else:
+                victim = -1
+                for j in range(ways):
+                    if tags[base + j] == INVALID:
+                        victim = j
+                        break
+                if victim < 0:
+                    if policy == RANDOM:
+                        x = xorshift64(rng[level])
+                        rng[level] = x
+                        victim = np.int64(x % np.uint64(ways))
+                    else:
+                        victim = plru_victim(plru[base:base + ways], ways)
+                old = tags[base + victim]
+                tags[base + victim] = entry
+                if policy == PLRU:
+                    _plru_touch(plru[base:base + ways], ways, victim)
+                slot = base + victim
+            if level == 0:
+                last_slot = slot
+
+            send_back = 0
+            if old != INVALID:
+                counters[level, C_EVICTIONS] += 1
+                send_back = old & 1
+                old >>= 1
+                if inclusive != 0 and level > 0:
+                    # inner copies go too; their dirty data leaves with this victim
+                    send_back |= _back_invalidate(level, old, params, tags, counters)
+                if send_back != 0:
+                    counters[level, C_WRITEBACKS] += 1
+                    counters[level, C_BYTES_TO_NEXT] += line_bytes
+
+            # pushed in reverse so that they are served: write-back, fetch, forwarded write
+            if write != 0 and write_back == 0:
+                counters[level, C_BYTES_TO_NEXT] += nbytes
+                st[sp, 0] = level + 1
+                st[sp, 1] = start
+                st[sp, 2] = nbytes
+                st[sp, 3] = 1
+                st[sp, 4] = full
+                sp += 1
+            if full == 0:
+                counters[level, C_BYTES_FROM_NEXT] += line_bytes
+                st[sp, 0] = level + 1
+                st[sp, 1] = line << shift
+                st[sp, 2] = line_bytes
+                st[sp, 3] = 0
+                st[sp, 4] = 0
+                sp += 1
+            if send_back != 0:
+                st[sp, 0] = level + 1
+                st[sp, 1] = old << shift
+                st[sp, 2] = line_bytes
+                st[sp, 3] = 1
+                st[sp, 4] = 1
+                sp += 1
+
+
+@njit(**NJIT)
+def _back_invalidate(level, victim, params, tags, counters):
+    """Remove from every inner level the lines overlapping `victim` (a line of `level`).
+
+    Return 1 if any was dirty. LRU/FIFO sets close the gap so invalid ways stay last.
+    """
+    shift = params[level, P_SHIFT]
+    lo = victim << shift
+    hi = (victim + 1) << shift
+    was_dirty = 0
+    for k in range(level):
+        ks = params[k, P_SHIFT]
+        ways = params[k, P_WAYS]
+        mask = params[k, P_MASK]
+        ordered = params[k, P_POLICY] == LRU or params[k, P_POLICY] == FIFO
+        for line in range(lo >> ks, ((hi - 1) >> ks) + 1):
+            set_index = line & mask if mask >= 0 else line % params[k, P_SETS]
+            base = params[k, P_OFFSET] + set_index * ways
+            for j in range(ways):
+                if (tags[base + j] >> 1) == line:
+                    counters[k, C_INVALIDATIONS] += 1
+                    was_dirty |= tags[base + j] & 1
+                    if ordered:
+                        for m in range(j, ways - 1):
+                            tags[base + m] = tags[base + m + 1]
+                        tags[base + ways - 1] = INVALID
+                    else:
+                        tags[base + j] = INVALID
+                    break
+    return was_dirty
