@@ -111,29 +111,32 @@ def simulate(addrs, sizes, writes, params, tags, plru, rng, counters, inclusive)
                 counters[0, C_HITS] += 1
                 tags[last_slot] |= write
                 continue
+        # The trace's request is served from locals; only outer requests go through the stack.
+        level = np.int64(0)
+        full = np.int64(0)
         sp = 0
-        st[sp, 0] = 0
-        st[sp, 1] = start
-        st[sp, 2] = nbytes
-        st[sp, 3] = write
-        st[sp, 4] = 0
-        sp += 1
-        while sp > 0:
-            sp -= 1
-            level = st[sp, 0]
-            if level >= nlev:
-                continue  # memory: its traffic was counted by the outermost level
-            start = st[sp, 1]
-            nbytes = st[sp, 2]
-            write = st[sp, 3]
-            full = st[sp, 4]
+        pending = True
+        while True:
+            if not pending:
+                if sp == 0:
+                    break
+                sp -= 1
+                level = st[sp, 0]
+                start = st[sp, 1]
+                nbytes = st[sp, 2]
+                write = st[sp, 3]
+                full = st[sp, 4]
+            pending = False
             shift = params[level, P_SHIFT]
             line = start >> shift
             line_bytes = np.int64(1) << shift
             line_end = (line + 1) << shift
             if start + nbytes > line_end:  # spans lines: serve this one, keep the rest
+                st[sp, 0] = level
                 st[sp, 1] = line_end
                 st[sp, 2] = start + nbytes - line_end
+                st[sp, 3] = write
+                st[sp, 4] = full
                 sp += 1
                 nbytes = line_end - start
             if full != 0 and nbytes != line_bytes:
@@ -169,23 +172,25 @@ def simulate(addrs, sizes, writes, params, tags, plru, rng, counters, inclusive)
                     last_slot = base + hit
                 if write != 0 and write_back == 0:
                     counters[level, C_BYTES_TO_NEXT] += nbytes
+                    if level + 1 < nlev:  # memory is counted, not simulated
+                        st[sp, 0] = level + 1
+                        st[sp, 1] = start
+                        st[sp, 2] = nbytes
+                        st[sp, 3] = 1
+                        st[sp, 4] = full
+                        sp += 1
+                continue
+
+            counters[level, C_MISSES] += 1
+            if write != 0 and params[level, P_WRITE_ALLOCATE] == 0:
+                counters[level, C_BYTES_TO_NEXT] += nbytes
+                if level + 1 < nlev:  # memory is counted, not simulated
                     st[sp, 0] = level + 1
                     st[sp, 1] = start
                     st[sp, 2] = nbytes
                     st[sp, 3] = 1
                     st[sp, 4] = full
                     sp += 1
-                continue
-
-            counters[level, C_MISSES] += 1
-            if write != 0 and params[level, P_WRITE_ALLOCATE] == 0:
-                counters[level, C_BYTES_TO_NEXT] += nbytes
-                st[sp, 0] = level + 1
-                st[sp, 1] = start
-                st[sp, 2] = nbytes
-                st[sp, 3] = 1
-                st[sp, 4] = full
-                sp += 1
                 continue
 
             entry = (line << 1) | dirty_bit
@@ -232,27 +237,30 @@ def simulate(addrs, sizes, writes, params, tags, plru, rng, counters, inclusive)
             # pushed in reverse so that they are served: write-back, fetch, forwarded write
             if write != 0 and write_back == 0:
                 counters[level, C_BYTES_TO_NEXT] += nbytes
-                st[sp, 0] = level + 1
-                st[sp, 1] = start
-                st[sp, 2] = nbytes
-                st[sp, 3] = 1
-                st[sp, 4] = full
-                sp += 1
+                if level + 1 < nlev:  # memory is counted, not simulated
+                    st[sp, 0] = level + 1
+                    st[sp, 1] = start
+                    st[sp, 2] = nbytes
+                    st[sp, 3] = 1
+                    st[sp, 4] = full
+                    sp += 1
             if full == 0:
                 counters[level, C_BYTES_FROM_NEXT] += line_bytes
-                st[sp, 0] = level + 1
-                st[sp, 1] = line << shift
-                st[sp, 2] = line_bytes
-                st[sp, 3] = 0
-                st[sp, 4] = 0
-                sp += 1
+                if level + 1 < nlev:  # memory is counted, not simulated
+                    st[sp, 0] = level + 1
+                    st[sp, 1] = line << shift
+                    st[sp, 2] = line_bytes
+                    st[sp, 3] = 0
+                    st[sp, 4] = 0
+                    sp += 1
             if send_back != 0:
-                st[sp, 0] = level + 1
-                st[sp, 1] = old << shift
-                st[sp, 2] = line_bytes
-                st[sp, 3] = 1
-                st[sp, 4] = 1
-                sp += 1
+                if level + 1 < nlev:  # memory is counted, not simulated
+                    st[sp, 0] = level + 1
+                    st[sp, 1] = old << shift
+                    st[sp, 2] = line_bytes
+                    st[sp, 3] = 1
+                    st[sp, 4] = 1
+                    sp += 1
 
 
 @njit(**NJIT)
