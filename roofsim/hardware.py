@@ -242,6 +242,11 @@ def _apply_one(doc: dict, dotted: str, value: Any, ctx: S.Ctx, label: str) -> No
         if last:
             if isinstance(child, S.Quantity) and isinstance(value, (int, float)) and not isinstance(value, bool):
                 value = f"{float(value)!r} {_BASE_UNIT[child.dimension]}"
+            if type(child) is not S.Field:  # check the value here, so the error names the override
+                before = len(ctx.problems)
+                child.check(value, label, ctx)
+                if len(ctx.problems) > before:
+                    return
             node[key] = value
             return
         if key not in node or node[key] is None:

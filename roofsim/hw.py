@@ -21,7 +21,9 @@ def get_hardware(name: str | os.PathLike, hw_path: Sequence[os.PathLike | str] =
     """A catalogue id, alias or file path -> validated spec, with optional dotted overrides."""
     path = catalog.resolve(str(name), "hardware", hw_path)
     hw = load_hardware(path, _resolver(hw_path))
-    return derive(hw, overrides, id=hw.id, name=hw.name, kind=hw.kind) if overrides else hw
+    if not overrides:
+        return hw
+    return derive(hw, overrides, id=hw.id, name=hw.name, kind=hw.kind, source=hw.source, where="--set hw")
 
 
 def list_hardware(hw_path: Sequence[os.PathLike | str] = ()) -> list[HardwareSpec]:
@@ -44,7 +46,8 @@ def validate_files(paths: Sequence[os.PathLike | str], hw_path: Sequence[os.Path
 
 
 def derive(base: HardwareSpec, overrides: Optional[Mapping[str, Any]] = None, *, id: Optional[str] = None,
-           name: Optional[str] = None, kind: str = "hypothetical", source: Optional[str] = None) -> HardwareSpec:
+           name: Optional[str] = None, kind: str = "hypothetical", source: Optional[str] = None,
+           where: str = "") -> HardwareSpec:
     """A new design: ``base`` with dotted overrides (``{"memory.hbm.bandwidth": "6 TB/s"}``).
 
     Plain numbers for quantities are SI (6e12 means 6e12 B/s). Everything not overridden is
@@ -56,8 +59,8 @@ def derive(base: HardwareSpec, overrides: Optional[Mapping[str, Any]] = None, *,
     if doc["id"] != base.id:  # a new design: the base's aliases stay with the base
         doc.pop("aliases", None)
         doc["_extended_from"] = base.id
-    doc = apply_overrides(doc, overrides or {}, file=base.file, where="")
-    return build_hardware(doc, file=base.file)
+    doc = apply_overrides(doc, overrides or {}, file=None, where=where)
+    return build_hardware(doc, file=None if overrides else base.file)
 
 
 def hardware_json(hw: HardwareSpec) -> dict:

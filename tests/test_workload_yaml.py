@@ -1,0 +1,79 @@
+"""YAML workloads: derived FLOPs and bytes, parameter expressions and overrides, error reports."""
+from pathlib import Path
+
+import pytest
+
+from roofsim.errors import SpecError
+from roofsim.ops.expr import ExprError, evaluate as expr
+from roofsim.workloads import get_workload, load_workload
+
+DATA = Path(__file__).parent / "data" / "wl"
+
+
+def test_tiny_workload_derives_flops_and_bytes():
+    wl = load_workload(DATA / "tiny.yaml")
+    proj, act, sync = wl.ops
+    # tokens_per = batch*2 = 8; proj: 2 * 8 * 1024 * 1024 = 16777216 FLOP per execution, 3 executions
+    assert proj.total_flops == 2 * 8 * 1024 * 1024 and proj.count == 3
+    # reads A (8x1024) and B (1024x1024), writes C (8x1024), 2 bytes each (bf16)
+    assert proj.read_bytes == (8 * 1024 + 1024 * 1024) * 2 and proj.write_bytes == 8 * 1024 * 2
+    assert act.read_bytes == 8 * 1024 * 2
+    assert sync.access.bytes == 2048.0
+    # total = 3 * 16777216 + 8192 (elementwise, 1 FLOP each) + 0 (all-gather adds nothing)
+    assert wl.total_flops == 3 * 16777216 + 8192
+    assert wl.tokens == 8 and wl.flops_per_token == wl.total_flops / 8
+
+
+def test_overrides_change_parameters_and_dependents():
+    wl = load_workload(DATA / "tiny.yaml", overrides={"batch": 16})
+    # tokens_per = 32 -> proj FLOPs 2*32*1024*1024
+    assert wl.ops[0].total_flops == 2 * 32 * 1024**2
+    assert wl.param("tokens_per") == 32
+
+
+def test_unknown_override_suggests_the_parameter():
+    with pytest.raises(SpecError) as e:
+        load_workload(DATA / "tiny.yaml", overrides={"btch": 3})
+    assert str(e.value) == (f"{DATA / 'tiny.yaml'}: wl.btch: expected a parameter of this workload "
+                            "(batch, hidden, tokens_per, dtype), found unknown parameter 'btch' (did you mean 'batch'?)")
+
+
+def test_every_problem_of_a_broken_file_at_once():
+    f = DATA / "broken.yaml"
+    with pytest.raises(SpecError) as e:
+        load_workload(f)
+    lines = str(e.value).splitlines()
+    assert lines == [
+        f"{f}: ops[0] (a).dtyp: expected one of the keys name, op, count, phase, notes, m, n, k, batch, dtype, "
+        "out_dtype, weight, unit, found unknown key 'dtyp' (did you mean 'dtype'?)",
+        f"{f}: ops[1] (b).m: expected a known parameter in 'btch', found unknown name 'btch' (did you mean 'batch'?)",
+        f"{f}: ops[2] (c).op: expected one of gemm, elementwise, reduction, softmax, layernorm, gather, spmm, "
+        "collective, custom, found 'elementwize' (did you mean 'elementwise'?)",
+        f"{f}: ops[3] (d).bytes: expected a size, e.g. 80 GB or 40 MiB, found a bare number 1024 with no unit",
+        f"{f}: ops[4] (e).cols: expected required key for a softmax op, found nothing",
+    ]
+
+
+def test_dlrm_shapes_follow_mlperf():
+    wl = get_workload("dlrm")
+    ops = {op.name: op for op in wl.ops}
+    # interaction output 128 + 27*26/2 = 479 features feed the top MLP (MLPerf DLRM)
+    assert ops["top_mlp_1"].access.k == 479
+    # 2048 samples x 26 tables x 1 row, 128 fp32 values per row = 512 B
+    assert ops["embedding_bags"].access.lookups == 2048 * 26
+    assert ops["embedding_bags"].access.row_bytes == 512
+    # parameters: 26 * 1e7 * 128 embedding weights + MLP weights
+    mlp = 13 * 512 + 512 * 256 + 256 * 128 + 479 * 1024 + 1024 * 1024 + 1024 * 512 + 512 * 256 + 256
+    assert wl.parameters == 26 * 10**7 * 128 + mlp
+
+
+@pytest.mark.parametrize("text,value", [("2 * (3 + 4)", 14), ("2 ** 10", 1024), ("ceil(7 / 2)", 4),
+                                        ("max(3, a) - 1", 4), ("-a // 2", -3), ("log2(1024)", 10.0)])
+def test_expressions(text, value):
+    assert expr(text, {"a": 5}) == value
+
+
+@pytest.mark.parametrize("text", ["__import__('os')", "a.b", "[1, 2]", "lambda: 1", "open('x')", "1 if a else 2"])
+def test_expressions_reject_everything_but_arithmetic(text):
+    with pytest.raises(ExprError):
+        expr(text, {"a": 5})
