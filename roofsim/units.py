@@ -9,6 +9,7 @@ SI prefixes are powers of 1000 (``kB``), IEC prefixes powers of 1024 (``KiB``): 
 """
 from __future__ import annotations
 
+import decimal
 import math
 import re
 
@@ -66,6 +67,7 @@ _HINTS = {
     "sec": "write s",
     "Gbps": "write Gb/s",
 }
+_CONTEXT = decimal.Context(prec=60, traps=[])
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _QUANTITY = re.compile(rf"^\s*({_NUMBER})\s*([^\s\d].*?)?\s*$")
 
@@ -93,7 +95,7 @@ def parse_quantity(value: object, dimension: str) -> float:
     m = _QUANTITY.match(value)
     if not m:
         raise UnitError(expected, repr(value))
-    number, unit = float(m.group(1)), m.group(2)
+    number, unit = m.group(1), m.group(2)
     if unit is None:
         raise UnitError(expected, f"a bare number {value.strip()!r} with no unit")
     if unit not in UNITS:
@@ -103,7 +105,11 @@ def parse_quantity(value: object, dimension: str) -> float:
     dim, multiplier, divisor = UNITS[unit]
     if dim != dimension:
         raise UnitError(expected, f"{value.strip()!r}, which is {DIMENSIONS[dim][0]}")
-    result = number * multiplier / divisor
+    # Exact decimal arithmetic, one rounding at the end: '66.9 TFLOP/s' is the float 66.9e12,
+    # not 66.9 * 1e12 (= 66900000000000.01). Overflow becomes Infinity (caught just below).
+    exact = _CONTEXT.divide(_CONTEXT.multiply(decimal.Decimal(number), decimal.Decimal(multiplier)),
+                            decimal.Decimal(divisor))
+    result = float(exact)
     if not math.isfinite(result):
         raise UnitError(expected, f"{value.strip()!r}, which is not finite")
     return result
