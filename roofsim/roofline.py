@@ -100,8 +100,9 @@ def evaluate_arrays(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], ops: 
     links = [[""] * N for _ in range(H)]
     for j, op in enumerate(ops):
         kind = op.access.kind
-        if kind not in ("irregular", "explicit", "comm"):
-            continue
+        if not (kind == "comm" or (kind == "irregular" and predictor is not None)
+                or (kind == "explicit" and op.access.levels)):
+            continue   # everything else is already vectorised in analytic_bytes
         for i, h in enumerate(hws):
             Lh = len(h.memory)
             if kind == "explicit":

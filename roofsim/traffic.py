@@ -81,13 +81,14 @@ class OpArrays:
     row_accesses: np.ndarray  # irregular: number of row accesses and bytes per row
     row_bytes: np.ndarray
     other_bytes: np.ndarray   # irregular: the streamed rest (indices, outputs)
+    explicit_main: np.ndarray  # explicit: bytes at main memory (0 if none)
 
 
 def op_arrays(ops: list[Op]) -> OpArrays:
     N = len(ops)
     z = lambda: np.zeros(N)
     pattern = np.zeros(N, int)
-    m, n, k, batch, ab, bb, cb, rw, ra, rb, ob = (z() for _ in range(11))
+    m, n, k, batch, ab, bb, cb, rw, ra, rb, ob, em = (z() for _ in range(12))
     for i, op in enumerate(ops):
         a = op.access
         pattern[i] = PATTERNS.index(a.kind)
@@ -101,7 +102,9 @@ def op_arrays(ops: list[Op]) -> OpArrays:
         elif isinstance(a, SparseAccess):
             ra[i], rb[i] = a.nnz, a.feature_bytes
             ob[i] = max(rw[i] - a.nnz * a.feature_bytes, 0.0)
-    return OpArrays(pattern, m, n, k, batch, ab, bb, cb, rw, ra, rb, ob)
+        elif isinstance(a, ExplicitAccess):
+            em[i] = a.main or 0.0
+    return OpArrays(pattern, m, n, k, batch, ab, bb, cb, rw, ra, rb, ob, em)
 
 
 def dense_bytes(m, n, k, a_b, b_b, c_b, cap):
@@ -132,22 +135,32 @@ def analytic_bytes(ops: OpArrays, lv: LevelArrays) -> np.ndarray:
     out = np.zeros((H, N, L))
     act = lv.active[:, None, :]                      # [H,1,L]
     cap = lv.tile_capacity[:, None, :]               # [H,1,L]
-    col = lambda x: x[None, :, None]                 # [1,N,1]
-    dense = col(ops.pattern == 0)
-    if dense.any():
-        per_gemm = dense_bytes(col(ops.m), col(ops.n), col(ops.k), col(ops.a_bytes), col(ops.b_bytes),
-                               col(ops.c_bytes), cap)
-        out += np.where(dense & act, per_gemm * col(ops.batch), 0.0)
-    stream = col(ops.pattern == 1)
-    out += np.where(stream & act, col(ops.rw_bytes), 0.0)
-    irregular = col(ops.pattern == 2)
-    if irregular.any():
+    is_main = (np.arange(L)[None, :] == lv.main_index[:, None])[:, None, :]   # [H,1,L]
+    dense = np.flatnonzero(ops.pattern == 0)
+    if dense.size:
+        # The tiling model is the costly part. Sweeps share few distinct capacities, so evaluate
+        # it once per distinct capacity and scatter: [U, Nd] instead of [H, Nd, L].
+        uniq, inv = np.unique(lv.tile_capacity.ravel(), return_inverse=True)
+        sub = lambda x: x[dense][None, :]
+        per_cap = dense_bytes(sub(ops.m), sub(ops.n), sub(ops.k), sub(ops.a_bytes), sub(ops.b_bytes),
+                              sub(ops.c_bytes), uniq[:, None]) * sub(ops.batch)          # [U, Nd]
+        per_gemm = per_cap[inv.reshape(H, L)].transpose(0, 2, 1)                          # [H, Nd, L]
+        out[:, dense, :] = np.where(act, per_gemm, 0.0)
+    stream = np.flatnonzero(ops.pattern == 1)
+    if stream.size:
+        out[:, stream, :] = np.where(act, ops.rw_bytes[stream][None, :, None], 0.0)
+    irregular = np.flatnonzero(ops.pattern == 2)
+    if irregular.size:
         line = lv.inner_line[:, None, :]
-        rows = col(ops.row_accesses) * np.ceil(col(ops.row_bytes) / line) * line
-        out += np.where(irregular & act, rows + col(ops.other_bytes), 0.0)
-    comm = col(ops.pattern == 3)
-    is_main = (np.arange(L)[None, :] == lv.main_index[:, None])[:, None, :]
-    out += np.where(comm & is_main, col(ops.rw_bytes), 0.0)
+        sub = lambda x: x[irregular][None, :, None]
+        rows = sub(ops.row_accesses) * np.ceil(sub(ops.row_bytes) / line) * line
+        out[:, irregular, :] = np.where(act, rows + sub(ops.other_bytes), 0.0)
+    comm = np.flatnonzero(ops.pattern == 3)
+    if comm.size:
+        out[:, comm, :] = np.where(is_main, ops.rw_bytes[comm][None, :, None], 0.0)
+    explicit = np.flatnonzero(ops.pattern == 4)
+    if explicit.size:  # per-level figures by name are placed by the caller
+        out[:, explicit, :] = np.where(is_main, ops.explicit_main[explicit][None, :, None], 0.0)
     return out
 
 
