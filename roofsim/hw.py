@@ -105,5 +105,8 @@ def flatten(hw: HardwareSpec) -> dict[str, Any]:
                 walk(f"{prefix}.{item['name']}", {k: v for k, v in item.items() if k != "name"})
         else:
             out[prefix] = node
-    walk("", to_doc(hw))
+    doc = to_doc(hw)
+    if "_extended_from" in doc:  # internal marker of to_doc; users know it as `extends`
+        doc["extends"] = doc.pop("_extended_from")
+    walk("", doc)
     return out

@@ -145,6 +145,11 @@ class Quantity(Field):
         name, example = DIMENSIONS[self.dimension]
         return f"{name}, e.g. {example}"
 
+    def _qualified(self, adjective: str) -> str:
+        """'a positive size, e.g. 80 GB or 40 MiB' (not 'a positive a size')."""
+        name, example = DIMENSIONS[self.dimension]
+        return f"{adjective} {name.split(' ', 1)[1]}, e.g. {example}"
+
     def check(self, value, path, ctx):
         try:
             result = parse_quantity(value, self.dimension)
@@ -152,10 +157,10 @@ class Quantity(Field):
             ctx.add(path, e.expected, e.found)
             return None
         if self.positive and result <= 0:
-            ctx.add(path, f"a positive {self.expected}", _found(value))
+            ctx.add(path, self._qualified("a positive"), _found(value))
             return None
         if not self.positive and result < 0:
-            ctx.add(path, f"a non-negative {self.expected}", _found(value))
+            ctx.add(path, self._qualified("a non-negative"), _found(value))
             return None
         return result
 
