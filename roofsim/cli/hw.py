@@ -113,13 +113,30 @@ def diff_cmd(a, b, fmt, hw_path):
             continue
         va, vb = fa.get(key), fb.get(key)
         ratio = _ratio(va, vb)
-        rows.append({"field": key, ha.id: va, hb.id: vb, "ratio": f"{ratio:.3g}" if ratio else ""})
+        human = fmt == "table"
+        rows.append({"field": key, ha.id: _human(va) if human else va, hb.id: _human(vb) if human else vb,
+                     "ratio": f"{ratio:.3g}" if ratio else ""})
     if fmt == "json":
         click.echo(output.json_text({"a": ha.id, "b": hb.id, "differences": rows}))
     elif fmt == "csv":
         click.echo(output.csv_text(rows))
     else:
         click.echo(output.table(rows) if rows else f"{ha.id} and {hb.id} have the same figures")
+
+
+_DIMENSION_OF_UNIT = {"B": "bytes", "B/s": "bandwidth", "FLOP/s": "flop_rate", "s": "time", "Hz": "frequency", "W": "power"}
+
+
+def _human(value):
+    """'167936.0 B' (the SI document form) -> '164 KiB' for people."""
+    if isinstance(value, str):
+        number, _, unit = value.partition(" ")
+        if unit in _DIMENSION_OF_UNIT:
+            try:
+                return fq(float(number), _DIMENSION_OF_UNIT[unit], binary=unit == "B")
+            except ValueError:
+                return value
+    return "-" if value is None else value
 
 
 def _ratio(va, vb):
