@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional
 
 import yaml
 
-from .errors import Problem, SpecError
+from .errors import NotFoundError, Problem, SpecError
 from .hardware import apply_overrides, build_hardware, merge_derived
 from .specs import HardwareSpec
 
@@ -61,7 +61,10 @@ def hardware_doc(path: Path, resolve: Resolver, _chain: tuple[str, ...] = ()) ->
         return doc
     if not isinstance(base_name, str):
         raise SpecError(Problem(str(path), "extends", "a hardware id, alias or file path", repr(base_name)))
-    base_path = resolve(base_name, path.parent)
+    try:
+        base_path = resolve(base_name, path.parent)
+    except NotFoundError as e:  # say which file's extends could not be resolved
+        raise NotFoundError(f"{path}: extends: {e}") from None
     base_doc = hardware_doc(base_path, resolve, (*_chain, key))
     merged = merge_derived(base_doc, doc, base_doc.get("id", base_name))
     overrides = doc.get("set") or {}
