@@ -4,3 +4,11 @@ Data flows one way: YAML -> validated specs -> workload ops -> model -> one Data
 Heavy modules (pandas, numba) are imported lazily by the functions that need them.
 """
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # roofsim.run(...) without importing pandas at `import roofsim`
+    if name == "run":
+        from .api import run
+        return run
+    raise AttributeError(f"module 'roofsim' has no attribute {name!r}")

@@ -45,7 +45,5 @@ CACHE_MODEL = click.option("--cache-model", type=click.Choice(["compulsory", "mr
 
 
 def predictor_for(name: str):
-    if name == "compulsory":
-        return None
-    from ..cache.predictors import MRCPredictor, SimulationPredictor
-    return MRCPredictor() if name == "mrc" else SimulationPredictor()
+    from ..api import predictor
+    return predictor(name)

@@ -1,0 +1,44 @@
+"""One-call Python entry points, mirroring the CLI (which is a thin layer over these)."""
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping, Optional, Sequence, Union
+
+from .specs import HardwareSpec
+
+HardwareLike = Union[str, os.PathLike, HardwareSpec]
+
+
+def _hardware(h: HardwareLike, overrides: Optional[Mapping[str, Any]]) -> HardwareSpec:
+    from .hw import derive, get_hardware
+    if isinstance(h, HardwareSpec):
+        return derive(h, overrides, id=h.id, name=h.name, kind=h.kind, source=h.source) if overrides else h
+    return get_hardware(h, overrides=overrides)
+
+
+def run(hardware: Union[HardwareLike, Sequence[HardwareLike]], workload, *, ideal: bool = False,
+        hw_overrides: Optional[Mapping[str, Any]] = None, wl_overrides: Optional[Mapping[str, Any]] = None,
+        cache_model: str = "compulsory"):
+    """``roofsim.run("a100", "dlrm")``: the per-op results DataFrame, as ``roofsim run`` prints it.
+
+    ``hardware`` may be a name, a path, a spec, or a list of them (one DataFrame, a ``hardware``
+    column tells them apart). ``workload`` may be a name, a path or a Workload.
+    """
+    from .ops import Workload
+    from .roofline import evaluate
+    from .workloads import get_workload
+    many = isinstance(hardware, (list, tuple))
+    hws = [_hardware(h, hw_overrides) for h in (hardware if many else [hardware])]
+    wl = workload if isinstance(workload, Workload) else get_workload(workload, overrides=wl_overrides)
+    return evaluate(hws, wl, ideal=ideal, predictor=predictor(cache_model))
+
+
+def predictor(name: str):
+    """None (compulsory traffic), or the cache model's MRC / simulation predictor."""
+    from .errors import RoofsimError
+    if name == "compulsory":
+        return None
+    if name not in ("mrc", "simulate"):
+        raise RoofsimError(f"cache model: expected compulsory, mrc or simulate, found {name!r}")
+    from .cache.predictors import MRCPredictor, SimulationPredictor
+    return MRCPredictor() if name == "mrc" else SimulationPredictor()
