@@ -76,7 +76,7 @@ class TransformerConfig:
             if self.heads % self.n_kv_heads:
                 p.append(Problem(None, "kv_heads", f"a divisor of heads ({self.heads})", repr(self.kv_heads)))
             if self.head_dim is None and self.hidden % self.heads:
-                p.append(Problem(None, "head_dim", f"given, as hidden ({self.hidden}) is not a multiple of heads "
+                p.append(Problem(None, "head_dim", f"a value when hidden ({self.hidden}) is not a multiple of heads "
                                  f"({self.heads})", "nothing"))
             if self.experts_per_token > self.experts:
                 p.append(Problem(None, "experts_per_token", f"at most experts ({self.experts})",
