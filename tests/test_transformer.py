@@ -277,3 +277,72 @@ def test_unknown_parameter_lists_the_valid_ones():
     with pytest.raises(SpecError) as e:
         build_transformer(layers=2, hidden=64, heads=4, vocab=10, hiden=3)
     assert str(e.value).startswith("hiden: expected a transformer parameter (layers, hidden, heads, vocab, kv_heads,")
+
+
+# ----------------------------------------------------------------------------- on the roofline engine
+
+from roofsim.hw import get_hardware, list_hardware  # noqa: E402
+from roofsim.roofline import evaluate  # noqa: E402
+
+# Llama-2 7B decode, batch 1, context 4096, bf16, per step:
+#   weights read: every parameter except the embedding table, of which one row is read:
+#     6,738,415,616 - 32000*4096 + 4096 = 6,607,347,712 parameters * 2 B = 13,214,695,424 B
+#   KV cache read: 32 layers * 1 * 4096 * 2 (K, V) * 32 heads * 128 * 2 B = 2,147,483,648 B
+LLAMA2_7B_DECODE_BYTES = 13_214_695_424 + 2_147_483_648      # 15,362,179,072 B
+A100_HBM = 2039e9   # B/s, hardware/a100-sxm4-80gb.yaml (5120-bit x 3.19 Gb/s)
+
+
+@pytest.fixture(scope="module")
+def a100():
+    return get_hardware("a100")
+
+
+def test_decode_at_batch_1_is_memory_bound_at_the_bandwidth_ideal(a100):
+    df = evaluate(a100, get_workload("llama2-7b", overrides={"batch": 1, "context": 4096}), ideal=True)
+    assert set(df.bound) == {"memory:hbm"}
+    # 15,362,179,072 B / 2039e9 B/s = 7.534 ms; the rest (activations, the KV append) is < 0.1%
+    assert df.time_s.sum() == pytest.approx(LLAMA2_7B_DECODE_BYTES / A100_HBM, rel=0.002)
+
+
+def test_decode_at_batch_1_approaches_achievable_bandwidth(a100):
+    df = evaluate(a100, get_workload("llama2-7b", overrides={"batch": 1, "context": 4096}))
+    achievable = A100_HBM * a100.efficiency.memory_fraction("hbm")
+    gemv = df[df.bound == "memory:hbm"]
+    assert gemv.time_s.sum() == pytest.approx(LLAMA2_7B_DECODE_BYTES / achievable, rel=0.002)
+    # the other ops (norms, residual adds, SwiGLU: 5 per layer, + embedding and final norm = 162) are
+    # too small to matter but each costs the per-kernel floor, so the step is within 8% of bytes / bandwidth
+    small = df[df.bound == "latency"]
+    assert small["count"].sum() == 5 * 32 + 2
+    assert df.time_s.sum() == pytest.approx(LLAMA2_7B_DECODE_BYTES / achievable + 162 * a100.efficiency.latency_s,
+                                            rel=0.002)
+    assert df.time_s.sum() / (LLAMA2_7B_DECODE_BYTES / achievable) < 1.08
+
+
+def test_long_prefill_is_compute_bound(a100):
+    # s = 4096: the projections and FFN GEMMs have m = 4096 rows, far above the A100's ridge point
+    # (312e12 / 2039e9 = 153 FLOP/B; a bf16 GEMM with m = 4096 does ~ 2mnk / 2(mk + kn + mn) > 1000 FLOP/B)
+    df = evaluate(a100, get_workload("llama2-7b", overrides={"phase": "prefill", "seq": 4096}))
+    for name in ("attn.q_proj", "attn.kv_proj", "attn.o_proj", "ffn.gate_up", "ffn.down", "attn.flash"):
+        assert df[df.op == name].bound.item() == "compute"
+    assert df[df.bound == "compute"].time_s.sum() > 0.9 * df.time_s.sum()
+    # the LM head runs on the last token only (m = 1): 2*4096*32000 FLOPs on 2*4096*32000 B of weights,
+    # 1 FLOP/B, memory-bound
+    assert df[df.op == "lm_head"].bound.item() == "memory:hbm"
+
+
+ACCELERATORS = [h for h in list_hardware() if h.kind in ("gpu", "tpu")]
+
+
+def test_the_accelerator_list_is_the_catalogue():
+    assert {"a100-sxm4-80gb", "h100-sxm5", "mi300x", "tpu-v5p"} <= {h.id for h in ACCELERATORS}
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_model_runs_on_every_gpu_and_tpu_in_every_phase(name):
+    phases = ("training", "prefill") if name.startswith("bert") else ("training", "prefill", "decode")
+    for phase in phases:
+        wl = get_workload(name, overrides={"phase": phase})
+        df = evaluate(ACCELERATORS, wl)
+        assert len(df) == len(ACCELERATORS) * len(wl.ops)
+        assert (df.time_s > 0).all() and df.time_s.notna().all()
+        assert not df.bound.isna().any()
