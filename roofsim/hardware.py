@@ -12,7 +12,8 @@ from typing import Any, Mapping, Optional
 
 from . import schema as S
 from .errors import Problem, SpecError
-from .specs import (DEFAULT_LATENCY_S, DTYPES, KINDS, LEVEL_TYPES, LINK_SCOPES, ComputeSpec,
+from .specs import (DEFAULT_COMPUTE_EFFICIENCY, DEFAULT_LATENCY_S, DEFAULT_LINK_EFFICIENCY,
+                    DEFAULT_MEMORY_EFFICIENCY, DTYPES, KINDS, LEVEL_TYPES, LINK_SCOPES, ComputeSpec,
                     Efficiency, HardwareSpec, Link, MemoryLevel)
 
 SCHEMA_VERSION = 1
@@ -87,10 +88,14 @@ def _pairs(mapping: Optional[Mapping[str, float]]) -> tuple:
     return tuple((k, v) for k, v in (mapping or {}).items() if v is not None)
 
 
-def _fractions(value) -> tuple:
+def _fractions(value, default: float) -> tuple:
+    """A fraction or {name: fraction} -> pairs that always hold a ``default`` entry, so that
+    ``{hbm: 0.9}`` and ``{default: 0.85, hbm: 0.9}`` build the same spec (and a derived design
+    that sets one fraction differs from its base in that fraction only)."""
     if value is None:
-        return ()
-    return _pairs(value) if isinstance(value, dict) else (("default", value),)
+        return (("default", default),)
+    pairs = _pairs(value) if isinstance(value, dict) else (("default", value),)
+    return pairs if any(k == "default" for k, _ in pairs) else (("default", default), *pairs)
 
 
 def build_hardware(doc: Any, file: Optional[str] = None) -> HardwareSpec:
@@ -129,9 +134,9 @@ def _construct(v: dict, file: Optional[str], extended_from: Optional[str]) -> Ha
     ) for l in v.get("interconnect") or ())
     e = v.get("efficiency") or {}
     eff = Efficiency(
-        compute=_fractions(e.get("compute")) or Efficiency.compute,
-        memory=_fractions(e.get("memory")) or Efficiency.memory,
-        interconnect=_fractions(e.get("interconnect")) or Efficiency.interconnect,
+        compute=_fractions(e.get("compute"), DEFAULT_COMPUTE_EFFICIENCY),
+        memory=_fractions(e.get("memory"), DEFAULT_MEMORY_EFFICIENCY),
+        interconnect=_fractions(e.get("interconnect"), DEFAULT_LINK_EFFICIENCY),
         latency_s=e["latency"] if e.get("latency") is not None else DEFAULT_LATENCY_S[v["kind"]],
         compute_by_size=tuple(e.get("compute_by_size") or ()),
         source=e.get("source", Efficiency.source),

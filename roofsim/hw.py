@@ -56,8 +56,9 @@ def derive(base: HardwareSpec, overrides: Optional[Mapping[str, Any]] = None, *,
     doc = to_doc(base)
     doc.update(id=id or f"{base.id}-derived", name=name or f"{base.name} (derived)", kind=kind,
                source=source or f"derived from {base.id}")
-    if doc["id"] != base.id:  # a new design: the base's aliases stay with the base
-        doc.pop("aliases", None)
+    if doc["id"] != base.id:  # a new design: the base's aliases and notes stay with the base,
+        doc.pop("aliases", None)  # as for `extends` in YAML (hardware.NOT_INHERITED)
+        doc.pop("notes", None)
         doc["_extended_from"] = base.id
     doc = apply_overrides(doc, overrides or {}, file=None, where=where)
     return build_hardware(doc, file=None if overrides else base.file)
