@@ -18,8 +18,6 @@ gradient and, for weights, weight gradient), recomputation, and the optimizer st
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Iterable
-
 from ..specs import DTYPE_BYTES
 from .kinds import custom, elementwise, gather, gemm, layernorm, softmax
 from .op import FlopCount, Op, Tensor
@@ -134,7 +132,7 @@ def _pairs(c: TransformerConfig, s: int, kv_len: int) -> float:
 
 def flash_attention(name: str, c: TransformerConfig, b: int, s: int, kv_len: int, count: int, phase: str,
                     kv_role: str, backward: bool) -> Op:
-    """Fused attention: matrix FLOPs of QK^T and PV, softmax on the vector units, HBM bytes of Q, K, V, O
+    """Fused attention (a custom op of kind "attention"): matrix FLOPs of QK^T and PV, softmax on the vector units, HBM bytes of Q, K, V, O
     (+ the fp32 row log-sum-exp saved for the backward pass).
 
     Backward (FlashAttention-2, Dao 2023): recompute QK^T, then dV, dP, dQ, dK: 5 GEMMs against the
@@ -159,7 +157,8 @@ def flash_attention(name: str, c: TransformerConfig, b: int, s: int, kv_len: int
     total = sum(t.bytes for t in reads + writes)
     op = custom(name, matrix, c.act_dtype, bytes=total, count=count, phase=phase,
                 notes="fused attention: the score matrix stays on chip")
-    return replace(op, flops=(FlopCount(c.act_dtype, matrix, "matrix"), FlopCount(c.act_dtype, vector, "vector")),
+    return replace(op, kind="attention",
+                   flops=(FlopCount(c.act_dtype, matrix, "matrix"), FlopCount(c.act_dtype, vector, "vector")),
                    reads=reads, writes=writes,
                    shape=(("batch", b), ("seq", s), ("kv_len", kv_len), ("heads", c.heads),
                           ("kv_heads", c.n_kv_heads), ("head_dim", c.d_head), ("kv_role", kv_role)))
@@ -234,7 +233,7 @@ def _backward(op: Op, c: TransformerConfig) -> list[Op]:
         # C = A @ B: dA = dC @ B^T, dB = A^T @ dC
         return [gemm(f"{name}.grad_a", m, k, nn, dtype=c.act_dtype, batch=batch, weight=None, count=n, phase=ph),
                 gemm(f"{name}.grad_b", k, nn, m, dtype=c.act_dtype, batch=batch, weight=None, count=n, phase=ph)]
-    if op.kind == "custom":        # flash attention
+    if op.kind == "attention":     # flash attention
         return [flash_attention(f"{name}.bwd", c, shape["batch"], shape["seq"], shape["kv_len"], n, ph,
                                 "activation", backward=True)]
     if op.kind == "softmax":
@@ -282,6 +281,3 @@ def _optimizer(c: TransformerConfig, st: Step) -> list[Op]:
     return [replace(op, reads=(Tensor("optimizer.grad", P * gb, "gradient"), state("master"), state("m"), state("v")),
                     writes=(state("master"), state("m"), state("v"), Tensor("optimizer.weight", P * wb, "weight")))]
 
-
-def ops_named(ops: Iterable[Op], *names: str) -> list[Op]:
-    return [op for op in ops if op.name in names]
