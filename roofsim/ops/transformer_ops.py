@@ -18,6 +18,7 @@ gradient and, for weights, weight gradient), recomputation, and the optimizer st
 from __future__ import annotations
 
 from dataclasses import replace
+
 from ..specs import DTYPE_BYTES
 from .kinds import custom, elementwise, gather, gemm, layernorm, softmax
 from .op import FlopCount, Op, Tensor
