@@ -19,7 +19,7 @@ def _load(hw_names, workload, sets, hw_path, wl_path):
     return hws, wl
 
 
-def _op_rows(df, top, human):
+def _op_rows(df, top, human, main=None):
     d = df.sort_values("time_s", ascending=False)
     if top:
         d = d.head(top)
@@ -28,9 +28,9 @@ def _op_rows(df, top, human):
     main_cols = [c for c in df.columns if c.startswith("bytes_")]
     for _, r in d.iterrows():
         if human:
-            moved = max((r[c] for c in main_cols if r[c] == r[c]), default=0.0)
+            moved = r[f"bytes_{main}"] if main else max((r[c] for c in main_cols if r[c] == r[c]), default=0.0)
             rows.append({"op": r["op"], "phase": r["phase"], "count": r["count"], "dtype": r["dtype_used"],
-                         "FLOPs": fq(r["flops"], "flops"), "max bytes": fq(moved, "bytes"),
+                         "FLOPs": fq(r["flops"], "flops"), f"{main or 'max'} bytes": fq(moved, "bytes"),
                          "time": fq(r["time_s"], "time"), "share": f"{r['time_s'] / total:.1%}" if total else "-",
                          "bound": r["bound"], "attained": fq(r["attained_flop_per_s"], "flop_rate"),
                          "of peak": f"{r['fraction_of_peak']:.0%}" if r["fraction_of_peak"] == r["fraction_of_peak"] else "-"})
@@ -63,12 +63,13 @@ def run(hw_name, workload, top, fmt, output_path, ideal, sets, cache_model, hw_p
         emit(output.csv_text(df.to_dict("records"), list(df.columns)), output_path)
         return
     tot = totals(df)
-    rows = _op_rows(df, top, human=True)
+    main = hw.main_memory.name
+    rows = _op_rows(df, top, human=True, main=main)
     bound_rows = [{"bound": b, "time": fq(t, "time"), "share": f"{t / tot['total_time_s']:.1%}"}
                   for b, t in tot["time_by_bound_s"].items()]
     phase_rows = [{"phase": p, "time": fq(t, "time"), "share": f"{t / tot['total_time_s']:.1%}"}
                   for p, t in tot["time_by_phase_s"].items()]
-    render = output.markdown if fmt == "markdown" else (lambda r: output.table(r, align_right=("count", "FLOPs", "max bytes", "time", "share", "attained", "of peak")))
+    render = output.markdown if fmt == "markdown" else (lambda r: output.table(r, align_right=("count", "FLOPs", f"{main} bytes", "time", "share", "attained", "of peak")))
     mode = " (ideal roofline)" if ideal else ""
     parts = [f"{wl.name} on {hw.name}{mode}: {len(wl.ops)} ops, {fq(tot['total_flops'], 'flops')}",
              "", f"Ops by time (top {min(top, len(rows)) if top else len(rows)} of {len(df)}):", render(rows),
