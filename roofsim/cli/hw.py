@@ -18,6 +18,12 @@ def hw():
     """Hardware catalogue: list, show, diff, validate."""
 
 
+def _peak_text(dtype: str, value: float) -> str:
+    """Integer peaks are operations, not floating-point operations: 750 TOP/s."""
+    text = fq(value, "flop_rate")
+    return text.replace("FLOP/s", "OP/s") if dtype.startswith("int") else text
+
+
 def _peak(h, dtype):
     return h.compute.peaks().get(dtype)
 
@@ -74,7 +80,7 @@ def show_cmd(name, fmt, hw_path):
         if v:
             click.echo(f"  {k:8} {v}")
     click.echo("\nPeak compute (dense)")
-    rows = [{"unit": u, "dtype": d, "peak": fq(f, "flop_rate"), "efficiency": f"{h.efficiency.compute_fraction(d):.0%}"}
+    rows = [{"unit": u, "dtype": d, "peak": _peak_text(d, f), "efficiency": f"{h.efficiency.compute_fraction(d):.0%}"}
             for u in ("matrix", "vector") for d, f in getattr(h.compute, u)]
     click.echo(output.table(rows, align_right=("peak", "efficiency")))
     click.echo("\nMemory hierarchy (innermost first)")
