@@ -227,3 +227,15 @@ def test_get_hardware_overrides_name_the_set_option():
     with pytest.raises(SpecError) as info:
         get_hardware("h100", overrides={"memory.hbm.bandwidth": "fast"})
     assert str(info.value) == "--set hw.memory.hbm.bandwidth: expected a bandwidth, e.g. 2 TB/s, found 'fast'"
+
+
+def test_override_below_a_value_or_into_an_empty_list():
+    with pytest.raises(SpecError) as info:
+        derive(get_hardware("h100"), {"memory.hbm.bandwidth.x": 1})
+    assert str(info.value) == ("memory.hbm.bandwidth.x: expected no key under memory.hbm.bandwidth (it has none), "
+                               "found unknown key 'x'")
+    # the MIPS R10000 file defines no interconnect
+    with pytest.raises(SpecError) as info:
+        derive(get_hardware("r10000"), {"interconnect.nvlink.bandwidth_per_direction": "1 GB/s"})
+    assert str(info.value) == ("interconnect.nvlink.bandwidth_per_direction: expected no key under interconnect "
+                               "(it has none), found unknown key 'nvlink'")
