@@ -50,6 +50,12 @@ class LevelResult:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+def _kernel_array(a: np.ndarray, dtype) -> np.ndarray:
+    # One array type per kernel argument (C-contiguous, writeable), so numba compiles and
+    # caches one specialisation: a read-only memory map would otherwise trigger a second one.
+    return np.require(a, dtype, ["C", "W"])
+
+
 def _as_int64_addresses(addrs) -> np.ndarray:
     a = np.asarray(addrs)
     if a.ndim != 1:
@@ -57,11 +63,11 @@ def _as_int64_addresses(addrs) -> np.ndarray:
     if a.dtype == np.uint64:
         if a.size and int(a.max()) >= 2**62:
             raise CacheConfigError("trace: addresses must be below 2**62")
-        return a.view(np.int64)
+        return _kernel_array(a.view(np.int64), np.int64)
     if a.dtype.kind in "iu":
         if a.size and int(a.min()) < 0:
             raise CacheConfigError("trace: addresses must be >= 0")
-        return a.astype(np.int64, copy=False)
+        return _kernel_array(a, np.int64)
     raise CacheConfigError(f"trace: expected integer byte addresses (uint64), found {a.dtype}")
 
 
@@ -75,7 +81,7 @@ def _as_sizes(sizes, n: int) -> np.ndarray:
         raise CacheConfigError(f"sizes: expected integer byte counts, found {s.dtype}")
     if n and int(s.min()) < 1:
         raise CacheConfigError("sizes: every access size must be >= 1 byte")
-    return s.astype(np.int64, copy=False)
+    return _kernel_array(s, np.int64)
 
 
 def _as_writes(writes, n: int) -> np.ndarray:
@@ -85,9 +91,9 @@ def _as_writes(writes, n: int) -> np.ndarray:
     if w.ndim != 1 or w.shape[0] != n:
         raise CacheConfigError(f"writes: expected {n} flags, found shape {w.shape}")
     if w.dtype == np.bool_:
-        return w.view(np.uint8)
+        return _kernel_array(w.view(np.uint8), np.uint8)
     if w.dtype.kind in "iu" and (n == 0 or int(w.min()) >= 0 and int(w.max()) <= 1):
-        return w.astype(np.uint8)
+        return _kernel_array(w, np.uint8)
     raise CacheConfigError(f"writes: expected a boolean (or 0/1) write mask, found {w.dtype}")
 
 

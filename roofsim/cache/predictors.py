@@ -1,0 +1,183 @@
+"""Cache predictors: bytes served by each memory level for one execution of an irregular op.
+
+Both predictors build a seeded trace from the op's access descriptor (GatherAccess: embedding
+row gathers; SparseAccess: CSR SpMM feature-row gathers; SequentialAccess: a stream), one
+access per row, and model the caches of hw.memory that have a capacity (type 'cache'):
+
+- MRCPredictor: one miss-ratio curve per line size, read at each level's total capacity
+  (capacity x instances) as a fully associative LRU cache. Fast: one pass for all levels.
+- SimulationPredictor: simulates the hierarchy (line_bytes and ways from the spec, else 64 B and
+  16 ways; LRU; write-back; non-inclusive). Exact for that configuration.
+
+Bytes served: the innermost modelled cache serves every byte accessed; cache i+1 serves cache i's
+misses x its line size; a level that is not modelled (registers, scratchpad, a cache without a
+capacity, main memory) serves what leaves the nearest modelled cache inside it (everything if
+there is none); levels beyond main ('far') serve 0. Streamed bytes the descriptor does not
+describe (indices, outputs: op.read_bytes + op.write_bytes minus the gathered rows, when the op
+has them) pass through every level up to main, as in the compulsory model of roofsim/traffic.py.
+
+Traces longer than max_accesses are cut to that many rows and the bytes scaled up linearly,
+which over-counts the first-touch misses of the part not simulated (conservative).
+"""
+from __future__ import annotations
+
+import math
+from ..errors import CacheConfigError
+from . import traces
+from .config import CacheLevelConfig
+
+DEFAULT_LINE_BYTES = 64
+DEFAULT_WAYS = 16
+_MODELLED_OUTSIDE = ("main", "far")
+
+
+class CachePredictor:
+    """Interface used by roofsim.roofline."""
+
+    name: str = "cache-predictor"
+
+    def level_bytes(self, op, hw) -> tuple[float, ...]:
+        """Bytes served by each level of hw.memory (innermost first) for one execution of op."""
+        raise NotImplementedError
+
+
+def _pow2_floor(x: float) -> int:
+    return 1 << max(0, int(math.floor(math.log2(max(x, 1)))))
+
+
+def cache_levels(hw) -> list[tuple[int, CacheLevelConfig]]:
+    """(index in hw.memory, config) of the levels modelled as caches, innermost first."""
+    out = []
+    for j, m in enumerate(hw.memory):
+        if m.type != "cache" or not m.capacity_bytes:
+            continue
+        line = _pow2_floor(m.line_bytes or DEFAULT_LINE_BYTES)
+        total = int(m.capacity_bytes * (getattr(m, "instances", 1) or 1))
+        ways = max(1, min(int(m.ways or DEFAULT_WAYS), total // line))
+        sets = total // (ways * line)
+        if sets < 1:
+            continue  # smaller than one line: nothing to model
+        out.append((j, CacheLevelConfig(sets * ways * line, ways, line, "lru", name=m.name)))
+    return out
+
+
+def _main_index(hw) -> int:
+    for j, m in enumerate(hw.memory):
+        if m.type == "main":
+            return j
+    return len(hw.memory) - 1
+
+
+def op_trace(access, max_accesses: int) -> tuple[traces.Trace, float]:
+    """A seeded trace for an access descriptor (one access per row) and its scale factor."""
+    if access is None:
+        raise CacheConfigError("cache predictor: the op has no access descriptor")
+    kind = type(access).__name__
+    if kind == "GatherAccess":
+        n = min(int(access.lookups), max_accesses)
+        t = traces.embedding_gathers(n, int(access.row_bytes), int(access.table_rows),
+                                     access.distribution, access.zipf_alpha,
+                                     max(1, int(access.pooling)), access_bytes=0,
+                                     seed=access.seed)
+        return t, access.lookups / n
+    if kind == "SparseAccess":
+        n = min(int(access.nnz), max_accesses)
+        rows = max(1, round(access.rows * n / access.nnz))  # keep the nonzeros per row
+        t = traces.csr_gathers(rows, int(access.cols), n, int(access.feature_bytes),
+                               access.degree_alpha, "spmm", access_bytes=0, seed=access.seed)
+        return t, access.nnz / n
+    if kind == "SequentialAccess":
+        per_pass = -(-int(access.nbytes) // int(access.access_bytes))
+        n = min(per_pass, max_accesses)
+        t = traces.sequential(n, int(access.access_bytes), passes=int(access.passes))
+        return t, per_pass / n
+    raise CacheConfigError(f"cache predictor: cannot build a trace for a {kind}; expected "
+                           f"GatherAccess, SparseAccess or SequentialAccess")
+
+
+def _other_bytes(op, accessed: float) -> float:
+    rw = getattr(op, "read_bytes", None)
+    if rw is None:
+        return 0.0
+    return max(float(rw) + float(getattr(op, "write_bytes", 0.0) or 0.0) - accessed, 0.0)
+
+
+def _assemble(hw, levels, misses: list[float], accessed: float, other: float) -> tuple:
+    """Spread the per-cache misses over hw.memory (see the module docstring)."""
+    main = _main_index(hw)
+    served = [0.0] * len(hw.memory)
+    leaving = accessed  # bytes leaving the nearest modelled cache so far (all, before the first)
+    k = 0
+    for j in range(len(hw.memory)):
+        if j > main:
+            break  # far levels serve nothing
+        if k < len(levels) and levels[k][0] == j:
+            served[j] = leaving + other
+            leaving = misses[k] * levels[k][1].line_bytes
+            k += 1
+        else:
+            served[j] = leaving + other
+    return tuple(float(x) for x in served)
+
+
+class _TracePredictor(CachePredictor):
+    def __init__(self, max_accesses: int = 2_000_000, seed: int = 0):
+        if int(max_accesses) < 1:
+            raise CacheConfigError(f"max_accesses: expected a positive integer, "
+                                   f"found {max_accesses!r}")
+        self.max_accesses = int(max_accesses)
+        self.seed = int(seed)
+        self._memo: dict = {}
+
+    def _misses(self, t: traces.Trace, levels: list[CacheLevelConfig]) -> list[float]:
+        raise NotImplementedError
+
+    def level_bytes(self, op, hw) -> tuple[float, ...]:
+        access = getattr(op, "access", None)
+        levels = cache_levels(hw)
+        key = (access, tuple(lv for _, lv in levels),
+               tuple((m.type, m.name) for m in hw.memory))
+        hit = self._memo.get(key)
+        if hit is None:
+            t, scale = op_trace(access, self.max_accesses)
+            misses = [m * scale for m in self._misses(t, [lv for _, lv in levels])]
+            hit = (misses, t.bytes_accessed * scale)
+            self._memo[key] = hit
+        misses, accessed = hit
+        return _assemble(hw, levels, misses, accessed, _other_bytes(op, accessed))
+
+
+class MRCPredictor(_TracePredictor):
+    """Fast: fully associative LRU miss ratios at each level's total capacity, from one MRC."""
+
+    name = "mrc"
+
+    def __init__(self, sample_rate: float = 1.0, max_accesses: int = 2_000_000, seed: int = 0):
+        super().__init__(max_accesses, seed)
+        self.sample_rate = float(sample_rate)
+
+    def _misses(self, t, levels):
+        from .mrc import mrc
+
+        curves: dict[int, object] = {}
+        out = []
+        for lv in levels:
+            if lv.line_bytes not in curves:
+                curves[lv.line_bytes] = mrc(t.addrs, lv.line_bytes, t.sizes, self.sample_rate,
+                                            self.seed)
+            out.append(float(curves[lv.line_bytes].misses(lv.capacity_bytes)))
+        return out
+
+
+class SimulationPredictor(_TracePredictor):
+    """Exact: the set-associative hierarchy simulated on the trace."""
+
+    name = "simulate"
+
+    def _misses(self, t, levels):
+        if not levels:
+            return []
+        from .simulator import simulate
+
+        return [float(r.misses) for r in simulate(t.addrs, levels, sizes=t.sizes,
+                                                  writes=t.writes, seed=self.seed)]
