@@ -172,7 +172,8 @@ def test_iec_prefixes_are_powers_of_1024():
 
 
 def test_sub_unit_divisors():
-    assert SUB == {"m": 1e3, "u": 1e6, "µ": 1e6, "n": 1e9, "p": 1e12}
+    # milli, micro (ASCII u, the micro sign U+00B5 and the Greek mu U+03BC), nano, pico
+    assert SUB == {"m": 1e3, "u": 1e6, "\u00b5": 1e6, "\u03bc": 1e6, "n": 1e9, "p": 1e12}
 
 
 def test_every_unit_in_the_table_matches_its_prefix():
