@@ -46,25 +46,30 @@ class MissRatioCurve:
         # tail[k] = accesses with distance >= k (k = 0 .. len(hist))
         return np.concatenate([np.cumsum(self.hist[::-1])[::-1], [0]])
 
-    def miss_ratio(self, capacity_bytes) -> np.ndarray | float:
-        """Miss ratio of a fully associative LRU cache of capacity_bytes (scalar or array)."""
+    def misses(self, capacity_bytes) -> np.ndarray | float:
+        """Misses of the whole trace in a fully associative LRU cache of capacity_bytes (scalar
+        or array): exact integers when sample_rate is 1, else the SHARDS estimate."""
         cap = np.asarray(capacity_bytes, dtype=np.float64)
         lines = np.floor(cap / self.line_bytes)
         # a sampled distance d stands for d / R lines: a miss iff d / R >= C, i.e. d >= ceil(C R)
         k = np.ceil(lines * self.sample_rate - 1e-9).astype(np.int64)
         tail = self._tail()
         k = np.clip(k, 0, len(tail) - 1)
-        # Denominator: the expected sample size N x R, not the actual one. This is SHARDS-adj:
-        # when a hot line happens to be sampled (or not), the surplus (or deficit) of accesses
-        # sits at distance 0, i.e. in the hits of every size; dividing by N x R cancels it.
-        # With sample_rate 1 both are N and the curve is exact.
-        ratio = (self.cold + tail[k]) / max(self.accesses * self.sample_rate, 1e-300)
-        ratio = np.where(lines <= 0, 1.0, np.minimum(ratio, 1.0))
-        return float(ratio) if ratio.ndim == 0 else ratio
+        # Scaling by 1/R (not by N / sampled) is SHARDS-adj: when a hot line happens to be
+        # sampled (or not), the surplus (or deficit) of accesses sits at small distances, i.e.
+        # in the hits; scaling by the expected sample size N x R cancels it. R = 1: exact.
+        sampled_misses = self.cold + tail[k]
+        if self.sample_rate == 1.0:
+            out = np.where(lines <= 0, self.accesses, sampled_misses)
+        else:
+            out = np.where(lines <= 0, self.accesses,
+                           np.minimum(sampled_misses / self.sample_rate, self.accesses))
+        return out.item() if out.ndim == 0 else out
 
-    def misses(self, capacity_bytes) -> np.ndarray | float:
-        """(Estimated) misses of the whole trace; exact integers when sample_rate is 1."""
-        return self.miss_ratio(capacity_bytes) * self.accesses
+    def miss_ratio(self, capacity_bytes) -> np.ndarray | float:
+        """Miss ratio of a fully associative LRU cache of capacity_bytes (scalar or array)."""
+        return np.asarray(self.misses(capacity_bytes)) / max(self.accesses, 1) if np.ndim(
+            capacity_bytes) else self.misses(capacity_bytes) / max(self.accesses, 1)
 
     def footprint_bytes(self) -> float:
         """(Estimated) distinct lines x line size."""
