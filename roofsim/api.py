@@ -18,7 +18,7 @@ def _hardware(h: HardwareLike, overrides: Optional[Mapping[str, Any]]) -> Hardwa
 
 def run(hardware: Union[HardwareLike, Sequence[HardwareLike]], workload, *, ideal: bool = False,
         hw_overrides: Optional[Mapping[str, Any]] = None, wl_overrides: Optional[Mapping[str, Any]] = None,
-        cache_model: str = "compulsory"):
+        cache_model: str = "mrc"):
     """``roofsim.run("a100", "dlrm")``: the per-op results DataFrame, as ``roofsim run`` prints it.
 
     ``hardware`` may be a name, a path, a spec, or a list of them (one DataFrame, a ``hardware``

@@ -112,3 +112,20 @@ def test_workload_show_json():
     assert d["flops_per_token"] == pytest.approx((3 * 16777216 + 8192) / 8)
     r = invoke("workload", "show", "dlrm", "--format", "json")
     assert json.loads(r.output)["parameters"] > 3.3e10
+
+
+def _embedding_hbm_bytes(*extra):
+    d = json.loads(invoke("run", "--hw", "a100", "--workload", "dlrm", "--format", "json", *extra).output)
+    return next(o for o in d["ops"] if o["name"] == "embedding_bags")["bytes"]["hbm"]
+
+
+def test_gathers_go_through_the_cache_model_by_default():
+    compulsory = _embedding_hbm_bytes("--cache-model", "compulsory")
+    # 2048 x 26 = 53248 rows of 512 B (four whole 128 B L2 lines each), their int32 ids, and
+    # 53248 pooled output rows of 512 B: 53248 * (512 + 4 + 512) = 54738944 B
+    assert compulsory == 53248 * (512 + 4 + 512)
+    default = _embedding_hbm_bytes()
+    assert default == _embedding_hbm_bytes("--cache-model", "mrc")
+    # Zipf-popular rows hit in the 40 MiB L2, so fewer bytes reach HBM than compulsory traffic;
+    # never fewer than the ids and outputs that stream past the cache model
+    assert 53248 * (4 + 512) < default < compulsory

@@ -40,8 +40,8 @@ HW_PATH = click.option("--hw-path", multiple=True, type=click.Path(file_okay=Fal
 WL_PATH = click.option("--wl-path", multiple=True, type=click.Path(file_okay=False), help="Extra folder of workload files.")
 IDEAL = click.option("--ideal", is_flag=True, help="Pure roofline: no efficiencies, no latency floors (an upper bound on speed).")
 OUTPUT = click.option("--output", "-o", "output_path", type=click.Path(dir_okay=False), help="Write to this file (atomically) instead of stdout.")
-CACHE_MODEL = click.option("--cache-model", type=click.Choice(["compulsory", "mrc", "simulate"]), default="compulsory",
-                           show_default=True, help="How irregular ops (gathers, sparse) are predicted.")
+CACHE_MODEL = click.option("--cache-model", type=click.Choice(["compulsory", "mrc", "simulate"]), default="mrc",
+                           show_default=True, help="How irregular ops (gathers, sparse) are predicted: exact LRU miss-ratio curves (mrc), set-associative simulation, or compulsory traffic.")
 
 
 def predictor_for(name: str):
