@@ -10,6 +10,13 @@ from .common import CACHE_MODEL, HW_PATH, IDEAL, OUTPUT, SET, WL_PATH, emit, par
 FORMAT = click.option("--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
 
 
+def evaluation_options(command):
+    """The options every evaluating command shares (run, compare)."""
+    for option in reversed((FORMAT, OUTPUT, IDEAL, SET, CACHE_MODEL, HW_PATH, WL_PATH)):
+        command = option(command)
+    return command
+
+
 def _load(hw_names, workload, sets, hw_path, wl_path):
     from ..hw import get_hardware
     from ..workloads import get_workload
@@ -43,13 +50,7 @@ def _op_rows(df, top, human, main=None):
 @click.option("--hw", "hw_name", required=True, help="Hardware id, alias or YAML file.")
 @click.option("--workload", "-w", required=True, help="Workload name, YAML file or Hugging Face config.json.")
 @click.option("--top", type=int, default=15, show_default=True, help="Ops shown in the table (0: all).")
-@FORMAT
-@OUTPUT
-@IDEAL
-@SET
-@CACHE_MODEL
-@HW_PATH
-@WL_PATH
+@evaluation_options
 def run(hw_name, workload, top, fmt, output_path, ideal, sets, cache_model, hw_path, wl_path):
     """Time, bound and attainment of every op of WORKLOAD on one device."""
     from ..report import limiter_sentence, run_json, totals
@@ -82,13 +83,7 @@ def run(hw_name, workload, top, fmt, output_path, ideal, sets, cache_model, hw_p
 @click.command()
 @click.option("--hw", "hw_names", required=True, help="Comma-separated hardware ids, aliases or files; the first is the baseline.")
 @click.option("--workload", "-w", required=True, help="Workload name or file.")
-@FORMAT
-@OUTPUT
-@IDEAL
-@SET
-@CACHE_MODEL
-@HW_PATH
-@WL_PATH
+@evaluation_options
 def compare(hw_names, workload, fmt, output_path, ideal, sets, cache_model, hw_path, wl_path):
     """Totals of WORKLOAD side by side on several devices, speedup against the first."""
     from ..report import limiter, totals
