@@ -37,6 +37,8 @@ def gemm(name: str, m: int, n: int, k: int, dtype: str = "fp16", batch: int = 1,
          weight: Optional[str] = "b", count: int = 1, phase: str = "forward", unit: str = "matrix", notes: str = "") -> Op:
     """C[m,n] = A[m,k] @ B[k,n], ``batch`` times: 2*m*n*k*batch FLOPs.
 
+    The ``batch`` GEMMs are independent, each with its own A, B and C (attention heads, MoE
+    experts); a weight shared by many rows is one GEMM with those rows folded into ``m``.
     ``weight`` names the operand that is a weight ("a", "b" or None) for byte accounting by role.
     """
     _pos(name, m=m, n=n, k=k, batch=batch)
@@ -46,7 +48,7 @@ def gemm(name: str, m: int, n: int, k: int, dtype: str = "fp16", batch: int = 1,
         name=name, kind="gemm", flops=(FlopCount(dtype, 2.0 * m * n * k * batch, unit),),
         access=DenseAccess(m=int(m), n=int(n), k=int(k), batch=int(batch), a_bytes=b, b_bytes=b, c_bytes=bo),
         reads=(Tensor(f"{name}.A", m * k * batch * b, role("a")),
-               Tensor(f"{name}.B", k * n * (batch if weight != "b" else 1) * b, role("b"))),
+               Tensor(f"{name}.B", k * n * batch * b, role("b"))),
         writes=(Tensor(f"{name}.C", m * n * batch * bo, "activation"),),
         count=count, phase=phase, notes=notes,
         shape=(("m", m), ("n", n), ("k", k), ("batch", batch), ("dtype", dtype)),
