@@ -110,6 +110,14 @@ def build_hardware(doc: Any, file: Optional[str] = None) -> HardwareSpec:
         ctx.add("schema_version", f"{SCHEMA_VERSION} (the version this roofsim reads)", repr(doc["schema_version"]))
     if v is not None and "extends" in doc:
         ctx.add("extends", "extends to be resolved by the loader", repr(doc["extends"]))
+    if ctx.problems and isinstance(doc.get("memory"), list):
+        # The cross-field invariants of the specs only run on a valid document; this one is so
+        # common (and independent of the rest) that it is reported with the other problems.
+        levels = [m for m in doc["memory"] if isinstance(m, dict)]
+        mains = [m.get("name") for m in levels if m.get("type") == "main"]
+        types_ok = all(m.get("type") in LEVEL_TYPES for m in levels)  # a typo'd type says enough
+        if types_ok and len(mains) != 1:
+            ctx.add("memory", "exactly one level of type main", repr(mains))
     if ctx.problems:
         raise SpecError(ctx.problems)
     try:

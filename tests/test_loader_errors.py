@@ -239,3 +239,12 @@ def test_override_below_a_value_or_into_an_empty_list():
         derive(get_hardware("r10000"), {"interconnect.nvlink.bandwidth_per_direction": "1 GB/s"})
     assert str(info.value) == ("interconnect.nvlink.bandwidth_per_direction: expected no key under interconnect "
                                "(it has none), found unknown key 'nvlink'")
+
+
+def test_two_main_levels_reported_with_the_schema_problems():
+    # the bare bandwidth is a schema problem; two main levels a cross-field one: both at once
+    f = DATA / "broken-two-main-and-unit.yaml"
+    assert load_error(f) == [
+        f"{f}: memory.hbm.bandwidth: expected a bandwidth, e.g. 2 TB/s, found a bare number 1000 with no unit",
+        f"{f}: memory: expected exactly one level of type main, found ['hbm', 'dram']",
+    ]
