@@ -44,17 +44,18 @@ def list_cmd(kind, since, until, fmt, hw_path):
     if fmt == "json":
         click.echo(output.json_text([hardware_json(h) for h in devices]))
         return
-    rows = []
-    for h in devices:
-        main = h.main_memory
-        rows.append({
-            "id": h.id, "name": h.name, "year": h.year, "kind": h.kind,
-            "bf16_flop_per_s" if fmt == "csv" else "bf16 peak": _peak(h, "bf16") if fmt == "csv" else fq(_peak(h, "bf16"), "flop_rate"),
-            "fp32_flop_per_s" if fmt == "csv" else "fp32 peak": _peak(h, "fp32") if fmt == "csv" else fq(_peak(h, "fp32"), "flop_rate"),
-            "memory_bytes" if fmt == "csv" else "memory": main.total_capacity_bytes if fmt == "csv" else fq(main.total_capacity_bytes, "bytes", binary=True),
-            "memory_bytes_per_s" if fmt == "csv" else "bandwidth": main.bandwidth_bytes_per_s if fmt == "csv" else fq(main.bandwidth_bytes_per_s, "bandwidth"),
-        })
-    click.echo(output.csv_text(rows) if fmt == "csv" else output.table(rows, align_right=("bf16 peak", "fp32 peak", "memory", "bandwidth")))
+    rows = [{"id": h.id, "name": h.name, "year": h.year, "kind": h.kind,
+             "bf16_flop_per_s": _peak(h, "bf16"), "fp32_flop_per_s": _peak(h, "fp32"),
+             "memory_bytes": h.main_memory.total_capacity_bytes,
+             "memory_bytes_per_s": h.main_memory.bandwidth_bytes_per_s} for h in devices]
+    if fmt == "csv":
+        click.echo(output.csv_text(rows))
+        return
+    human = [{"id": r["id"], "name": r["name"], "year": r["year"], "kind": r["kind"],
+              "bf16 peak": fq(r["bf16_flop_per_s"], "flop_rate"), "fp32 peak": fq(r["fp32_flop_per_s"], "flop_rate"),
+              "memory": fq(r["memory_bytes"], "bytes", binary=True), "bandwidth": fq(r["memory_bytes_per_s"], "bandwidth")}
+             for r in rows]
+    click.echo(output.table(human, align_right=("bf16 peak", "fp32 peak", "memory", "bandwidth")))
 
 
 @hw.command("show")
