@@ -92,7 +92,8 @@ class NaiveLevel:
 
 
 class NaiveHierarchy:
-    """Recursive, depth-first twin of roofsim.kernels.cachesim.simulate."""
+    """Recursive, depth-first twin of roofsim.kernels.cachesim.simulate (and of simulate_lru,
+    the specialised kernel for all-LRU write-back hierarchies)."""
 
     def __init__(self, configs, inclusive=False, seed=0):
         # configs: (capacity, ways, line_bytes, policy, write_back, write_allocate) tuples
@@ -210,3 +211,50 @@ def naive_fully_associative_lru_misses(lines, capacity_lines):
                 stack.pop(0)
         stack.append(x)
     return misses
+
+
+def naive_lru_stage(level, requests, first):
+    """One write-back, write-allocate LRU level (a NaiveLevel) as a stream transformer: serve
+    `requests` ((line, is_write) pairs) in order and return the requests it sends outwards, in
+    order: for each miss, the dirty victim's write-back, then the fetch of the line (skipped for
+    a write-back arriving from an inner level: a whole line). Twin of the per-level pass of
+    roofsim.kernels.cachesim.simulate_lru; chaining it over the levels must equal
+    NaiveHierarchy (non-inclusive: outer levels never change an inner one)."""
+    out = []
+    for line, write in requests:
+        c = level.count
+        c["accesses"] += 1
+        s, w = level.find(line)
+        if w is not None:
+            c["hits"] += 1
+            level.touch(s, w, line, installed=False)
+            if write:
+                level.slots[s][w][1] = True
+            continue
+        c["misses"] += 1
+        v = level.choose_victim(s)
+        if level.slots[s][v] is not None:
+            old, dirty = level.remove(s, v)
+            c["evictions"] += 1
+            if dirty:
+                c["writebacks"] += 1
+                c["bytes_to_next"] += level.line_bytes
+                out.append((old, True))
+        level.slots[s][v] = [line, bool(write)]
+        level.touch(s, v, line, installed=True)
+        if first or not write:
+            c["bytes_from_next"] += level.line_bytes
+            out.append((line, False))
+    return out
+
+
+def naive_simulate_lru_levels(configs, addrs, writes=None):
+    """Level after level over the whole trace with naive_lru_stage (configs as naive_simulate's,
+    every level LRU, write-back, write-allocate, one line size)."""
+    levels = [NaiveLevel(*c) for c in configs]
+    lb = levels[0].line_bytes
+    stream = [(int(a) // lb, False if writes is None else bool(writes[k]))
+              for k, a in enumerate(addrs)]
+    for i, lv in enumerate(levels):
+        stream = naive_lru_stage(lv, stream, first=(i == 0))
+    return [dict(lv.count) for lv in levels]

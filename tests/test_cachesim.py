@@ -6,7 +6,7 @@ from roofsim.cache.config import CacheLevelConfig, check_hierarchy
 from roofsim.cache.simulator import Hierarchy, simulate
 from roofsim.errors import CacheConfigError
 
-from naive import naive_simulate
+from naive import naive_simulate, naive_simulate_lru_levels
 
 FIELDS = ("accesses", "hits", "misses", "evictions", "writebacks", "bytes_from_next",
           "bytes_to_next", "invalidations")
@@ -155,6 +155,97 @@ def test_random_policy_depends_on_seed_only():
     a = simulate(trace, level, seed=1)[0].misses
     assert a == simulate(trace, level, seed=1)[0].misses
     assert a != simulate(trace, level, seed=2)[0].misses  # checked: seeds 1 and 2 differ here
+
+
+# ------------------------------------------------------------------ the specialised LRU kernel
+# Every level LRU, write-back + write-allocate, power-of-two sets, one line size, non-inclusive:
+# Hierarchy runs roofsim.kernels.cachesim.simulate_lru (levels one after another over a chunk).
+
+def _lru_case(rng, n, footprint):
+    nlev = int(rng.integers(1, 4))
+    line = int(rng.choice([16, 32, 64]))
+    configs, levels, capacity = [], [], 0
+    for _ in range(nlev):
+        ways = int(rng.choice([1, 2, 3, 4, 8, 16]))  # 4, 8, 16 have unrolled copies; others not
+        sets = 1 << int(rng.integers(0, 5))
+        while sets * ways * line <= capacity:
+            sets *= 2
+        capacity = sets * ways * line
+        configs.append((capacity, ways, line, "lru", True, True))
+        levels.append(lv(capacity, ways, line))
+    trace = rng.integers(0, footprint, n).astype(np.uint64)
+    if rng.random() < 0.3:  # runs of the same line (merged into one request by the kernel)
+        trace = np.sort(trace)
+    writes = rng.random(n) < 0.3 if rng.random() < 0.7 else None
+    sizes = None
+    if rng.random() < 0.3:  # sizes that stay inside one line take the fast path too
+        sizes = line - trace.astype(np.int64) % line
+    return configs, levels, trace, sizes, writes
+
+
+@pytest.mark.parametrize("case", range(24))
+def test_lru_kernel_matches_naive(case):
+    rng = np.random.default_rng(5000 + case)
+    configs, levels, trace, sizes, writes = _lru_case(rng, 1500, int(rng.choice([1024, 8192])))
+    h = Hierarchy(levels)
+    assert h._fast
+    got = counts(h.feed(trace, sizes=sizes, writes=writes).results())
+    wl = None if writes is None else writes.tolist()
+    assert got == naive_simulate(configs, trace.tolist(),
+                                 None if sizes is None else sizes.tolist(), wl)
+    assert got == naive_simulate_lru_levels(configs, trace.tolist(), wl)
+
+
+@pytest.mark.parametrize("case", range(24))
+def test_lru_kernel_equals_general_kernel_in_any_chunks(case):
+    # counts and the whole state (tags, dirty bits, LRU order) equal the general kernel's, for
+    # one pass, for chunks of any size (1 to past the kernel's internal chunk of 4096), and when
+    # the two kernels take turns on one hierarchy
+    rng = np.random.default_rng(7000 + case)
+    configs, levels, trace, sizes, writes = _lru_case(rng, 12000, int(rng.choice([4096, 1 << 16])))
+    general = Hierarchy(levels)
+    general._fast = False
+    general.feed(trace, sizes=sizes, writes=writes)
+    step = int(rng.choice([1, 97, 4096, 5000, 12000]))
+    for alternate in (False, True):
+        h = Hierarchy(levels)
+        for i in range(0, len(trace), step):
+            h._fast = not (alternate and (i // step) % 2)
+            h.feed(trace[i:i + step], sizes=None if sizes is None else sizes[i:i + step],
+                   writes=None if writes is None else writes[i:i + step])
+        assert counts(h.results()) == counts(general.results())
+        assert np.array_equal(h._tags, general._tags)
+
+
+def test_lru_kernel_with_prefetched_level_equals_general_kernel():
+    # the 4 MiB level's tags (65,536 ways x 8 B) exceed PREFETCH_BYTES, so its pass touches sets
+    # ahead; the uniform trace over 16 MiB crosses several 4096-access chunks
+    from roofsim.kernels.cachesim import PREFETCH_BYTES
+
+    levels = [lv(1024, 2), lv(16384, 4), lv(4 << 20, 16)]
+    assert levels[2].sets * 16 * 8 > PREFETCH_BYTES
+    rng = np.random.default_rng(9)
+    trace = rng.integers(0, 16 << 20, 30000).astype(np.uint64)
+    writes = rng.random(30000) < 0.25
+    fast, general = Hierarchy(levels), Hierarchy(levels)
+    general._fast = False
+    fast.feed(trace, writes=writes)
+    general.feed(trace, writes=writes)
+    assert counts(fast.results()) == counts(general.results())
+    assert np.array_equal(fast._tags, general._tags)
+    assert fast.results()[2].accesses > 20000  # the outer level really saw a stream
+
+
+def test_general_kernel_serves_what_the_lru_kernel_cannot():
+    assert not Hierarchy([lv(1024, 2), lv(4096, 4, 128)])._fast       # two line sizes
+    assert not Hierarchy([lv(1024, 2), lv(4096, 4)], inclusive=True)._fast
+    assert not Hierarchy([lv(1024, 2, policy="fifo")])._fast
+    assert not Hierarchy([lv(1024, 2, wp="write-through")])._fast
+    assert not Hierarchy([lv(3 * 256, 4)])._fast                       # 3 sets
+    # an access spanning two lines goes to the general kernel, with the same counts as naive
+    configs = [(1024, 2, 64, "lru", True, True)]
+    got = counts(simulate(addrs(60, 0, 200), [lv(1024, 2)], sizes=np.array([8, 4, 100])))
+    assert got == naive_simulate(configs, [60, 0, 200], [8, 4, 100])
 
 
 # ------------------------------------------------------------------ chunking and inclusion

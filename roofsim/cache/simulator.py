@@ -119,6 +119,14 @@ class Hierarchy:
                                sets - 1 if sets & (sets - 1) == 0 else -1)
             offset += sets * lv.ways
         self._slots = offset
+        # The specialised kernel (roofsim.kernels.cachesim.simulate_lru) serves the common case:
+        # every level LRU, write-back + write-allocate, power-of-two sets, one line size,
+        # non-inclusive. It keeps the same state arrays, so feeds may alternate kernels.
+        self._fast = (not self.inclusive
+                      and len({lv.line_bytes for lv in self.levels}) == 1
+                      and all(lv.policy == "lru" and lv.write_policy == "write-back"
+                              and lv.write_allocate and lv.sets & (lv.sets - 1) == 0
+                              for lv in self.levels))
         self.reset()
 
     def reset(self) -> None:
@@ -137,6 +145,16 @@ class Hierarchy:
         w = _as_writes(writes, a.shape[0])
         if s.size and a.size and int(a.max()) + int(s.max()) >= 2**62:
             raise CacheConfigError("trace: address + size must stay below 2**62")
+        if self._fast:
+            shift = int(self._params[0, 2])
+            # accesses inside one line are served like 1-byte ones (write-back, write-allocate:
+            # traffic is counted in whole lines); any access spanning lines: general kernel
+            if s.size == 0 or not np.any((a & ((1 << shift) - 1)) + s > (1 << shift)):
+                from ..kernels.cachesim import simulate_lru  # lazy: numba loads here
+
+                simulate_lru(a, w, shift, self._params, self._tags, self._counters)
+                self.trace_accesses += a.shape[0]
+                return self
         from ..kernels.cachesim import simulate  # lazy: numba loads on first simulation
 
         simulate(a, s, w, self._params, self._tags, self._plru, self._rng, self._counters,

@@ -293,3 +293,144 @@ def _back_invalidate(level, victim, params, tags, counters):
                         tags[base + j] = INVALID
                     break
     return was_dirty
+
+
+# ---------------------------------------------------------------- the common case, specialised
+#
+# Every level LRU, write-back + write-allocate, power-of-two set counts, one line size, accesses
+# inside one line, non-inclusive. Then a request is one int64 r = line << 1 | write and:
+# - level 0 fetches on every miss; at outer levels every write is a write-back of a whole line
+#   (full: no fetch), every read a fetch;
+# - a level's outgoing requests depend only on its own state and its incoming requests, never on
+#   the outer levels (nothing is back-invalidated). The depth-first order of `simulate` hands
+#   level i+1 exactly level i's outgoing requests in order (write-back before fetch for each
+#   miss), so the levels can be run one after another over a chunk of the trace: level 0 turns
+#   the chunk into its miss stream, level 1 consumes that stream, and so on.
+# The state arrays are those of `simulate` (MRU first, invalid ways last, line << 1 | dirty), so
+# the two kernels can take turns on one hierarchy; tests/test_cachesim.py checks both the counts
+# and the tag arrays against `simulate` and the naive twin.
+FAST_CHUNK = 4096    # trace accesses per round through the levels (buffers stay in host L2)
+PREFETCH_AHEAD = 16  # requests between the touch of a set and its use
+PREFETCH_BYTES = 1 << 18  # levels with more tag bytes than this get the touches
+
+
+@njit(inline="always", **NJIT)
+def _lru_stage(reqs, n, out, tags, off, mask, ways, first, emit, ahead, acc):
+    """Serve reqs[:n] at one LRU level (sets at tags[off + set * ways], MRU first); write its
+    outgoing requests to out (when emit) and return (count out, misses, evictions, write-backs,
+    fetches, touch accumulator). Inlined with constant `ways` so that LLVM unrolls the scans.
+
+    Branch-free per request: every way is compared (no early exit), and the move-to-front is a
+    select per way, the same code for a hit at position pos and a miss (pos = ways - 1).
+    """
+    # indices are uint64: numba adds no negative-index wraparound, so LLVM sees the ways of a
+    # set as consecutive addresses
+    uways = np.uint64(ways)
+    umask = np.uint64(mask)
+    uoff = np.uint64(off)
+    last = uways - np.uint64(1)
+    m = np.uint64(0)
+    misses = 0
+    evictions = 0
+    writebacks = 0
+    fetches = 0
+    touched = acc
+    for k in range(n):
+        if ahead > 0 and k + ahead < n:
+            # software prefetch: load the set needed `ahead` requests later (first and last way)
+            b = uoff + ((np.uint64(reqs[np.uint64(k + ahead)]) >> np.uint64(1)) & umask) * uways
+            touched += tags[b] + tags[b + last]
+        r = reqs[np.uint64(k)]
+        base = uoff + ((np.uint64(r) >> np.uint64(1)) & umask) * uways
+        pos = last
+        hit = 0
+        for j in range(ways):
+            if ((tags[base + np.uint64(j)] ^ r) >> 1) == 0:
+                pos = np.uint64(j)
+                hit = 1
+        old = tags[base + last]
+        entry = r | (tags[base + pos] & hit)  # a hit keeps its dirty bit
+        for j in range(ways - 1, 0, -1):
+            uj = np.uint64(j)
+            tags[base + uj] = tags[base + uj - np.uint64(1)] if uj <= pos else tags[base + uj]
+        tags[base] = entry
+        miss = 1 - hit
+        misses += miss
+        ev = miss if old >= 0 else 0
+        evictions += ev
+        wb = ev & old  # old = line << 1 | dirty: its low bit
+        writebacks += wb
+        fetch = miss if first != 0 else miss & (1 - (r & 1))  # outer writes are write-backs
+        fetches += fetch
+        if emit != 0:
+            out[m] = old  # the victim's line << 1 | 1: a write-back request (kept iff wb)
+            m += np.uint64(wb)
+            out[m] = r & -2  # the fetch, a read of the line (kept iff fetch)
+            m += np.uint64(fetch)
+    return np.int64(m), misses, evictions, writebacks, fetches, touched
+
+
+@njit(**NJIT)
+def simulate_lru(addrs, writes, shift, params, tags, counters):
+    """`simulate` for the common case above (the caller checks eligibility); same state arrays.
+
+    addrs int64 byte addresses (accesses inside one line); writes uint8 (empty: reads).
+    Returns the touch accumulator (returning it keeps LLVM from dropping the prefetch loads).
+    """
+    nlev = params.shape[0]
+    n_total = addrs.shape[0]
+    has_writes = writes.shape[0] > 0
+    line_bytes = np.int64(1) << shift
+    size = (nlev + 1) * FAST_CHUNK  # level i receives at most (i + 1) x chunk requests
+    a = np.empty(size, np.int64)
+    b = np.empty(size, np.int64)
+    touched = np.int64(0)
+    for c0 in range(0, n_total, FAST_CHUNK):
+        c1 = min(c0 + FAST_CHUNK, n_total)
+        # level-0 requests; a repeat of the previous line is a hit on the MRU way, so it is
+        # merged into that request (its write bit too: same final state, same outgoing requests)
+        n = 0
+        repeats = 0
+        prev = np.int64(-1)
+        for k in range(c0, c1):
+            r = (addrs[k] >> shift) << 1
+            if has_writes:
+                r |= np.int64(writes[k])
+            if (r >> 1) == prev:
+                a[n - 1] |= r & 1
+                repeats += 1
+            else:
+                a[n] = r
+                n += 1
+                prev = r >> 1
+        counters[0, C_ACCESSES] += repeats
+        counters[0, C_HITS] += repeats
+        for lvl in range(nlev):
+            ways = params[lvl, P_WAYS]
+            off = params[lvl, P_OFFSET]
+            mask = params[lvl, P_MASK]
+            first = 1 if lvl == 0 else 0
+            emit = 1 if lvl + 1 < nlev else 0
+            ahead = PREFETCH_AHEAD if params[lvl, P_SETS] * ways * 8 > PREFETCH_BYTES else 0
+            if ways == 8:
+                m, miss, ev, wb, fe, touched = _lru_stage(a, n, b, tags, off, mask, 8, first,
+                                                          emit, ahead, touched)
+            elif ways == 16:
+                m, miss, ev, wb, fe, touched = _lru_stage(a, n, b, tags, off, mask, 16, first,
+                                                          emit, ahead, touched)
+            elif ways == 4:
+                m, miss, ev, wb, fe, touched = _lru_stage(a, n, b, tags, off, mask, 4, first,
+                                                          emit, ahead, touched)
+            else:
+                m, miss, ev, wb, fe, touched = _lru_stage(a, n, b, tags, off, mask, ways, first,
+                                                          emit, ahead, touched)
+            counters[lvl, C_ACCESSES] += n
+            counters[lvl, C_HITS] += n - miss
+            counters[lvl, C_MISSES] += miss
+            counters[lvl, C_EVICTIONS] += ev
+            counters[lvl, C_WRITEBACKS] += wb
+            counters[lvl, C_BYTES_TO_NEXT] += wb * line_bytes
+            counters[lvl, C_BYTES_FROM_NEXT] += fe * line_bytes
+            a, b = b, a
+            n = m
+    return touched
