@@ -18,6 +18,7 @@ Semantics (the naive twin implements the same, in the same order):
 - The next level of the outermost cache is memory: its traffic is counted, not simulated.
 """
 import numpy as np
+from numba import config as numba_config
 from numba import njit
 
 from .config import NJIT
@@ -311,25 +312,104 @@ def _back_invalidate(level, victim, params, tags, counters):
 # and the tag arrays against `simulate` and the naive twin.
 FAST_CHUNK = 4096    # trace accesses per round through the levels (buffers stay in host L2)
 PREFETCH_AHEAD = 16  # requests between the touch of a set and its use
-PREFETCH_BYTES = 1 << 18  # levels with more tag bytes than this get the touches
+PREFETCH_BYTES = 1 << 15  # levels with more tag bytes than this get the touches
+SIMD_WAYS = (2, 4, 8, 16)  # set sizes served by one vector compare (_set_access_simd)
 
 
 @njit(inline="always", **NJIT)
-def _lru_stage(reqs, n, out, tags, off, mask, ways, first, emit, ahead, acc):
-    """Serve reqs[:n] at one LRU level (sets at tags[off + set * ways], MRU first); write its
-    outgoing requests to out (when emit) and return (count out, misses, evictions, write-backs,
-    fetches, touch accumulator). Inlined with constant `ways` so that LLVM unrolls the scans.
+def _set_access(tags, base, r, ways):
+    """Serve request r = line << 1 | write at the LRU set tags[base:base + ways] (uint64 base;
+    MRU first, invalid ways last). Return (hit 0/1, the entry that was in the last way: the
+    victim when it missed). Branch-free: every way is compared (at most one matches), and the
+    move-to-front is one select per way, the same for a hit at pos and a miss (pos = last)."""
+    r1 = r | 1
+    last = np.uint64(ways - 1)
+    found = np.uint64(0)
+    hit = 0
+    for j in range(ways):
+        eq = (tags[base + np.uint64(j)] | 1) == r1  # same line (-1, empty, never matches)
+        found += np.uint64(j) if eq else np.uint64(0)
+        hit |= 1 if eq else 0
+    pos = found if hit != 0 else last
+    old = tags[base + last]
+    entry = r | (tags[base + pos] & hit)  # a hit keeps its dirty bit
+    for j in range(ways - 1, 0, -1):
+        uj = np.uint64(j)
+        tags[base + uj] = tags[base + uj - np.uint64(1)] if uj <= pos else tags[base + uj]
+    tags[base] = entry
+    return hit, old
 
-    Branch-free per request: every way is compared (no early exit), and the move-to-front is a
-    select per way, the same code for a hit at position pos and a miss (pos = ways - 1).
-    """
-    # indices are uint64: numba adds no negative-index wraparound, so LLVM sees the ways of a
-    # set as consecutive addresses
+
+def _make_set_access_simd(ways):
+    """_set_access for a constant power-of-two `ways`, written as LLVM vector IR (numba leaves
+    SLP vectorisation off, and loops of 8 or 16 are too short for its loop vectoriser): load the
+    set as one <ways x i64>, compare all ways at once (a bit mask; pos = its trailing zeros),
+    build the move-to-front as a shuffle and a lane select, store the set back."""
+    from llvmlite import ir
+    from numba import types
+    from numba.extending import intrinsic
+
+    i64, i32 = ir.IntType(64), ir.IntType(32)
+    vec = ir.VectorType(i64, ways)
+    undef = ir.Constant(vec, ir.Undefined)
+
+    def lanes(values):
+        return ir.Constant(ir.VectorType(i32, ways), list(values))
+
+    @intrinsic
+    def set_access_simd(typingctx, tags, base, r):
+        sig = types.UniTuple(types.int64, 2)(tags, base, r)
+
+        def codegen(context, builder, signature, args):
+            arr = context.make_array(signature.args[0])(context, builder, args[0])
+            ptr = builder.bitcast(builder.gep(arr.data, [args[1]], inbounds=True),
+                                  vec.as_pointer())
+            r = args[2]
+            v = builder.load(ptr, align=8)
+
+            def splat(x):
+                return builder.shuffle_vector(builder.insert_element(undef, x, i32(0)), undef,
+                                              lanes([0] * ways))
+            eq = builder.icmp_unsigned("==", builder.or_(v, ir.Constant(vec, [1] * ways)),
+                                       splat(builder.or_(r, i64(1))))
+            mask = builder.bitcast(eq, ir.IntType(ways))
+            hit = builder.icmp_unsigned("!=", mask, ir.Constant(ir.IntType(ways), 0))
+            first_match = builder.zext(builder.cttz(mask, ir.IntType(1)(1)), i64)
+            pos = builder.select(hit, first_match, i64(ways - 1))
+            hit64 = builder.zext(hit, i64)
+            entry = builder.or_(r, builder.and_(builder.extract_element(v, pos), hit64))
+            # lanes 1..pos take their left neighbour, lane 0 the entry, the rest stay
+            shifted = builder.shuffle_vector(v, undef, lanes([0] + list(range(ways - 1))))
+            moved = builder.icmp_unsigned("<=", ir.Constant(vec, list(range(ways))), splat(pos))
+            new = builder.insert_element(builder.select(moved, shifted, v), entry, i32(0))
+            builder.store(new, ptr, align=8)
+            old = builder.extract_element(v, i32(ways - 1))
+            return context.make_tuple(builder, signature.return_type, [hit64, old])
+        return sig, codegen
+    return set_access_simd
+
+
+def _make_set_access_plain(ways):
+    # NUMBA_DISABLE_JIT=1 (coverage runs): intrinsics cannot run as Python, the loop can
+    def set_access_plain(tags, base, r):
+        return _set_access(tags, base, r, ways)
+    return set_access_plain
+
+
+_make = _make_set_access_plain if numba_config.DISABLE_JIT else _make_set_access_simd
+_set_access_2, _set_access_4, _set_access_8, _set_access_16 = (_make(w) for w in SIMD_WAYS)
+
+
+@njit(**NJIT)
+def _lru_stage(reqs, n, out, tags, off, mask, ways, first, emit, ahead, acc):
+    """Serve reqs[:n] at one LRU level (sets at tags[off + set * ways]); write its outgoing
+    requests to out (when emit) and return (count out, misses, evictions, write-backs, fetches,
+    touch accumulator). Branch-free per request apart from branches that always go one way."""
     uways = np.uint64(ways)
     umask = np.uint64(mask)
     uoff = np.uint64(off)
     last = uways - np.uint64(1)
-    m = np.uint64(0)
+    m = np.uint64(0)  # uint64 indices: numba adds no negative-index wraparound code
     misses = 0
     evictions = 0
     writebacks = 0
@@ -342,18 +422,16 @@ def _lru_stage(reqs, n, out, tags, off, mask, ways, first, emit, ahead, acc):
             touched += tags[b] + tags[b + last]
         r = reqs[np.uint64(k)]
         base = uoff + ((np.uint64(r) >> np.uint64(1)) & umask) * uways
-        pos = last
-        hit = 0
-        for j in range(ways):
-            if ((tags[base + np.uint64(j)] ^ r) >> 1) == 0:
-                pos = np.uint64(j)
-                hit = 1
-        old = tags[base + last]
-        entry = r | (tags[base + pos] & hit)  # a hit keeps its dirty bit
-        for j in range(ways - 1, 0, -1):
-            uj = np.uint64(j)
-            tags[base + uj] = tags[base + uj - np.uint64(1)] if uj <= pos else tags[base + uj]
-        tags[base] = entry
+        if ways == 16:
+            hit, old = _set_access_16(tags, base, r)
+        elif ways == 8:
+            hit, old = _set_access_8(tags, base, r)
+        elif ways == 4:
+            hit, old = _set_access_4(tags, base, r)
+        elif ways == 2:
+            hit, old = _set_access_2(tags, base, r)
+        else:
+            hit, old = _set_access(tags, base, r, ways)
         miss = 1 - hit
         misses += miss
         ev = miss if old >= 0 else 0
@@ -412,18 +490,8 @@ def simulate_lru(addrs, writes, shift, params, tags, counters):
             first = 1 if lvl == 0 else 0
             emit = 1 if lvl + 1 < nlev else 0
             ahead = PREFETCH_AHEAD if params[lvl, P_SETS] * ways * 8 > PREFETCH_BYTES else 0
-            if ways == 8:
-                m, miss, ev, wb, fe, touched = _lru_stage(a, n, b, tags, off, mask, 8, first,
-                                                          emit, ahead, touched)
-            elif ways == 16:
-                m, miss, ev, wb, fe, touched = _lru_stage(a, n, b, tags, off, mask, 16, first,
-                                                          emit, ahead, touched)
-            elif ways == 4:
-                m, miss, ev, wb, fe, touched = _lru_stage(a, n, b, tags, off, mask, 4, first,
-                                                          emit, ahead, touched)
-            else:
-                m, miss, ev, wb, fe, touched = _lru_stage(a, n, b, tags, off, mask, ways, first,
-                                                          emit, ahead, touched)
+            m, miss, ev, wb, fe, touched = _lru_stage(a, n, b, tags, off, mask, ways, first,
+                                                      emit, ahead, touched)
             counters[lvl, C_ACCESSES] += n
             counters[lvl, C_HITS] += n - miss
             counters[lvl, C_MISSES] += miss
