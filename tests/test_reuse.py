@@ -38,6 +38,19 @@ def test_histogram_survives_compaction_and_growth():
     assert (cold, hist.tolist()) == (want_cold, want_hist.tolist())
 
 
+def test_compaction_changes_nothing_over_many_blocks():
+    # 12,000 distinct lines (3 blocks of 4096 marks, partial last words) and 200,000 accesses:
+    # capacity 4096 compacts and grows many times; capacity past the trace length never does
+    # (that path is checked against the naive twin above).
+    rng = np.random.default_rng(8)
+    lines = np.concatenate([rng.integers(0, 12000, 150000), np.arange(50000) % 7001])
+    lines = lines.astype(np.int64)
+    hist, cold, _ = stack_distance_histogram(lines, 4096)
+    want_hist, want_cold, _ = stack_distance_histogram(lines, lines.shape[0] + 1)
+    assert cold == want_cold == 12000
+    assert np.array_equal(hist, want_hist)
+
+
 def test_hand_derived_distances():
     # lines a b c a b b: a,b,c cold; a at distance 2 (b, c between); b at 2 (c, a); b again at 0
     hist, cold, _ = stack_distance_histogram(np.array([0, 1, 2, 0, 1, 1], np.int64), 4096)

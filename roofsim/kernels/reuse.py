@@ -17,6 +17,7 @@ sort of the whole trace (np.unique) before the pass. A repeat of the previous li
 rows wider than a line) has distance 0 and changes no order, so it costs one increment. When time reaches the tree's capacity the
 marks are renumbered 1..distinct in order, so the structure stays a few times the distinct-line
 count (cache-friendly for skewed traces) and long traces need none of their full length.
+Renumbering reads each mark's rank off the bitmap (prefix popcounts): no sort.
 """
 import numpy as np
 from numba import njit
@@ -67,25 +68,48 @@ def _block_add(blocks, block, v):
 
 
 @njit(**NJIT)
-def _compact(table, bits, counts, blocks):
-    """Renumber the live marks 1..m in time order and rebuild the counters. Return m."""
-    live = np.empty(table.shape[0] // 2, np.int64)
+def _renumber(table, bits):
+    """Renumber the live marks 1..m in time order (table only). Return m.
+
+    A mark's new number is its rank among the marks, read off the bitmap (marks in earlier
+    words + marks up to it in its word): no sort, O(table + time steps / 64).
+    """
+    nw = bits.shape[0]
+    before = np.empty(nw, np.int64)  # marks in the words before each word
     m = 0
+    for w in range(nw):
+        before[w] = m
+        m += _popcount(bits[w])
     for i in range(0, table.shape[0], 2):
         if table[i] != EMPTY:
-            live[m] = i + 1
-            m += 1
-    live = live[:m]
-    order = np.argsort(table[live])
-    for r in range(m):
-        table[live[order[r]]] = r + 1
+            p = table[i + 1]
+            w = p >> 6
+            upto = ~np.uint64(0) >> np.uint64(63 - (p & 63))  # bits 0..p & 63
+            table[i + 1] = before[w] + _popcount(bits[w] & upto)
+    return m
+
+
+@njit(**NJIT)
+def _fill(bits, counts, blocks, m):
+    """Reset the counters to hold exactly the marks 1..m. Return m."""
     bits[:] = 0
     counts[:] = 0
     blocks[:] = 0
-    for q in range(1, m + 1):
+    full = m >> 6  # marks 1..m: whole words first, then the bits of a last partial word
+    for w in range(full):
+        bits[w] = ~np.uint64(0)
+        counts[w] = 64
+    bits[0] &= ~np.uint64(1)  # time 0 is never a mark
+    counts[0] = 63 if full > 0 else 0
+    for q in range(max(1, full << 6), m + 1):
         bits[q >> 6] |= np.uint64(1) << np.uint64(q & 63)
         counts[q >> 6] += 1
-        _block_add(blocks, q >> 12, 1)
+    for q in range(0, m + 1, 4096):  # per-block counts, then the Fenwick tree in O(blocks)
+        blocks[(q >> 12) + 1] = min(m, q + 4095) - max(q, 1) + 1
+    for i in range(1, blocks.shape[0]):
+        parent = i + (i & -i)
+        if parent < blocks.shape[0]:
+            blocks[parent] += blocks[i]
     return m
 
 
@@ -123,12 +147,13 @@ def stack_distance_histogram(lines, capacity):
             continue
         prev = x
         if now == cap:
+            m = _renumber(table, bits)
             if 2 * used > cap:  # keep amortised O(1): leave room after compaction
                 cap = 4 * used // 4096 * 4096 + 4096
                 bits = np.zeros(cap // 64 + 1, np.uint64)
                 counts = np.zeros(cap // 64 + 1, np.uint8)
                 blocks = np.zeros(cap // 4096 + 2, np.int64)
-            now = _compact(table, bits, counts, blocks)
+            now = _fill(bits, counts, blocks, m)
         mask = (np.int64(1) << hbits) - 1
         s = _slot(x, hbits)
         while table[2 * s] != EMPTY and table[2 * s] != x:
