@@ -20,6 +20,7 @@ count (cache-friendly for skewed traces) and long traces need none of their full
 Renumbering reads each mark's rank off the bitmap (prefix popcounts): no sort.
 """
 import numpy as np
+from numba import config as numba_config
 from numba import njit
 
 from .config import NJIT
@@ -57,6 +58,47 @@ def _popcount(x):
     x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
     x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
     return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+def _make_sum_after_simd():
+    """counts[start + k + 1 : start + 64].sum() for uint8 counts, as LLVM vector IR: one load of
+    64 bytes, a lane mask and an add-reduction (numba leaves SLP vectorisation off, and a loop of
+    0..63 iterations is below its loop vectoriser's minimum, so the plain loop runs scalar)."""
+    from llvmlite import ir
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+
+    i8, i16, i32, i64 = ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
+    v8, v16 = ir.VectorType(i8, 64), ir.VectorType(i16, 64)
+
+    @intrinsic
+    def sum_after(typingctx, counts, start, k):
+        sig = types.int64(counts, start, k)
+
+        def codegen(context, builder, signature, args):
+            arr = context.make_array(signature.args[0])(context, builder, args[0])
+            ptr = builder.bitcast(builder.gep(arr.data, [args[1]], inbounds=True), v8.as_pointer())
+            v = builder.zext(builder.load(ptr, align=1), v16)
+            undef = ir.Constant(v16, ir.Undefined)
+            kk = builder.shuffle_vector(
+                builder.insert_element(undef, builder.trunc(args[2], i16), i32(0)), undef,
+                ir.Constant(ir.VectorType(i32, 64), [0] * 64))
+            after = builder.icmp_unsigned(">", ir.Constant(v16, list(range(64))), kk)
+            v = builder.select(after, v, ir.Constant(v16, [0] * 64))
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i16, [v16]),
+                                                "llvm.vector.reduce.add.v64i16")
+            return builder.zext(builder.call(fn, [v]), i64)
+        return sig, codegen
+    return sum_after
+
+
+def _sum_after_plain(counts, start, k):
+    # NUMBA_DISABLE_JIT=1 (coverage runs): intrinsics cannot run as Python
+    return int(counts[start + k + 1:start + 64].sum())
+
+
+_sum_after = _sum_after_plain if numba_config.DISABLE_JIT else _make_sum_after_simd()
 
 
 @njit(**NJIT)
@@ -128,7 +170,7 @@ def stack_distance_histogram(lines, capacity):
     used = 0
     cap = max(4096, (capacity + 4095) // 4096 * 4096)
     bits = np.zeros(cap // 64 + 1, np.uint64)
-    counts = np.zeros(cap // 64 + 1, np.uint8)
+    counts = np.zeros(cap // 64 + 64, np.uint8)  # + 64: whole-block loads
     blocks = np.zeros(cap // 4096 + 2, np.int64)
     hist = np.zeros(1024, np.int64)
     cold = 0
@@ -151,7 +193,7 @@ def stack_distance_histogram(lines, capacity):
             if 2 * used > cap:  # keep amortised O(1): leave room after compaction
                 cap = 4 * used // 4096 * 4096 + 4096
                 bits = np.zeros(cap // 64 + 1, np.uint64)
-                counts = np.zeros(cap // 64 + 1, np.uint8)
+                counts = np.zeros(cap // 64 + 64, np.uint8)  # + 64: whole-block loads
                 blocks = np.zeros(cap // 4096 + 2, np.int64)
             now = _fill(bits, counts, blocks, m)
         mask = (np.int64(1) << hbits) - 1
@@ -165,8 +207,7 @@ def stack_distance_histogram(lines, capacity):
             block = p >> 12
             # marks after p: rest of p's word + rest of p's block + later blocks
             d = _popcount(bits[w] >> np.uint64(p & 63)) - 1
-            for j in range(w + 1, (block + 1) << 6):
-                d += counts[j]
+            d += _sum_after(counts, block << 6, w & 63)  # the block's later words
             i = block + 1  # Fenwick prefix over blocks 0..block (inlined: see below)
             while i > 0:
                 d -= blocks[i]
