@@ -49,7 +49,9 @@ def _files(dirs: Iterable[Path], suffixes: tuple[str, ...]) -> list[Path]:
 
 @lru_cache(maxsize=256)
 def _aliases_in(path: Path, mtime: float) -> tuple[str, ...]:
-    """Aliases declared in a file, read without a full YAML parse (keeps lookups fast)."""
+    """Aliases declared in a file, read without a full YAML parse (keeps lookups fast).
+
+    ``mtime`` is only part of the cache key: an edited file is read again."""
     text = path.read_text(encoding="utf-8", errors="replace")
     m = re.search(r"^aliases:\s*\[([^\]]*)\]", text, re.M)
     if m:

@@ -77,3 +77,11 @@ def test_expressions(text, value):
 def test_expressions_reject_everything_but_arithmetic(text):
     with pytest.raises(ExprError):
         expr(text, {"a": 5})
+
+
+def test_working_set_counts_each_tensor_once():
+    from roofsim.ops import elementwise, gemm
+    # a 64x32 @ 32x16 fp16 GEMM touches A (64*32*2 = 4096 B), B (32*16*2 = 1024 B) and C (64*16*2 = 2048 B)
+    assert gemm("g", 64, 16, 32, "fp16").working_set_bytes == 4096 + 1024 + 2048
+    # an in-place style op that reads and writes 1000 fp32 elements through two named tensors: 8000 B
+    assert elementwise("e", 1000, "fp32").working_set_bytes == 8000

@@ -8,7 +8,6 @@ little; it is written down so it can be checked.
 """
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 from ..errors import Problem, SpecError
@@ -174,7 +173,3 @@ def custom(name: str, flops: float, dtype: str, bytes: Optional[float] = None, l
         reads=(Tensor(f"{name}.data", bytes if bytes is not None else max(level_bytes.values())),),
         count=count, phase=phase, notes=notes, shape=(("flops", flops), ("dtype", dtype)),
     )
-
-
-def ceil_div(a: float, b: float) -> int:
-    return int(math.ceil(a / b))
