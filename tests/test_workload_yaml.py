@@ -85,3 +85,12 @@ def test_working_set_counts_each_tensor_once():
     assert gemm("g", 64, 16, 32, "fp16").working_set_bytes == 4096 + 1024 + 2048
     # an in-place style op that reads and writes 1000 fp32 elements through two named tensors: 8000 B
     assert elementwise("e", 1000, "fp32").working_set_bytes == 8000
+
+
+@pytest.mark.parametrize("path", __import__("roofsim.workloads", fromlist=["list_workloads"]).list_workloads(),
+                         ids=lambda p: p.stem)
+def test_every_bundled_workload_loads_with_a_source(path):
+    wl = load_workload(path)
+    assert wl.name == path.stem
+    assert wl.source.strip() and wl.description.strip()
+    assert wl.ops and wl.total_flops > 0
