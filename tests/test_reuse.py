@@ -51,6 +51,36 @@ def test_compaction_changes_nothing_over_many_blocks():
     assert np.array_equal(hist, want_hist)
 
 
+SPREAD = np.int64(1) << np.int64(40)  # line numbers this far apart take the hash-table path
+
+
+@pytest.mark.parametrize("spread", [False, True], ids=["dense", "hash"])
+@pytest.mark.parametrize("n", [4095, 4096, 4097, 8193])
+def test_chunk_boundaries_match_naive(n, spread):
+    # runs of one line straddling the 4096-access stages (a repeat of the previous line carries
+    # over a chunk boundary), few distinct lines; both the direct-mapped and the hash-table path
+    rng = np.random.default_rng(n)
+    lines = np.repeat(rng.integers(0, 60, n), rng.integers(1, 4, n))[:n].astype(np.int64)
+    lines[4094:4099] = lines[4093]
+    if spread:
+        lines = lines * SPREAD + 3
+    hist, cold, _ = stack_distance_histogram(lines, 4096)
+    want_hist, want_cold = naive_hist(lines)
+    assert (cold, hist.tolist()) == (want_cold, want_hist.tolist())
+
+
+def test_hash_path_survives_compaction_and_growth():
+    # sparse line numbers (no direct-mapped array): 3,000 distinct lines, 12,000 accesses; the
+    # hash table grows (rehash) and the counters compact and grow
+    rng = np.random.default_rng(3)
+    lines = rng.integers(0, 3000, 12000).astype(np.int64) * SPREAD + 5
+    hist, cold, _ = stack_distance_histogram(lines, 4096)
+    want_hist, want_cold = naive_hist(lines)
+    assert (cold, hist.tolist()) == (want_cold, want_hist.tolist())
+    dense_hist, dense_cold, _ = stack_distance_histogram(lines // SPREAD, 4096)
+    assert (dense_cold, dense_hist.tolist()) == (want_cold, want_hist.tolist())
+
+
 def test_hand_derived_distances():
     # lines a b c a b b: a,b,c cold; a at distance 2 (b, c between); b at 2 (c, a); b again at 0
     hist, cold, _ = stack_distance_histogram(np.array([0, 1, 2, 0, 1, 1], np.int64), 4096)

@@ -12,12 +12,22 @@ popcount, a sum of at most 63 contiguous bytes, and one short Fenwick walk: O(lo
 A fully associative LRU cache of C lines hits exactly the accesses with d < C (Mattson et al.),
 so one histogram of d gives the miss ratio of every size.
 
-Each line's last-use time lives in an open-addressing hash table (line -> time), which avoids a
-sort of the whole trace (np.unique) before the pass. A repeat of the previous line (streams,
-rows wider than a line) has distance 0 and changes no order, so it costs one increment. When time reaches the tree's capacity the
-marks are renumbered 1..distinct in order, so the structure stays a few times the distinct-line
-count (cache-friendly for skewed traces) and long traces need none of their full length.
-Renumbering reads each mark's rank off the bitmap (prefix popcounts): no sort.
+The trace runs in stages over chunks of CHUNK accesses: (1) resolve each access's previous-use
+time, (2) count the distances and move the marks, (3) add them to the histogram. Each stage is a
+short loop of independent loads, so the CPU overlaps their cache misses (memory-level
+parallelism) instead of serialising them behind the counting of one access. Stage 2 prefetches
+the bitmap words and count blocks of the whole chunk first.
+
+Each line's last use lives in a direct-mapped int32 array indexed by line - min(line) when the
+lines span at most a few times the trace length (one load per access, no probing, and 4 bytes
+per line instead of a 16-byte slot at load <= 1/2), otherwise in an open-addressing hash table
+(line -> time) whose slots stage 1 prefetches for the whole chunk before resolving them. Neither
+sorts the trace (np.unique). A repeat of the previous line (streams, rows wider than a line)
+has distance 0 and changes no order, so it takes no time step. Before a chunk that would run
+past the counters' capacity the marks are renumbered 1..distinct in order (compaction), so the
+structure stays a few times the distinct-line count (cache-friendly for skewed traces) and long
+traces need none of their full length. Renumbering reads each mark's rank off the bitmap
+(prefix popcounts): no sort.
 """
 import numpy as np
 from numba import config as numba_config
@@ -26,7 +36,6 @@ from numba import njit
 from .config import NJIT
 
 EMPTY = -1
-AHEAD = 16  # accesses between a prefetching touch and its use
 _GOLDEN = 0x9E3779B97F4A7C15
 
 
@@ -155,91 +164,226 @@ def _fill(bits, counts, blocks, m):
     return m
 
 
-@njit(**NJIT)
-def stack_distance_histogram(lines, capacity):
-    # The Fenwick walks are written inline: numba increfs/decrefs (atomically) every array
-    # passed to a helper, which tripled the cost per access.
-    """Return (hist, cold, _): hist[d] = accesses with stack distance d, cold = first uses.
+CHUNK = 4096  # accesses per stage: resolve previous uses, then count, then scatter
 
-    lines: int64 line numbers (>= 0). capacity: time steps between compactions (>= 4096); the
-    caller sizes it to a few times the expected distinct lines; it grows when needed.
-    """
-    n = lines.shape[0]
-    hbits = 10
-    table = np.full(2 << hbits, EMPTY, np.int64)  # interleaved (line, last use): one cache miss
-    used = 0
-    cap = max(4096, (capacity + 4095) // 4096 * 4096)
-    bits = np.zeros(cap // 64 + 1, np.uint64)
-    counts = np.zeros(cap // 64 + 64, np.uint8)  # + 64: whole-block loads
-    blocks = np.zeros(cap // 4096 + 2, np.int64)
-    hist = np.zeros(1024, np.int64)
-    cold = 0
-    now = 0  # time of the latest mark (1-based)
-    prev = EMPTY
-    touched = np.int64(0)
-    for t in range(n):
-        # Touch the hash slot needed AHEAD accesses later: an independent load that the CPU
-        # overlaps with this step (a software prefetch; the table is large and read at random).
-        if t + AHEAD < n:
-            touched += table[2 * _slot(lines[t + AHEAD], hbits)]
-        x = lines[t]
+
+def _make_prefetch():
+    """prefetch(arr, i): a software prefetch of &arr[i] (llvm.prefetch, read, keep in all levels)."""
+    from llvmlite import ir
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def prefetch(typingctx, arr, i):
+        sig = types.void(arr, i)
+
+        def codegen(context, builder, signature, args):
+            a = context.make_array(signature.args[0])(context, builder, args[0])
+            ptr = builder.bitcast(builder.gep(a.data, [args[1]]), ir.IntType(8).as_pointer())
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), [ptr.type, ir.IntType(32),
+                                                                ir.IntType(32), ir.IntType(32)]),
+                "llvm.prefetch.p0i8")
+            i32 = ir.IntType(32)
+            builder.call(fn, [ptr, i32(0), i32(3), i32(1)])
+            return context.get_dummy_value()
+        return sig, codegen
+    return prefetch
+
+
+def _prefetch_plain(arr, i):
+    pass
+
+
+_prefetch = _prefetch_plain if numba_config.DISABLE_JIT else _make_prefetch()
+
+
+@njit(**NJIT)
+def _resolve_dense(lines, start, end, lo, last, prev, now, ps):
+    """Stage 1 (dense line numbers): ps[j] = previous use time of access start + j (0: first use,
+    -1: a repeat of the previous line); last[line - lo] becomes its new time. Return (prev, now)."""
+    for t in range(start, end):
+        x = lines[t] - lo
         if x == prev:
-            # the most recent line again: distance 0, and its mark is already the latest
-            hist[0] += 1
+            ps[t - start] = -1
             continue
         prev = x
-        if now == cap:
-            m = _renumber(table, bits)
-            if 2 * used > cap:  # keep amortised O(1): leave room after compaction
-                cap = 4 * used // 4096 * 4096 + 4096
-                bits = np.zeros(cap // 64 + 1, np.uint64)
-                counts = np.zeros(cap // 64 + 64, np.uint8)  # + 64: whole-block loads
-                blocks = np.zeros(cap // 4096 + 2, np.int64)
-            now = _fill(bits, counts, blocks, m)
-        mask = (np.int64(1) << hbits) - 1
+        now += 1
+        ps[t - start] = last[x]
+        last[x] = now
+    return prev, now
+
+
+@njit(**NJIT)
+def _resolve_hash(lines, start, end, table, hbits, used, prev, now, ps):
+    """Stage 1 (hash table): as _resolve_dense, prefetching every slot of the chunk first.
+    Return (table, hbits, used, prev, now)."""
+    for t in range(start, end):
+        _prefetch(table, 2 * _slot(lines[t], hbits))
+    mask = (np.int64(1) << hbits) - 1
+    for t in range(start, end):
+        x = lines[t]
+        if x == prev:
+            ps[t - start] = -1
+            continue
+        prev = x
+        now += 1
         s = _slot(x, hbits)
         while table[2 * s] != EMPTY and table[2 * s] != x:
             s = (s + 1) & mask
-        now += 1
         if table[2 * s] == x:
-            p = table[2 * s + 1]
+            ps[t - start] = table[2 * s + 1]
+        else:
+            ps[t - start] = 0
+            table[2 * s] = x
+            used += 1
+        table[2 * s + 1] = now
+        if 2 * used > (table.shape[0] >> 1):
+            table = _rehash(table, hbits)
+            hbits += 1
+            mask = (np.int64(1) << hbits) - 1
+    return table, hbits, used, prev, now
+
+
+@njit(**NJIT)
+def _count(ps, k, now, used, bits, counts, blocks, ds):
+    """Stage 2: ds[j] = stack distance of access j of the chunk (-1: first use), moving marks.
+    Return (now, used)."""
+    for j in range(k):
+        p = ps[j]
+        if p > 0:
+            _prefetch(bits, p >> 6)
+            _prefetch(counts, (p >> 12) << 6)
+    for j in range(k):
+        p = ps[j]
+        if p < 0:
+            ds[j] = 0
+            continue
+        now += 1
+        if p > 0:
             w = p >> 6
             block = p >> 12
             # marks after p: rest of p's word + rest of p's block + later blocks
             d = _popcount(bits[w] >> np.uint64(p & 63)) - 1
             d += _sum_after(counts, block << 6, w & 63)  # the block's later words
-            i = block + 1  # Fenwick prefix over blocks 0..block (inlined: see below)
+            i = block + 1  # Fenwick prefix over blocks 0..block
             while i > 0:
                 d -= blocks[i]
                 i &= i - 1
-            d += used
-            if d >= hist.shape[0]:
-                bigger = np.zeros(max(2 * hist.shape[0], d + 1), np.int64)
-                bigger[:hist.shape[0]] = hist
-                hist = bigger
-            hist[d] += 1
+            ds[j] = d + used
             bits[w] &= ~(np.uint64(1) << np.uint64(p & 63))
             counts[w] -= 1
             i = block + 1
             while i < blocks.shape[0]:
                 blocks[i] -= 1
                 i += i & -i
-            table[2 * s + 1] = now
         else:
-            cold += 1
-            table[2 * s] = x
-            table[2 * s + 1] = now
+            ds[j] = -1
             used += 1
-            if 2 * used > (table.shape[0] >> 1):
-                table = _rehash(table, hbits)
-                hbits += 1
         bits[now >> 6] |= np.uint64(1) << np.uint64(now & 63)
         counts[now >> 6] += 1
         i = (now >> 12) + 1
         while i < blocks.shape[0]:
             blocks[i] += 1
             i += i & -i
+    return now, used
+
+
+@njit(**NJIT)
+def _scatter(ds, k, hist):
+    """Stage 3: add the chunk's distances to the histogram. Return the first uses."""
+    cold = 0
+    for j in range(k):
+        d = ds[j]
+        if d < 0:
+            cold += 1
+        else:
+            hist[d] += 1
+    return cold
+
+
+@njit(**NJIT)
+def _renumber_dense(last, bits):
+    """_renumber for the direct-mapped last-use array (0: never used)."""
+    nw = bits.shape[0]
+    before = np.empty(nw, np.int64)
+    m = 0
+    for w in range(nw):
+        before[w] = m
+        m += _popcount(bits[w])
+    for i in range(last.shape[0]):
+        p = np.int64(last[i])
+        if p != 0:
+            w = p >> 6
+            upto = ~np.uint64(0) >> np.uint64(63 - (p & 63))
+            last[i] = before[w] + _popcount(bits[w] & upto)
+    return m
+
+
+DENSE_SPAN = 1 << 28  # direct-mapped last-use array (int32 times) up to this many lines
+
+
+@njit(**NJIT)
+def stack_distance_histogram(lines, capacity):
+    """Return (hist, cold, 0): hist[d] = accesses with stack distance d, cold = first uses.
+
+    lines: int64 line numbers (>= 0). capacity: time steps between compactions (>= 4096); the
+    caller sizes it to a few times the expected distinct lines; it grows when needed.
+    """
+    n = lines.shape[0]
+    lo = np.int64(0)
+    hi = np.int64(-1)
+    if n > 0:
+        lo = lines[0]
+        hi = lines[0]
+        for t in range(n):
+            v = lines[t]
+            lo = min(lo, v)
+            hi = max(hi, v)
+    span = hi - lo + 1
+    dense = span <= DENSE_SPAN and span <= 4 * n + (1 << 20)
+    last = np.zeros(span if dense else 0, np.int32)
+    hbits = 10
+    table = np.full(0 if dense else 2 << hbits, EMPTY, np.int64)
+    used = 0
+    cap = max(4096, capacity, span // 2 if dense else 0)
+    cap = (cap + CHUNK + 4095) // 4096 * 4096
+    bits = np.zeros(cap // 64 + 1, np.uint64)
+    counts = np.zeros(cap // 64 + 64, np.uint8)  # + 64: whole-block loads
+    blocks = np.zeros(cap // 4096 + 2, np.int64)
+    hist = np.zeros(1024, np.int64)
+    ps = np.empty(CHUNK, np.int64)
+    ds = np.empty(CHUNK, np.int64)
+    cold = 0
+    now = 0  # time of the latest mark (1-based)
+    prev = EMPTY
+    for start in range(0, n, CHUNK):
+        end = min(n, start + CHUNK)
+        if now + CHUNK > cap:  # compact: renumber the marks 1..used (results do not change)
+            if dense:
+                m = _renumber_dense(last, bits)
+            else:
+                m = _renumber(table, bits)
+            if 2 * used + CHUNK > cap:  # keep amortised O(1): leave room after compaction
+                cap = (4 * used + CHUNK) // 4096 * 4096 + 4096
+                bits = np.zeros(cap // 64 + 1, np.uint64)
+                counts = np.zeros(cap // 64 + 64, np.uint8)
+                blocks = np.zeros(cap // 4096 + 2, np.int64)
+            now = _fill(bits, counts, blocks, m)
+        now0 = now
+        if dense:
+            prev, now = _resolve_dense(lines, start, end, lo, last, prev, now, ps)
+        else:
+            table, hbits, used2, prev, now = _resolve_hash(lines, start, end, table, hbits,
+                                                            used, prev, now, ps)
+        if used + CHUNK >= hist.shape[0]:
+            bigger = np.zeros(max(2 * hist.shape[0], used + CHUNK + 1), np.int64)
+            bigger[:hist.shape[0]] = hist
+            hist = bigger
+        _, used = _count(ps, end - start, now0, used, bits, counts, blocks, ds)
+        cold += _scatter(ds, end - start, hist)
     top = hist.shape[0]
     while top > 0 and hist[top - 1] == 0:
         top -= 1
-    return hist[:top].copy(), cold, touched  # returning `touched` keeps the touches alive
+    return hist[:top].copy(), cold, 0
