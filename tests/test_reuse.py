@@ -81,6 +81,18 @@ def test_hash_path_survives_compaction_and_growth():
     assert (dense_cold, dense_hist.tolist()) == (want_cold, want_hist.tolist())
 
 
+def test_counts_across_groups_of_2_18_time_steps():
+    # capacity past the trace length: times run to 600,000, over three 2^18-step groups (the
+    # group-level Fenwick tree); capacity 4096 compacts and stays within one group, a path the
+    # naive twin checks above
+    rng = np.random.default_rng(11)
+    lines = rng.integers(0, 5000, 600000).astype(np.int64)
+    hist, cold, _ = stack_distance_histogram(lines, lines.shape[0] + 1)
+    want_hist, want_cold, _ = stack_distance_histogram(lines, 4096)
+    assert cold == want_cold == 5000
+    assert np.array_equal(hist, want_hist)
+
+
 def test_hand_derived_distances():
     # lines a b c a b b: a,b,c cold; a at distance 2 (b, c between); b at 2 (c, a); b again at 0
     hist, cold, _ = stack_distance_histogram(np.array([0, 1, 2, 0, 1, 1], np.int64), 4096)

@@ -4,11 +4,14 @@ Public wrapper: roofsim.cache.mrc; slow twin: tests/naive.py (naive_stack_distan
 
 Method: every line keeps one mark at the time of its last use. At time t, a line last used at p
 has stack distance d = number of marks after p (the distinct lines used in between); then its
-mark moves from p to t. Marks are counted with a three-level structure chosen for the memory
+mark moves from p to t. Marks are counted with a four-level structure chosen for the memory
 hierarchy of the host rather than a plain Fenwick tree over time (whose random walks over tens
-of MB made it 3x slower): a bitmap (1 bit per time step), a byte count per 64-bit word, and a
-Fenwick tree over blocks of 64 words (small enough for L1). Counting the marks after p is one
-popcount, a sum of at most 63 contiguous bytes, and one short Fenwick walk: O(log N).
+of MB made it 3x slower): a bitmap (1 bit per time step), a byte count per 64-bit word, an int32
+count per block of 64 words (4096 steps) and a Fenwick tree over groups of 64 blocks (2^18
+steps; a few entries, in L1). Counting the marks after p is one popcount, two masked vector sums
+of at most 63 contiguous counts, and, only when p's group is not the current one, one short
+Fenwick walk: O(log N). Moving a mark updates the word and block counts in O(1) and the groups'
+tree only when the mark changes group.
 A fully associative LRU cache of C lines hits exactly the accesses with d < C (Mattson et al.),
 so one histogram of d gives the miss ratio of every size.
 
@@ -69,17 +72,18 @@ def _popcount(x):
     return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
 
 
-def _make_sum_after_simd():
-    """counts[start + k + 1 : start + 64].sum() for uint8 counts, as LLVM vector IR: one load of
-    64 bytes, a lane mask and an add-reduction (numba leaves SLP vectorisation off, and a loop of
+def _make_sum_after_simd(elem_bits, acc_bits):
+    """counts[start + k + 1 : start + 64].sum() for counts of elem_bits (accumulated in acc_bits),
+    as LLVM vector IR: one load of 64 counts, a lane mask and an add-reduction (numba leaves SLP vectorisation off, and a loop of
     0..63 iterations is below its loop vectoriser's minimum, so the plain loop runs scalar)."""
     from llvmlite import ir
     from numba import types
     from numba.core import cgutils
     from numba.extending import intrinsic
 
-    i8, i16, i32, i64 = ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
-    v8, v16 = ir.VectorType(i8, 64), ir.VectorType(i16, 64)
+    i32, i64 = ir.IntType(32), ir.IntType(64)
+    elem, acc = ir.IntType(elem_bits), ir.IntType(acc_bits)
+    v8, v16 = ir.VectorType(elem, 64), ir.VectorType(acc, 64)
 
     @intrinsic
     def sum_after(typingctx, counts, start, k):
@@ -91,12 +95,12 @@ def _make_sum_after_simd():
             v = builder.zext(builder.load(ptr, align=1), v16)
             undef = ir.Constant(v16, ir.Undefined)
             kk = builder.shuffle_vector(
-                builder.insert_element(undef, builder.trunc(args[2], i16), i32(0)), undef,
+                builder.insert_element(undef, builder.trunc(args[2], acc), i32(0)), undef,
                 ir.Constant(ir.VectorType(i32, 64), [0] * 64))
             after = builder.icmp_unsigned(">", ir.Constant(v16, list(range(64))), kk)
             v = builder.select(after, v, ir.Constant(v16, [0] * 64))
-            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i16, [v16]),
-                                                "llvm.vector.reduce.add.v64i16")
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(acc, [v16]),
+                                                f"llvm.vector.reduce.add.v64i{acc_bits}")
             return builder.zext(builder.call(fn, [v]), i64)
         return sig, codegen
     return sum_after
@@ -107,15 +111,11 @@ def _sum_after_plain(counts, start, k):
     return int(counts[start + k + 1:start + 64].sum())
 
 
-_sum_after = _sum_after_plain if numba_config.DISABLE_JIT else _make_sum_after_simd()
-
-
-@njit(**NJIT)
-def _block_add(blocks, block, v):
-    i = block + 1
-    while i < blocks.shape[0]:
-        blocks[i] += v
-        i += i & -i
+if numba_config.DISABLE_JIT:
+    _sum_after = _sum_after32 = _sum_after_plain
+else:
+    _sum_after = _make_sum_after_simd(8, 16)  # uint8 word counts: at most 64 x 64 per block
+    _sum_after32 = _make_sum_after_simd(32, 32)  # int32 block counts
 
 
 @njit(**NJIT)
@@ -141,11 +141,12 @@ def _renumber(table, bits):
 
 
 @njit(**NJIT)
-def _fill(bits, counts, blocks, m):
+def _fill(bits, counts, blocks, groups, m):
     """Reset the counters to hold exactly the marks 1..m. Return m."""
     bits[:] = 0
     counts[:] = 0
     blocks[:] = 0
+    groups[:] = 0
     full = m >> 6  # marks 1..m: whole words first, then the bits of a last partial word
     for w in range(full):
         bits[w] = ~np.uint64(0)
@@ -155,12 +156,14 @@ def _fill(bits, counts, blocks, m):
     for q in range(max(1, full << 6), m + 1):
         bits[q >> 6] |= np.uint64(1) << np.uint64(q & 63)
         counts[q >> 6] += 1
-    for q in range(0, m + 1, 4096):  # per-block counts, then the Fenwick tree in O(blocks)
-        blocks[(q >> 12) + 1] = min(m, q + 4095) - max(q, 1) + 1
-    for i in range(1, blocks.shape[0]):
+    for q in range(0, m + 1, 4096):  # per-block counts; per-group counts as a Fenwick tree
+        c = min(m, q + 4095) - max(q, 1) + 1
+        blocks[q >> 12] = c
+        groups[(q >> 18) + 1] += c
+    for i in range(1, groups.shape[0]):
         parent = i + (i & -i)
-        if parent < blocks.shape[0]:
-            blocks[parent] += blocks[i]
+        if parent < groups.shape[0]:
+            groups[parent] += groups[i]
     return m
 
 
@@ -247,7 +250,7 @@ def _resolve_hash(lines, start, end, table, hbits, used, prev, now, ps):
 
 
 @njit(**NJIT)
-def _count(ps, k, now, used, bits, counts, blocks, ds):
+def _count(ps, k, now, used, bits, counts, blocks, groups, ds):
     """Stage 2: ds[j] = stack distance of access j of the chunk (-1: first use), moving marks.
     Return (now, used)."""
     for j in range(k):
@@ -264,29 +267,41 @@ def _count(ps, k, now, used, bits, counts, blocks, ds):
         if p > 0:
             w = p >> 6
             block = p >> 12
-            # marks after p: rest of p's word + rest of p's block + later blocks
+            g = p >> 18
+            # marks after p: rest of p's word + of its block + of its group + later groups
             d = _popcount(bits[w] >> np.uint64(p & 63)) - 1
-            d += _sum_after(counts, block << 6, w & 63)  # the block's later words
-            i = block + 1  # Fenwick prefix over blocks 0..block
-            while i > 0:
-                d -= blocks[i]
-                i &= i - 1
-            ds[j] = d + used
+            d += _sum_after(counts, block << 6, w & 63)
+            d += _sum_after32(blocks, g << 6, block & 63)
+            gn = now >> 18
+            if g != gn:  # later groups: all marks - Fenwick prefix over groups 0..g
+                d += used
+                i = g + 1
+                while i > 0:
+                    d -= groups[i]
+                    i &= i - 1
+                # the mark leaves group g for group gn
+                i = g + 1
+                while i < groups.shape[0]:
+                    groups[i] -= 1
+                    i += i & -i
+                i = gn + 1
+                while i < groups.shape[0]:
+                    groups[i] += 1
+                    i += i & -i
+            ds[j] = d
             bits[w] &= ~(np.uint64(1) << np.uint64(p & 63))
             counts[w] -= 1
-            i = block + 1
-            while i < blocks.shape[0]:
-                blocks[i] -= 1
-                i += i & -i
+            blocks[block] -= 1
         else:
             ds[j] = -1
             used += 1
+            i = (now >> 18) + 1
+            while i < groups.shape[0]:
+                groups[i] += 1
+                i += i & -i
         bits[now >> 6] |= np.uint64(1) << np.uint64(now & 63)
         counts[now >> 6] += 1
-        i = (now >> 12) + 1
-        while i < blocks.shape[0]:
-            blocks[i] += 1
-            i += i & -i
+        blocks[now >> 12] += 1
     return now, used
 
 
@@ -351,7 +366,8 @@ def stack_distance_histogram(lines, capacity):
     cap = (cap + CHUNK + 4095) // 4096 * 4096
     bits = np.zeros(cap // 64 + 1, np.uint64)
     counts = np.zeros(cap // 64 + 64, np.uint8)  # + 64: whole-block loads
-    blocks = np.zeros(cap // 4096 + 2, np.int64)
+    blocks = np.zeros(cap // 4096 + 64, np.int32)  # + 64: whole-group loads
+    groups = np.zeros(cap // 262144 + 2, np.int64)
     hist = np.zeros(1024, np.int64)
     ps = np.empty(CHUNK, np.int64)
     ds = np.empty(CHUNK, np.int64)
@@ -369,8 +385,9 @@ def stack_distance_histogram(lines, capacity):
                 cap = (4 * used + CHUNK) // 4096 * 4096 + 4096
                 bits = np.zeros(cap // 64 + 1, np.uint64)
                 counts = np.zeros(cap // 64 + 64, np.uint8)
-                blocks = np.zeros(cap // 4096 + 2, np.int64)
-            now = _fill(bits, counts, blocks, m)
+                blocks = np.zeros(cap // 4096 + 64, np.int32)
+                groups = np.zeros(cap // 262144 + 2, np.int64)
+            now = _fill(bits, counts, blocks, groups, m)
         now0 = now
         if dense:
             prev, now = _resolve_dense(lines, start, end, lo, last, prev, now, ps)
@@ -381,7 +398,7 @@ def stack_distance_histogram(lines, capacity):
             bigger = np.zeros(max(2 * hist.shape[0], used + CHUNK + 1), np.int64)
             bigger[:hist.shape[0]] = hist
             hist = bigger
-        _, used = _count(ps, end - start, now0, used, bits, counts, blocks, ds)
+        _, used = _count(ps, end - start, now0, used, bits, counts, blocks, groups, ds)
         cold += _scatter(ds, end - start, hist)
     top = hist.shape[0]
     while top > 0 and hist[top - 1] == 0:
