@@ -72,13 +72,14 @@ def test_chunk_boundaries_match_naive(n, spread):
 def test_hash_path_survives_compaction_and_growth():
     # sparse line numbers (no direct-mapped array): 3,000 distinct lines, 12,000 accesses; the
     # hash table grows (rehash) and the counters compact and grow
-    rng = np.random.default_rng(3)
-    lines = rng.integers(0, 3000, 12000).astype(np.int64) * SPREAD + 5
-    hist, cold, _ = stack_distance_histogram(lines, 4096)
-    want_hist, want_cold = naive_hist(lines)
-    assert (cold, hist.tolist()) == (want_cold, want_hist.tolist())
-    dense_hist, dense_cold, _ = stack_distance_histogram(lines // SPREAD, 4096)
-    assert (dense_cold, dense_hist.tolist()) == (want_cold, want_hist.tolist())
+    # (the trace of test_histogram_survives_compaction_and_growth, whose dense run the naive
+    # twin checks: compare with that run rather than repeat the slow twin)
+    rng = np.random.default_rng(1)
+    dense = rng.integers(0, 3000, 12000).astype(np.int64)
+    hist, cold, _ = stack_distance_histogram(dense * SPREAD + 5, 4096)
+    want_hist, want_cold, _ = stack_distance_histogram(dense, 4096)
+    assert cold == want_cold
+    assert np.array_equal(hist, want_hist)
 
 
 def test_counts_across_groups_of_2_18_time_steps():
