@@ -43,15 +43,19 @@ class SpecError(RoofsimError):
         return (SpecError, (self.problems,))
 
 
-class UnitError(RoofsimError):
-    """A quantity string that cannot be read: no unit, wrong dimension, unknown unit."""
+class BadValue(RoofsimError):
+    """One value that is not what was expected; ``expected`` and ``found`` become a Problem."""
 
     def __init__(self, expected: str, found: str):
         self.expected, self.found = expected, found
         super().__init__(f"expected {expected}, found {found}")
 
     def __reduce__(self):
-        return (UnitError, (self.expected, self.found))
+        return (type(self), (self.expected, self.found))
+
+
+class UnitError(BadValue):
+    """A quantity string that cannot be read: no unit, wrong dimension, unknown unit."""
 
 
 class NotFoundError(RoofsimError):

@@ -94,3 +94,29 @@ def test_every_bundled_workload_loads_with_a_source(path):
     assert wl.name == path.stem
     assert wl.source.strip() and wl.description.strip()
     assert wl.ops and wl.total_flops > 0
+
+
+@pytest.mark.parametrize("text,message", [
+    ("a.b", "expected only numbers, parameter names, + - * / // % ** and min, max, ceil, floor, sqrt, log2, "
+            "found 'a.b' in 'a.b'"),
+    ("sqrt(-a)", "expected a computable expression, found 'sqrt(-a)' (math domain error)"),
+    ("1 +", "expected an arithmetic expression, found '1 +'"),
+    ("btch * 2", "expected a known parameter in 'btch * 2', found unknown name 'btch'"),
+])
+def test_expression_errors_say_what_was_found(text, message):
+    with pytest.raises(ExprError) as e:
+        expr(text, {"a": 5})
+    assert str(e.value) == message
+
+
+def test_a_bad_shape_expression_in_a_file_names_the_op_and_key(tmp_path):
+    f = tmp_path / "w.yaml"
+    f.write_text("schema_version: 1\nname: w\nparams: {n: 4}\nops:\n  - {name: g, op: gemm, m: n.x, n: 4, k: 'ceil(1, 2)'}\n")
+    with pytest.raises(SpecError) as e:
+        load_workload(f)
+    assert str(e.value).splitlines() == [
+        f"{f}: ops[0] (g).m: expected only numbers, parameter names, + - * / // % ** and min, max, ceil, floor, "
+        "sqrt, log2, found 'n.x' in 'n.x'",
+        f"{f}: ops[0] (g).k: expected a computable expression, found 'ceil(1, 2)' "
+        "(ceil() takes exactly one argument (2 given))",
+    ]

@@ -12,7 +12,7 @@ import re
 from typing import Any, Callable, Mapping, Optional
 
 from .. import schema as S
-from ..errors import Problem, RoofsimError, SpecError
+from ..errors import BadValue, Problem, SpecError
 from ..specs import DTYPES
 from ..units import UNITS, UnitError, parse_quantity
 from . import kinds
@@ -85,39 +85,29 @@ def _check_value(kind: Any, value: Any, params: Mapping[str, Any]) -> Any:
     if kind is _Num:
         v = as_int(evaluate(value, params))
         if not isinstance(v, (int, float)):
-            raise RoofsimError(f"a number, found {value!r}")
+            raise BadValue("a number", repr(value))
         return v
     if kind is _Size:
         return _size(value, params)
     if kind is str:
         if not isinstance(value, str):
-            raise RoofsimError(f"a string, found {value!r}")
+            raise BadValue("a string", repr(value))
         return value
     if kind is bool:
         if not isinstance(value, bool):
-            raise RoofsimError(f"true or false, found {value!r}")
+            raise BadValue("true or false", repr(value))
         return value
     if kind is dict:
         if not isinstance(value, dict):
-            raise RoofsimError(f"a mapping of level name to size, found {value!r}")
+            raise BadValue("a mapping of level name to size", repr(value))
         return {k: _size(v, params) for k, v in value.items()}
     if isinstance(kind, tuple):
         if isinstance(value, str) and value not in kind and isinstance(params.get(value), str):
             value = params[value]  # a parameter holding a choice, e.g. dtype: dtype
         if value not in kind:
-            raise RoofsimError(f"one of {', '.join(map(str, kind))}, found {value!r}")
+            raise BadValue("one of " + ", ".join(map(str, kind)), repr(value))
         return value
     raise AssertionError(kind)  # pragma: no cover
-
-
-def _message_parts(e: Exception) -> tuple[str, str]:
-    text = str(e)
-    if isinstance(e, UnitError):
-        return e.expected, e.found
-    if text.startswith("expected "):
-        text = text[len("expected "):]
-    exp, _, found = text.partition(", found ")
-    return exp, found or "?"
 
 
 def build_workload(doc: Any, file: Optional[str] = None, overrides: Optional[Mapping[str, Any]] = None) -> Workload:
@@ -158,8 +148,8 @@ def build_workload(doc: Any, file: Optional[str] = None, overrides: Optional[Map
                 resolved[k] = v   # a choice such as a dtype name
             else:
                 resolved[k] = as_int(evaluate(v, resolved)) if isinstance(v, (str, int, float)) else v
-        except RoofsimError as e:
-            ctx.add(f"params.{k}", *_message_parts(e))
+        except BadValue as e:
+            ctx.add(f"params.{k}", e.expected, e.found)
     ops = []
     for i, od in enumerate(ops_doc):
         label = f"ops[{i}]" + (f" ({od['name']})" if isinstance(od, dict) and isinstance(od.get("name"), str) else "")
@@ -171,8 +161,8 @@ def build_workload(doc: Any, file: Optional[str] = None, overrides: Optional[Map
         if key in doc:
             try:
                 extras[key] = float(evaluate(doc[key], resolved))
-            except RoofsimError as e:
-                ctx.add(key, *_message_parts(e))
+            except BadValue as e:
+                ctx.add(key, e.expected, e.found)
     if ctx.problems:
         raise SpecError(ctx.problems)
     return Workload(name=doc["name"], ops=tuple(ops), params=tuple(resolved.items()),
@@ -203,8 +193,8 @@ def _build_op(od: Any, label: str, params: Mapping[str, Any], ctx: S.Ctx):
             continue
         try:
             kwargs[key] = _check_value(allowed[key], value, params)
-        except RoofsimError as e:
-            ctx.add(f"{label}.{key}", *_message_parts(e))
+        except BadValue as e:
+            ctx.add(f"{label}.{key}", e.expected, e.found)
     for key in REQUIRED[kind]:
         if key not in od:
             ctx.add(f"{label}.{key}", f"required key for a {kind} op", "nothing")
