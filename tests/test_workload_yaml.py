@@ -99,7 +99,7 @@ def test_every_bundled_workload_loads_with_a_source(path):
 @pytest.mark.parametrize("text,message", [
     ("a.b", "expected only numbers, parameter names, + - * / // % ** and min, max, ceil, floor, sqrt, log2, "
             "found 'a.b' in 'a.b'"),
-    ("sqrt(-a)", "expected a computable expression, found 'sqrt(-a)' (math domain error)"),
+    ("sqrt(-a)", "expected a computable expression, found 'sqrt(-a)' (sqrt cannot take -5)"),
     ("1 +", "expected an arithmetic expression, found '1 +'"),
     ("btch * 2", "expected a known parameter in 'btch * 2', found unknown name 'btch'"),
 ])
@@ -118,5 +118,5 @@ def test_a_bad_shape_expression_in_a_file_names_the_op_and_key(tmp_path):
         f"{f}: ops[0] (g).m: expected only numbers, parameter names, + - * / // % ** and min, max, ceil, floor, "
         "sqrt, log2, found 'n.x' in 'n.x'",
         f"{f}: ops[0] (g).k: expected a computable expression, found 'ceil(1, 2)' "
-        "(ceil() takes exactly one argument (2 given))",
+        "(ceil cannot take 1, 2)",
     ]

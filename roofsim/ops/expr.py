@@ -59,8 +59,10 @@ def _eval(node: ast.AST, names: Mapping[str, Any], text: str) -> Any:
         args = [_eval(a, names, text) for a in node.args]
         try:
             return _FUNCS[node.func.id](*args)
-        except (TypeError, ValueError, OverflowError) as e:  # ceil(1, 2), sqrt(-1), log2(0)
-            raise ExprError("a computable expression", f"{text!r} ({e})") from None
+        except (TypeError, ValueError, OverflowError):  # ceil(1, 2), sqrt(-1), log2(0)
+            # our own words: Python's message differs between versions
+            raise ExprError("a computable expression",
+                            f"{text!r} ({node.func.id} cannot take {', '.join(map(repr, args))})") from None
     raise ExprError(f"only numbers, parameter names, + - * / // % ** and {', '.join(_FUNCS)}",
                     f"{ast.unparse(node)!r} in {text!r}")
 
