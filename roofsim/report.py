@@ -1,5 +1,5 @@
-"""Summaries of a results DataFrame: totals per bound and per phase, the limiting factor, and the
-stable JSON form of ``roofsim run`` (documented in the README). Reads the DataFrame only."""
+"""Summaries of results: totals per bound and per phase, the limiting factor, and the stable JSON
+documents of ``run``, ``compare`` and ``workload show`` (documented in the README)."""
 from __future__ import annotations
 
 import math
@@ -28,18 +28,16 @@ def totals(df) -> dict[str, Any]:
     }
 
 
-def limiter(df) -> tuple[str, float]:
-    """The bound that accounts for most of the time, and its share."""
-    tot = totals(df)
+def limiter(tot: dict[str, Any]) -> tuple[str, float]:
+    """The bound that accounts for most of the time, and its share, from ``totals(df)``."""
     if not tot["time_by_bound_s"] or tot["total_time_s"] <= 0:
         return "none", 0.0
-    bound, t = next(iter(tot["time_by_bound_s"].items()))
+    bound, t = next(iter(tot["time_by_bound_s"].items()))  # sorted, largest first
     return bound, t / tot["total_time_s"]
 
 
-def limiter_sentence(df, hw_name: str, workload: str) -> str:
-    tot = totals(df)
-    bound, share = limiter(df)
+def limiter_sentence(df, tot: dict[str, Any], hw_name: str, workload: str) -> str:
+    bound, share = limiter(tot)
     what = {"compute": "compute", "latency": "per-op latency (kernel launch)"}.get(bound, bound.replace(":", " "))
     if bound.startswith("memory:"):
         what = f"{bound.split(':', 1)[1]} bandwidth"
@@ -55,7 +53,7 @@ def limiter_sentence(df, hw_name: str, workload: str) -> str:
 def run_json(df, hw, workload) -> dict[str, Any]:
     """The stable JSON document of ``roofsim run`` for one device."""
     tot = totals(df)
-    bound, share = limiter(df)
+    bound, share = limiter(tot)
     ops = []
     for _, r in df.iterrows():
         ops.append({
@@ -72,5 +70,41 @@ def run_json(df, hw, workload) -> dict[str, Any]:
         "ideal": bool(df.attrs.get("ideal", False)),
         **{k: tot[k] for k in ("total_time_s", "total_flops", "attained_flop_per_s", "time_by_bound_s", "time_by_phase_s")},
         "limiter": {"bound": bound, "share": share},
+        "ops": ops,
+    }
+
+
+def compare_json(df, hws, workload, ideal: bool) -> dict[str, Any]:
+    """The stable JSON document of ``roofsim compare``: totals per device, speedup against the
+    first, and the ops whose bound differs from the first device's (compared by position: every
+    device runs the same ops in the same order, and op names need not be unique)."""
+    frames = [df[df["hardware"] == h.id] for h in hws]
+    base_bounds = list(frames[0]["bound"])
+    base_t = totals(frames[0])["total_time_s"]
+    rows, changes = [], []
+    for h, d in zip(hws, frames):
+        tot = totals(d)
+        bound, share = limiter(tot)
+        moved = [(op, b) for op, b, b0 in zip(d["op"], d["bound"], base_bounds) if b != b0]
+        changes.append({"hardware": h.id, "ops_whose_bound_changes": [op for op, _ in moved],
+                        "new_bounds": [{"op": op, "bound": b} for op, b in moved]})
+        rows.append({"hardware": h.id, "name": h.name, "total_time_s": tot["total_time_s"],
+                     "speedup": base_t / tot["total_time_s"] if tot["total_time_s"] else None,
+                     "limiter": bound, "limiter_share": share, "attained_flop_per_s": tot["attained_flop_per_s"],
+                     "time_by_bound_s": tot["time_by_bound_s"]})
+    return {"workload": workload.name, "baseline": hws[0].id, "ideal": ideal, "hardware": rows,
+            "bound_changes": changes}
+
+
+def workload_json(wl) -> dict[str, Any]:
+    """The stable JSON document of ``roofsim workload show``."""
+    ops = [{"name": op.name, "kind": op.kind, "phase": op.phase, "count": op.count, "dtype": op.dtype,
+            "flops": op.total_flops * op.count, "bytes": (op.read_bytes + op.write_bytes) * op.count,
+            "shape": dict(op.shape)} for op in wl.ops]
+    return {
+        "name": wl.name, "description": wl.description, "source": wl.source, "params": dict(wl.params),
+        "op_count": len(wl.ops), "total_flops": wl.total_flops,
+        "total_bytes": sum(o["bytes"] for o in ops),
+        "parameters": wl.parameters, "tokens": wl.tokens, "flops_per_token": wl.flops_per_token,
         "ops": ops,
     }

@@ -9,7 +9,7 @@ amortise over many micro-batches and shard over many devices.
 from __future__ import annotations
 
 from roofsim.hw import get_hardware
-from roofsim.report import limiter
+from roofsim.report import limiter, totals
 from roofsim.roofline import evaluate
 from roofsim.workloads import get_workload
 
@@ -32,7 +32,7 @@ def table_markdown() -> str:
         df = evaluate(hws, get_workload(name, overrides=overrides))
         for hw in hws:
             rows = df[df.hardware == hw.id]
-            bound, share = limiter(rows)
+            bound, share = limiter(totals(rows))
             lines.append(f"| {name} | {what} | {hw.name} | {_seconds(rows.time_s.sum())} | {bound} ({share:.0%}) |")
     return "\n".join(lines)
 

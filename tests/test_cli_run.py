@@ -129,3 +129,20 @@ def test_gathers_go_through_the_cache_model_by_default():
     # Zipf-popular rows hit in the 40 MiB L2, so fewer bytes reach HBM than compulsory traffic;
     # never fewer than the ids and outputs that stream past the cache model
     assert 53248 * (4 + 512) < default < compulsory
+
+
+def test_compare_reports_bound_changes_by_position_even_with_repeated_op_names():
+    from roofsim.hw import derive, get_hardware
+    from roofsim.ops import Workload, elementwise
+    from roofsim.report import compare_json
+    from roofsim.roofline import evaluate
+    toy = get_hardware(TOY)
+    no_floor = derive(toy, {"efficiency.latency": "0 s"}, id="toy-no-floor")
+    # 1000 fp32 elements: 8000 B / 0.8e12 B/s = 10 ns, under the toy's 10 us floor -> latency;
+    # without the floor the same op is dram-bound. Two ops share the name "x".
+    wl = Workload("w", (elementwise("x", 1000, "fp32"), elementwise("x", 1000, "fp32")))
+    doc = compare_json(evaluate([toy, no_floor], wl), [toy, no_floor], wl, ideal=False)
+    assert doc["bound_changes"][0]["new_bounds"] == []
+    assert doc["bound_changes"][1]["new_bounds"] == [{"op": "x", "bound": "memory:dram"}] * 2
+    # 2 x 10 us against 2 x 10 ns: a speedup of 1000
+    assert doc["hardware"][1]["speedup"] == pytest.approx(1000)

@@ -39,3 +39,12 @@ def test_readme_python_snippet_runs(index, capsys):
     exec(compile(code, f"README.md python block {index}", "exec"), {})
     # each snippet ends by printing the per-device totals
     assert "a100-sxm4-80gb" in capsys.readouterr().out
+
+
+def test_the_transformer_table_in_the_readme_is_what_the_script_prints():
+    import importlib.util
+    script = Path(__file__).resolve().parent.parent / "scripts" / "transformer_table.py"
+    spec = importlib.util.spec_from_file_location("transformer_table", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.table_markdown() in README, "rerun python scripts/transformer_table.py and paste its table"

@@ -42,8 +42,3 @@ IDEAL = click.option("--ideal", is_flag=True, help="Pure roofline: no efficienci
 OUTPUT = click.option("--output", "-o", "output_path", type=click.Path(dir_okay=False), help="Write to this file (atomically) instead of stdout.")
 CACHE_MODEL = click.option("--cache-model", type=click.Choice(["compulsory", "mrc", "simulate"]), default="mrc",
                            show_default=True, help="How irregular ops (gathers, sparse) are predicted: exact LRU miss-ratio curves (mrc), set-associative simulation, or compulsory traffic.")
-
-
-def predictor_for(name: str):
-    from ..api import predictor
-    return predictor(name)

@@ -5,7 +5,7 @@ import click
 
 from ..units import format_quantity as fq
 from . import output
-from .common import CACHE_MODEL, HW_PATH, IDEAL, OUTPUT, SET, WL_PATH, emit, parse_sets, predictor_for
+from .common import CACHE_MODEL, HW_PATH, IDEAL, OUTPUT, SET, WL_PATH, emit, parse_sets
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
 
@@ -26,24 +26,18 @@ def _load(hw_names, workload, sets, hw_path, wl_path):
     return hws, wl
 
 
-def _op_rows(df, top, human, main=None):
+def _op_rows(df, top: int, main: str) -> list[dict]:
+    """The ``top`` slowest ops, in human units, with the bytes each moves at main memory."""
     d = df.sort_values("time_s", ascending=False)
     if top:
         d = d.head(top)
     total = df["time_s"].sum()
-    rows = []
-    main_cols = [c for c in df.columns if c.startswith("bytes_")]
-    for _, r in d.iterrows():
-        if human:
-            moved = r[f"bytes_{main}"] if main else max((r[c] for c in main_cols if r[c] == r[c]), default=0.0)
-            rows.append({"op": r["op"], "phase": r["phase"], "count": r["count"], "dtype": r["dtype_used"],
-                         "FLOPs": fq(r["flops"], "flops"), f"{main or 'max'} bytes": fq(moved, "bytes"),
-                         "time": fq(r["time_s"], "time"), "share": f"{r['time_s'] / total:.1%}" if total else "-",
-                         "bound": r["bound"], "attained": fq(r["attained_flop_per_s"], "flop_rate"),
-                         "of peak": f"{r['fraction_of_peak']:.0%}" if r["fraction_of_peak"] == r["fraction_of_peak"] else "-"})
-        else:
-            rows.append({k: r[k] for k in df.columns})
-    return rows
+    return [{"op": r["op"], "phase": r["phase"], "count": r["count"], "dtype": r["dtype_used"],
+             "FLOPs": fq(r["flops"], "flops"), f"{main} bytes": fq(r[f"bytes_{main}"], "bytes"),
+             "time": fq(r["time_s"], "time"), "share": f"{r['time_s'] / total:.1%}" if total else "-",
+             "bound": r["bound"], "attained": fq(r["attained_flop_per_s"], "flop_rate"),
+             "of peak": f"{r['fraction_of_peak']:.0%}" if r["fraction_of_peak"] == r["fraction_of_peak"] else "-"}
+            for _, r in d.iterrows()]
 
 
 @click.command()
@@ -53,10 +47,11 @@ def _op_rows(df, top, human, main=None):
 @evaluation_options
 def run(hw_name, workload, top, fmt, output_path, ideal, sets, cache_model, hw_path, wl_path):
     """Time, bound and attainment of every op of WORKLOAD on one device."""
+    from ..api import predictor
     from ..report import limiter_sentence, run_json, totals
     from ..roofline import evaluate
     (hw,), wl = _load([hw_name], workload, sets, hw_path, wl_path)
-    df = evaluate(hw, wl, ideal=ideal, predictor=predictor_for(cache_model))
+    df = evaluate(hw, wl, ideal=ideal, predictor=predictor(cache_model))
     if fmt == "json":
         emit(output.json_text(run_json(df, hw, wl)), output_path)
         return
@@ -65,7 +60,7 @@ def run(hw_name, workload, top, fmt, output_path, ideal, sets, cache_model, hw_p
         return
     tot = totals(df)
     main = hw.main_memory.name
-    rows = _op_rows(df, top, human=True, main=main)
+    rows = _op_rows(df, top, main)
     bound_rows = [{"bound": b, "time": fq(t, "time"), "share": f"{t / tot['total_time_s']:.1%}"}
                   for b, t in tot["time_by_bound_s"].items()]
     phase_rows = [{"phase": p, "time": fq(t, "time"), "share": f"{t / tot['total_time_s']:.1%}"}
@@ -76,7 +71,7 @@ def run(hw_name, workload, top, fmt, output_path, ideal, sets, cache_model, hw_p
              "", f"Ops by time (top {min(top, len(rows)) if top else len(rows)} of {len(df)}):", render(rows),
              "", "Time by bound:", render(bound_rows), "", "Time by phase:", render(phase_rows), "",
              f"Total: {fq(tot['total_time_s'], 'time')}, attained {fq(tot['attained_flop_per_s'], 'flop_rate')}",
-             limiter_sentence(df, hw.name, wl.name)]
+             limiter_sentence(df, tot, hw.name, wl.name)]
     emit("\n".join(parts), output_path)
 
 
@@ -86,29 +81,16 @@ def run(hw_name, workload, top, fmt, output_path, ideal, sets, cache_model, hw_p
 @evaluation_options
 def compare(hw_names, workload, fmt, output_path, ideal, sets, cache_model, hw_path, wl_path):
     """Totals of WORKLOAD side by side on several devices, speedup against the first."""
-    from ..report import limiter, totals
+    from ..api import predictor
+    from ..report import compare_json
     from ..roofline import evaluate
     names = [n.strip() for n in hw_names.split(",") if n.strip()]
     hws, wl = _load(names, workload, sets, hw_path, wl_path)
-    df = evaluate(hws, wl, ideal=ideal, predictor=predictor_for(cache_model))
-    base_df = df[df["hardware"] == hws[0].id]
-    base_t = totals(base_df)["total_time_s"]
-    base_bounds = dict(zip(base_df["op"], base_df["bound"]))
-    rows, changes = [], []
-    for h in hws:
-        d = df[df["hardware"] == h.id]
-        tot = totals(d)
-        bound, share = limiter(d)
-        changed = [op for op, b in zip(d["op"], d["bound"]) if base_bounds.get(op) != b]
-        changes.append({"hardware": h.id, "ops_whose_bound_changes": changed,
-                        "new_bounds": {op: b for op, b in zip(d["op"], d["bound"]) if op in changed}})
-        rows.append({"hardware": h.id, "name": h.name, "total_time_s": tot["total_time_s"],
-                     "speedup": base_t / tot["total_time_s"] if tot["total_time_s"] else None,
-                     "limiter": bound, "limiter_share": share, "attained_flop_per_s": tot["attained_flop_per_s"],
-                     "time_by_bound_s": tot["time_by_bound_s"]})
+    df = evaluate(hws, wl, ideal=ideal, predictor=predictor(cache_model))
+    doc = compare_json(df, hws, wl, ideal)
+    rows = doc["hardware"]
     if fmt == "json":
-        emit(output.json_text({"workload": wl.name, "baseline": hws[0].id, "ideal": ideal, "hardware": rows,
-                               "bound_changes": changes}), output_path)
+        emit(output.json_text(doc), output_path)
         return
     if fmt == "csv":
         emit(output.csv_text([{k: v for k, v in r.items() if k != "time_by_bound_s"} for r in rows]), output_path)
@@ -118,9 +100,9 @@ def compare(hw_names, workload, fmt, output_path, ideal, sets, cache_model, hw_p
              for r in rows]
     render = output.markdown if fmt == "markdown" else (lambda r: output.table(r, align_right=("time", "speedup", "attained")))
     lines = [f"{wl.name}: speedup against {hws[0].id}" + (" (ideal roofline)" if ideal else ""), render(human), ""]
-    for c in changes[1:]:
-        if c["ops_whose_bound_changes"]:
-            moved = ", ".join(f"{op} -> {b}" for op, b in c["new_bounds"].items())
+    for c in doc["bound_changes"][1:]:
+        if c["new_bounds"]:
+            moved = ", ".join(f"{m['op']} -> {m['bound']}" for m in c["new_bounds"])
             lines.append(f"Bound changes on {c['hardware']} vs {hws[0].id}: {moved}")
         else:
             lines.append(f"Bound changes on {c['hardware']} vs {hws[0].id}: none")

@@ -15,19 +15,6 @@ def workload():
     """Workloads: list the catalogue, show one."""
 
 
-def workload_json(wl) -> dict:
-    ops = [{"name": op.name, "kind": op.kind, "phase": op.phase, "count": op.count, "dtype": op.dtype,
-            "flops": op.total_flops * op.count, "bytes": (op.read_bytes + op.write_bytes) * op.count,
-            "shape": dict(op.shape)} for op in wl.ops]
-    return {
-        "name": wl.name, "description": wl.description, "source": wl.source, "params": dict(wl.params),
-        "op_count": len(wl.ops), "total_flops": wl.total_flops,
-        "total_bytes": sum(o["bytes"] for o in ops),
-        "parameters": wl.parameters, "tokens": wl.tokens, "flops_per_token": wl.flops_per_token,
-        "ops": ops,
-    }
-
-
 @workload.command("list")
 @FORMAT
 @WL_PATH
@@ -61,6 +48,7 @@ def list_cmd(fmt, wl_path):
 @WL_PATH
 def show_cmd(name, fmt, sets, wl_path):
     """Parameters, op count, total FLOPs and bytes, parameter count, and the ops of a workload."""
+    from ..report import workload_json
     from ..workloads import get_workload
     _, wl_over = parse_sets(sets)
     wl = get_workload(name, wl_path, overrides=wl_over or None)
