@@ -229,26 +229,24 @@ def apply_overrides(doc: dict, overrides: Mapping[str, Any], file: Optional[str]
 
 def _apply_one(doc: dict, dotted: str, value: Any, ctx: S.Ctx, label: str) -> None:
     parts = dotted.split(".")
-    node, field = doc, HARDWARE
+    node, field, node_parent = doc, HARDWARE, None
     for i, key in enumerate(parts):
         last = i == len(parts) - 1
         if isinstance(field, S.NamedList):
             items = node if isinstance(node, list) else []
             names = [it.get("name") for it in items if isinstance(it, dict)]
             if key not in names:
-                S.unknown_key(ctx, ".".join(parts[:i]), key, tuple(names))
-                ctx.problems[-1].path = label
+                S.unknown_key(ctx, ".".join(parts[:i]), key, tuple(names), at=label)
                 return
             if last:
                 ctx.add(label, "a field of the list item, e.g. " + f"{dotted}.bandwidth", "a whole item")
                 return
             node, field = items[names.index(key)], field.item
             continue
-        child = field.child(key) if field is not None else None
+        child = field.child(key)
         if child is None or key in ("set", "extends", "schema_version"):
             valid = tuple(k for k in getattr(field, "fields", getattr(field, "keys", None) or ()) if k not in ("set", "extends"))
-            S.unknown_key(ctx, ".".join(parts[:i]), key, valid)
-            ctx.problems[-1].path = label
+            S.unknown_key(ctx, ".".join(parts[:i]), key, valid, at=label)
             return
         if isinstance(field, S.OneOf) and not isinstance(node, dict):
             node_parent[parts[i - 1]] = node = {"default": node} if node is not None else {}

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 from . import catalog
-from .errors import RoofsimError
+from .errors import Problem, RoofsimError, SpecError
 from .hardware import apply_overrides, build_hardware, to_doc
 from .loader import load_hardware
 from .specs import HardwareSpec
@@ -37,7 +37,6 @@ def validate_files(paths: Sequence[os.PathLike | str], hw_path: Sequence[os.Path
         try:
             hw = load_hardware(Path(p), _resolver(hw_path))
             if Path(p).stem != hw.id:
-                from .errors import Problem, SpecError
                 raise SpecError(Problem(str(p), "id", f"the file name's stem {Path(p).stem!r}", repr(hw.id)))
             out[str(p)] = None
         except RoofsimError as e:

@@ -55,17 +55,18 @@ def _flop_matrix(ops: Sequence[Op]):
     return keys, F
 
 
-def _compute_rates(hws, keys, ideal) -> tuple[np.ndarray, list]:
-    rate = np.full((len(hws), max(len(keys), 1)), np.inf)
+def _compute_peaks(hws, keys, ideal) -> tuple[np.ndarray, np.ndarray, list]:
+    """[H, K] peaks each (dtype, unit) key runs at, [H, K] achievable fractions, resolutions."""
+    shape = (len(hws), max(len(keys), 1))
+    peak, frac = np.full(shape, np.inf), np.ones(shape)
     res = []
     for i, h in enumerate(hws):
-        row = []
-        for j, (dtype, unit) in enumerate(keys):
-            r = h.compute.resolve(dtype, unit)
-            row.append(r)
-            rate[i, j] = r.flop_per_s * (1.0 if ideal else h.efficiency.compute_fraction(r.dtype))
+        row = [h.compute.resolve(dtype, unit) for dtype, unit in keys]
+        for j, r in enumerate(row):
+            peak[i, j] = r.flop_per_s
+            frac[i, j] = 1.0 if ideal else h.efficiency.compute_fraction(r.dtype)
         res.append(row)
-    return rate, res
+    return peak, frac, res
 
 
 def _size_efficiency(h: HardwareSpec, flops: np.ndarray) -> Optional[np.ndarray]:
@@ -84,14 +85,13 @@ def evaluate_arrays(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], ops: 
     ops = list(ops.ops) if isinstance(ops, Workload) else list(ops)
     H, N = len(hws), len(ops)
     keys, F = _flop_matrix(ops)
-    rate, resolutions = _compute_rates(hws, keys, ideal)
-    t_compute = (F[None, :, :] / rate[:, None, :]).sum(axis=2)             # [H, N]
+    peak, frac, resolutions = _compute_peaks(hws, keys, ideal)
+    t_compute = (F[None, :, :] / (peak * frac)[:, None, :]).sum(axis=2)   # [H, N]
     if not ideal:
         for i, h in enumerate(hws):
             eff = _size_efficiency(h, F.sum(axis=1))
             if eff is not None:  # the table replaces the per-dtype fraction
-                base = np.array([h.efficiency.compute_fraction(r.dtype) for r in resolutions[i]])
-                t_compute[i] = (F / (rate[i] / base)[None, :]).sum(axis=1) / eff
+                t_compute[i] = (F / peak[i][None, :]).sum(axis=1) / eff
 
     lv = level_arrays(hws)
     oa = op_arrays(ops)

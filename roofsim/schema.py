@@ -320,10 +320,11 @@ class NamedList(Field):
         return out
 
 
-def unknown_key(ctx: Ctx, path: str, key: Any, valid: tuple) -> None:
+def unknown_key(ctx: Ctx, path: str, key: Any, valid: tuple, at: str = "") -> None:
+    """Report ``key`` unknown under ``path`` (at ``at`` if given, e.g. the override's name)."""
     close = difflib.get_close_matches(str(key), [str(v) for v in valid], n=1)
     hint = f"did you mean {close[0]!r}?" if close else ""
-    full = f"{path}.{key}" if path else str(key)
+    full = at or (f"{path}.{key}" if path else str(key))
     # no valid keys: the parent is a single value, or a list with no items (no links defined)
     expected = "one of the keys " + ", ".join(str(v) for v in valid) if valid else f"no key under {path or 'the top'} (it has none)"
     ctx.add(full, expected, f"unknown key {key!r}", hint)

@@ -76,7 +76,7 @@ def json_text(obj: Any) -> str:
 def write_atomic(path: str | os.PathLike, text: str) -> None:
     """Write to a temporary file in the same folder, then rename: never a half-written output."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True) if not target.parent.exists() else None
+    target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
