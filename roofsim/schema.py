@@ -221,7 +221,6 @@ class Map(Field):
     value: Field
     keys: Optional[tuple] = None
     required: bool = False
-    key_what: str = "a key"
 
     @property
     def expected(self) -> str:

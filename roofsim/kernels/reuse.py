@@ -392,8 +392,9 @@ def stack_distance_histogram(lines, capacity):
         if dense:
             prev, now = _resolve_dense(lines, start, end, lo, last, prev, now, ps)
         else:
-            table, hbits, used2, prev, now = _resolve_hash(lines, start, end, table, hbits,
-                                                            used, prev, now, ps)
+            # the distinct-line count comes from _count below; _resolve_hash's is for its load factor
+            table, hbits, _, prev, now = _resolve_hash(lines, start, end, table, hbits,
+                                                       used, prev, now, ps)
         if used + CHUNK >= hist.shape[0]:
             bigger = np.zeros(max(2 * hist.shape[0], used + CHUNK + 1), np.int64)
             bigger[:hist.shape[0]] = hist
