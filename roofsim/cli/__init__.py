@@ -29,14 +29,22 @@ def main():
     """roofsim: is this workload compute-, memory-, interconnect- or latency-bound on this chip?"""
 
 
+# (module under roofsim.cli, command name). Add one line per new command; an import error in a
+# command module is a bug and surfaces, it is not swallowed.
+COMMANDS = (
+    ("hw", "hw"),
+    ("run", "run"),
+    ("run", "compare"),
+    ("workload", "workload"),
+    ("cache", "cache"),
+)
+
+
 def _register() -> None:
-    from . import hw as _hw
-    main.add_command(_hw.hw)
-    for module, name in (("run", "run"), ("run", "compare"), ("workload", "workload"), ("cache", "cache")):
-        try:
-            mod = __import__(f"{__name__}.{module}", fromlist=[name])
-        except ImportError:
-            continue  # a command group not written yet
+    import importlib
+
+    for module, name in COMMANDS:
+        mod = importlib.import_module(f"{__name__}.{module}")
         main.add_command(getattr(mod, name))
 
 
