@@ -25,10 +25,11 @@ def run(hardware: Union[HardwareLike, Sequence[HardwareLike]], workload, *, idea
     column tells them apart). ``workload`` may be a name, a path or a Workload.
     """
     from .ops import Workload
-    from .roofline import evaluate
+    from .roofline import evaluate, require_distinct
     from .workloads import get_workload
-    many = isinstance(hardware, (list, tuple))
-    hws = [_hardware(h, hw_overrides) for h in (hardware if many else [hardware])]
+    given = list(hardware) if isinstance(hardware, (list, tuple)) else [hardware]
+    hws = [_hardware(h, hw_overrides) for h in given]
+    require_distinct(hws, [h.id if isinstance(h, HardwareSpec) else str(h) for h in given])
     wl = workload if isinstance(workload, Workload) else get_workload(workload, overrides=wl_overrides)
     return evaluate(hws, wl, ideal=ideal, predictor=predictor(cache_model))
 

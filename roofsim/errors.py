@@ -64,3 +64,14 @@ class NotFoundError(RoofsimError):
 
 class CacheConfigError(RoofsimError):
     """A bad cache-level description or trace for the cache simulator."""
+
+
+class OutputError(RoofsimError):
+    """An output path that cannot be written (missing or unwritable folder, a folder, a socket)."""
+
+    def __init__(self, path: str, reason: str):
+        self.path, self.reason = path, reason
+        super().__init__(f"--output {path}: cannot write: {reason}")
+
+    def __reduce__(self):
+        return (OutputError, (self.path, self.reason))

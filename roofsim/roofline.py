@@ -15,6 +15,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
+from .errors import Problem, SpecError
 from .ops.access import ExplicitAccess
 from .ops.op import Op, Workload
 from .specs import HardwareSpec, PeakResolution
@@ -140,12 +141,29 @@ def evaluate(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], workload: Un
     return to_frame(evaluate_arrays(hardware, workload, ideal=ideal, predictor=predictor))
 
 
+def require_distinct(hws: Sequence[HardwareSpec], spellings: Optional[Sequence[str]] = None,
+                     where: str = "hardware") -> None:
+    """Rows are keyed by device id (the ``hardware`` column), so one id given twice would merge
+    two devices' rows and every per-device total would double: refuse it, saying how each was
+    written (``a100`` and ``a100-sxm4-80gb`` are one device)."""
+    named: dict[str, list[str]] = {}
+    for i, h in enumerate(hws):
+        named.setdefault(h.id, []).append(spellings[i] if spellings else h.id)
+    problems = [Problem(None, where, "each device once",
+                        f"{' and '.join(repr(s) for s in names)}, {'all' if len(names) > 2 else 'both'} naming {hid}"
+                        + ("" if spellings else " (give a derived design its own id)"))
+                for hid, names in named.items() if len(names) > 1]
+    if problems:
+        raise SpecError(problems)
+
+
 def to_frame(ev: Evaluation):
     """Columns (units in names; time, flops and bytes are totals over ``count`` executions):
     hardware, workload, op, kind, phase, count, dtype, dtype_used, unit_used, note, flops,
     bytes_<level>, intensity_<level> (FLOP/byte), time_compute_s, time_<level>_s, time_link_s,
     link, time_s, bound, attained_flop_per_s, peak_flop_per_s, fraction_of_peak."""
     import pandas as pd
+    require_distinct(ev.hws)
     rows = []
     for i, h in enumerate(ev.hws):
         names = ev.level_names[i]

@@ -29,7 +29,7 @@ def parse_sets(items) -> tuple[dict, dict]:
 
 def emit(text: str, path) -> None:
     if path:
-        output.write_atomic(path, text)
+        output.write_output(path, text)
     else:
         click.echo(text)
 
@@ -39,6 +39,15 @@ SET = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
 HW_PATH = click.option("--hw-path", multiple=True, type=click.Path(file_okay=False), help="Extra folder of hardware files.")
 WL_PATH = click.option("--wl-path", multiple=True, type=click.Path(file_okay=False), help="Extra folder of workload files.")
 IDEAL = click.option("--ideal", is_flag=True, help="Pure roofline: no efficiencies, no latency floors (an upper bound on speed).")
-OUTPUT = click.option("--output", "-o", "output_path", type=click.Path(dir_okay=False), help="Write to this file (atomically) instead of stdout.")
+def _checked_output(ctx, param, value):
+    """Refuse a bad --output before the work starts, not after it (one line, exit 2)."""
+    if value:
+        output.check_output_path(value)
+    return value
+
+
+OUTPUT = click.option("--output", "-o", "output_path", callback=_checked_output, metavar="FILE",
+                      help="Write to this file instead of stdout: atomically for a regular file "
+                           "(a failed run leaves nothing), through a symlink, device or FIFO.")
 CACHE_MODEL = click.option("--cache-model", type=click.Choice(["compulsory", "mrc", "simulate"]), default="mrc",
                            show_default=True, help="How irregular ops (gathers, sparse) are predicted: exact LRU miss-ratio curves (mrc), set-associative simulation, or compulsory traffic.")

@@ -1,4 +1,4 @@
-"""Rendering rows as table / csv / json / markdown, and atomic writes of outputs."""
+"""Rendering rows as table / csv / json / markdown, and safe writes of output files."""
 from __future__ import annotations
 
 import csv
@@ -6,9 +6,12 @@ import io
 import json
 import math
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 from typing import Any, Sequence
+
+from ..errors import OutputError
 
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -73,18 +76,95 @@ def json_text(obj: Any) -> str:
     return json.dumps(clean(obj), indent=2, default=_json_default, allow_nan=False)
 
 
-def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write to a temporary file in the same folder, then rename: never a half-written output."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+def write_output(path: str | os.PathLike, text: str) -> None:
+    """Write an output file without ever harming what the path names.
+
+    A regular file (or a new one) is written to a temporary file in the same folder and renamed
+    over the target, so a failed run leaves nothing half-written; a new file gets the usual
+    0666 & ~umask mode and an existing one keeps its mode. A symlink is followed: its target is
+    written (atomically when it is a regular file) and the link stays a link. A character device
+    (/dev/null, a terminal) or a FIFO is written through; renaming onto them would replace
+    /dev/null with a regular file when run as root. Anything else is refused: one OutputError.
+    """
+    where = str(path)
+    target = Path(os.path.realpath(path))  # follows symlinks, also chains and dangling ones
+    data = (text if text.endswith("\n") else text + "\n").encode("utf-8")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text if text.endswith("\n") else text + "\n")
+        st = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise OutputError(where, _reason(e)) from None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
+            _write_through(target, data, where)
+            return
+        raise OutputError(where, "a folder" if stat.S_ISDIR(st.st_mode)
+                          else "not a regular file, character device or FIFO")
+    if not target.parent.is_dir():
+        raise OutputError(where, f"no such folder {str(target.parent)!r}")
+    _replace_atomically(target, data, where, None if st is None else stat.S_IMODE(st.st_mode))
+
+
+def check_output_path(path: str | os.PathLike) -> None:
+    """Refuse, before any work is done, an output path that write_output would refuse later.
+
+    (root passes every access() check; write_output then reports what goes wrong.)"""
+    target = Path(os.path.realpath(path))
+    try:
+        st = os.stat(target)
+    except OSError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        if not (stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
+            raise OutputError(str(path), "a folder" if stat.S_ISDIR(st.st_mode)
+                              else "not a regular file, character device or FIFO")
+        if not os.access(target, os.W_OK):
+            raise OutputError(str(path), "permission denied")
+        return
+    if not target.parent.is_dir():
+        raise OutputError(str(path), f"no such folder {str(target.parent)!r}")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise OutputError(str(path), f"folder {str(target.parent)!r} is not writable")
+
+
+def _reason(e: OSError) -> str:
+    return (e.strerror or type(e).__name__).lower()
+
+
+def _write_through(target: Path, data: bytes, where: str) -> None:
+    try:
+        with open(target, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        raise OutputError(where, _reason(e)) from None
+
+
+def _replace_atomically(target: Path, data: bytes, where: str, keep_mode: int | None) -> None:
+    tmp = None
+    try:
+        for _ in range(100):  # O_EXCL: a fresh name, created with 0666 & ~umask like any new file
+            tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                break
+            except FileExistsError:
+                tmp = None
+        else:
+            raise OutputError(where, "no free temporary file name")
+        with os.fdopen(fd, "wb") as f:
+            if keep_mode is not None:
+                os.fchmod(f.fileno(), keep_mode)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+        tmp = None
+    except OSError as e:
+        raise OutputError(where, _reason(e)) from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass

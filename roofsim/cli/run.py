@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from ..errors import Problem, SpecError
 from ..units import format_quantity as fq
 from . import output
 from .common import CACHE_MODEL, HW_PATH, IDEAL, OUTPUT, SET, WL_PATH, emit, parse_sets
@@ -17,11 +18,22 @@ def evaluation_options(command):
     return command
 
 
+def _device_names(text: str) -> list[str]:
+    """``a100,h100`` -> names; an empty name (``--hw ,``, ``a100,,h100``) is an error, not skipped."""
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise SpecError(Problem(None, "--hw", "comma-separated hardware names, e.g. a100,h100",
+                                f"an empty name in {text!r}"))
+    return names
+
+
 def _load(hw_names, workload, sets, hw_path, wl_path):
     from ..hw import get_hardware
+    from ..roofline import require_distinct
     from ..workloads import get_workload
     hw_over, wl_over = parse_sets(sets)
     hws = [get_hardware(n, hw_path, overrides=hw_over or None) for n in hw_names]
+    require_distinct(hws, hw_names, "--hw")
     wl = get_workload(workload, wl_path, overrides=wl_over or None)
     return hws, wl
 
@@ -84,8 +96,7 @@ def compare(hw_names, workload, fmt, output_path, ideal, sets, cache_model, hw_p
     from ..api import predictor
     from ..report import compare_json
     from ..roofline import evaluate
-    names = [n.strip() for n in hw_names.split(",") if n.strip()]
-    hws, wl = _load(names, workload, sets, hw_path, wl_path)
+    hws, wl = _load(_device_names(hw_names), workload, sets, hw_path, wl_path)
     df = evaluate(hws, wl, ideal=ideal, predictor=predictor(cache_model))
     doc = compare_json(df, hws, wl, ideal)
     rows = doc["hardware"]
