@@ -37,6 +37,7 @@ COMMANDS = (
     ("run", "compare"),
     ("workload", "workload"),
     ("cache", "cache"),
+    ("validate", "validate"),
 )
 
 

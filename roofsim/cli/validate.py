@@ -1,0 +1,63 @@
+"""`roofsim validate`: the model's predictions held against measured kernels."""
+from __future__ import annotations
+
+import click
+
+from ..units import format_quantity as fq
+from . import output
+from .common import CACHE_MODEL, HW_PATH, OUTPUT, emit
+
+
+def _pct(x: float) -> str:
+    return "-" if x != x else f"{x:.0%}"
+
+
+def kernel_rows(df) -> list[dict]:
+    return [{"kernel": r["kernel"], "category": r["category"], "measured": fq(r["measured_s"], "time"),
+             "predicted": fq(r["predicted_s"], "time"), "ratio": f"{r['ratio']:.2f}",
+             "bound": r["bound"], "miss": r["miss"] or "-",
+             "spread": _pct(r["spread"])} for _, r in df.iterrows()]
+
+
+def summary_rows(summary) -> list[dict]:
+    return [{"group": r["group"], "name": r["name"], "kernels": r["kernels"],
+             "median |err|": _pct(r["median_abs_error"]), "mean |err|": _pct(r["mean_abs_error"]),
+             "within 25%": _pct(r["within_25pct"]), "within 2x": _pct(r["within_2x"]),
+             "median ratio": f"{r['median_ratio']:.2f}", "worst": f"{r['worst_kernel']} ({r['worst_ratio']:.2f})"}
+            for _, r in summary.iterrows()]
+
+
+@click.command()
+@click.option("--hw", "hw_name", required=True, help="Hardware id, alias or YAML file (e.g. one written by `roofsim probe`).")
+@click.option("--measurements", "measurements_path", type=click.Path(dir_okay=False),
+              help="A CSV of measured kernels (format in the README).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@OUTPUT
+@CACHE_MODEL
+@HW_PATH
+def validate(hw_name, measurements_path, fmt, output_path, cache_model, hw_path):
+    """Predicted vs measured time of every kernel, and the error per category and overall."""
+    from ..api import predictor
+    from ..errors import Problem, SpecError
+    from ..hw import get_hardware
+    from ..measure.records import load_measurements
+    from ..measure.validate import error_summary, validate as run_validation
+    if not measurements_path:
+        raise SpecError(Problem(None, "--measurements", "a measurement CSV file", "nothing"))
+    hw = get_hardware(hw_name, hw_path)
+    measurements = load_measurements(measurements_path)
+    df = run_validation(hw, measurements, predictor=predictor(cache_model))
+    summary = error_summary(df)
+    if fmt == "json":
+        emit(output.json_text({"hardware": hw.id, "kernels": df.to_dict("records"),
+                               "summary": summary.to_dict("records")}), output_path)
+        return
+    if fmt == "csv":
+        emit(output.csv_text(df.to_dict("records"), list(df.columns)), output_path)
+        return
+    text = [f"{len(df)} kernels on {hw.name} ({hw.id}); ratio = predicted / measured", "",
+            output.table(kernel_rows(df), align_right=("measured", "predicted", "ratio", "spread")), "",
+            "Error (|predicted / measured - 1|) by category, by the bound that decided each prediction, and overall:",
+            output.table(summary_rows(summary), align_right=("kernels", "median |err|", "mean |err|", "within 25%",
+                                                            "within 2x", "median ratio"))]
+    emit("\n".join(text), output_path)

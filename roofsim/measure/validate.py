@@ -1,0 +1,115 @@
+"""Predictions held against measured kernels: per-kernel ratios and an error summary.
+
+``validate`` prices every measured kernel with the same model a user's workload goes through
+(roofsim.roofline.evaluate over the kernel's standard ops) and puts prediction and measurement
+side by side. ``error_summary`` gives, per category, per bound and overall, the median and mean
+absolute percentage error, the share of kernels within 25 % and within a factor of 2, and the
+median ratio (its bias: below 1 the model is too optimistic, above 1 too pessimistic). A miss is
+attributed to the bound of the op that dominates the kernel's predicted time: the part of the
+model (compute, a memory level, the latency floor) whose figure was wrong.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ..errors import Problem, SpecError
+from ..ops.op import Workload
+from ..specs import HardwareSpec
+from .records import Measurement
+
+WITHIN = 0.25      # "within 25 %": |predicted / measured - 1| <= 0.25
+FACTOR = 2.0       # "within 2x": 1/2 <= predicted / measured <= 2
+KERNEL_COLUMNS = ("kernel", "category", "kind", "device", "hardware", "ops", "measured_s", "predicted_s", "ratio",
+                  "error", "abs_error", "bound", "bound_share", "miss", "spread", "repeats", "flops", "source")
+
+
+def matches(hw: HardwareSpec, device: str) -> bool:
+    return device == hw.id or device in hw.aliases
+
+
+def select(hw: HardwareSpec, measurements: Sequence[Measurement]) -> list[Measurement]:
+    """The measurements taken on ``hw`` (by id or alias); an error naming the devices present if none."""
+    mine = [m for m in measurements if matches(hw, m.device)]
+    if measurements and not mine:
+        present = sorted({m.device for m in measurements})
+        raise SpecError(Problem(None, "device", f"measurements of {hw.id} (or an alias of it)",
+                                "only " + ", ".join(present)))
+    if not mine:
+        raise SpecError(Problem(None, "measurements", "at least one measurement", "none"))
+    return mine
+
+
+def miss_label(ratio: float) -> str:
+    """'' within 25 %; else which way the model errs (too fast: it predicts less time than measured)."""
+    if abs(ratio - 1.0) <= WITHIN:
+        return ""
+    return "model too fast" if ratio < 1.0 else "model too slow"
+
+
+def validate(hw: HardwareSpec, measurements: Sequence[Measurement], predictor=None, match_device: bool = True):
+    """One row per measured kernel on ``hw``; columns in KERNEL_COLUMNS (ratio = predicted / measured).
+
+    Each kernel's ops are evaluated together as one workload, in order, so that any effect
+    across consecutive ops of one kernel applies as it would in a user's workload.
+    """
+    import pandas as pd
+    from ..roofline import evaluate
+    chosen = select(hw, measurements) if match_device else list(measurements)
+    rows = []
+    for m in chosen:
+        df = evaluate(hw, Workload(m.name, m.ops), predictor=predictor)
+        predicted = float(df["time_s"].sum())
+        top = df.loc[df["time_s"].idxmax()]
+        by_bound = df.groupby("bound")["time_s"].sum()
+        ratio = predicted / m.time_s
+        rows.append({
+            "kernel": m.name, "category": m.category, "kind": m.kind, "device": m.device, "hardware": hw.id,
+            "ops": len(m.ops), "measured_s": m.time_s, "predicted_s": predicted, "ratio": ratio,
+            "error": ratio - 1.0, "abs_error": abs(ratio - 1.0), "bound": top["bound"],
+            "bound_share": float(by_bound[top["bound"]] / predicted) if predicted > 0 else np.nan,
+            "miss": miss_label(ratio), "spread": np.nan if m.spread is None else m.spread,
+            "repeats": m.repeats, "flops": float(df["flops"].sum()), "source": m.source,
+        })
+    out = pd.DataFrame(rows, columns=list(KERNEL_COLUMNS))
+    out.attrs.update(hardware=hw.id)
+    return out
+
+
+def _stats(g) -> dict:
+    ratio = g["ratio"].to_numpy(float)
+    ape = np.abs(ratio - 1.0)
+    return {
+        "kernels": int(len(g)),
+        "median_abs_error": float(np.median(ape)),
+        "mean_abs_error": float(np.mean(ape)),
+        "within_25pct": float(np.mean(ape <= WITHIN)),
+        "within_2x": float(np.mean((ratio >= 1.0 / FACTOR) & (ratio <= FACTOR))),
+        "median_ratio": float(np.median(ratio)),
+        "worst_kernel": str(g["kernel"].iloc[int(np.argmax(ape))]),
+        "worst_ratio": float(ratio[int(np.argmax(ape))]),
+    }
+
+
+SUMMARY_COLUMNS = ("group", "name", "kernels", "median_abs_error", "mean_abs_error", "within_25pct", "within_2x",
+                   "median_ratio", "worst_kernel", "worst_ratio")
+
+
+def error_summary(df):
+    """Rows of (group, name): one per category, one per bound (where the misses come from), then
+    ``overall``; errors are fractions (0.15 = 15 %)."""
+    import pandas as pd
+    rows = []
+    for group in ("category", "bound"):
+        for name, g in df.groupby(group, sort=True):
+            rows.append({"group": group, "name": name, **_stats(g)})
+    if len(df):
+        rows.append({"group": "overall", "name": "all", **_stats(df)})
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+
+
+def overall(summary) -> Optional[dict]:
+    """The ``overall`` row of an error summary as a dict (None for an empty summary)."""
+    o = summary[summary["group"] == "overall"]
+    return None if o.empty else o.iloc[0].to_dict()

@@ -1,0 +1,114 @@
+"""validate(): predictions beside measurements; error_summary(): the arithmetic of the figures."""
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from roofsim.cli import main
+from roofsim.errors import SpecError
+from roofsim.hw import get_hardware
+from roofsim.measure.records import Measurement, load_measurements, to_op
+from roofsim.measure.validate import error_summary, miss_label, overall, validate
+
+DATA = Path(__file__).parent / "data" / "measure"
+HW = str(DATA / "round-cpu.yaml")
+
+
+def test_validate_prices_each_kernel_on_its_device():
+    hw = get_hardware(HW)
+    df = validate(hw, load_measurements(DATA / "good.csv"))
+    # other-chip's row is not this device's; the alias 'round' is
+    assert list(df["kernel"]) == ["square", "copy"]
+    sq, copy = df.iloc[0], df.iloc[1]
+    # square: 2e9 FLOPs / 20 GFLOP/s (efficiency 1) = 0.1 s; its bytes at dram are at most
+    # (16 re-reads of A and B: 64-wide tiles in half of the 32 KiB L1) 132 MB / 10 GB/s = 13.2 ms
+    assert sq["predicted_s"] == pytest.approx(0.1) and sq["bound"] == "compute"
+    assert sq["ratio"] == pytest.approx(0.5) and sq["miss"] == "model too fast"
+    # copy: 1e6 fp32 in + 1e6 out = 8 MB / 10 GB/s = 0.8 ms against 0.4 ms measured
+    assert copy["predicted_s"] == pytest.approx(8e-4) and copy["bound"] == "memory:dram"
+    assert copy["ratio"] == pytest.approx(2.0) and copy["miss"] == "model too slow"
+    assert copy["bound_share"] == 1.0
+
+
+def test_no_measurement_of_this_device_names_those_present():
+    hw = get_hardware(HW)
+    other = [m for m in load_measurements(DATA / "good.csv") if m.device == "other-chip"]
+    with pytest.raises(SpecError) as e:
+        validate(hw, other)
+    assert str(e.value) == "device: expected measurements of round-cpu (or an alias of it), found only other-chip"
+
+
+def test_multi_op_kernel_sums_its_ops():
+    hw = get_hardware(HW)
+    ops = (to_op({"kind": "elementwise", "dtype": "fp32", "elements": "1000000"}, "a"),
+           to_op({"kind": "reduction", "dtype": "fp32", "elements": "1000000"}, "b"))
+    df = validate(hw, [Measurement("two", "round-cpu", "pair", ops, 1.2e-3, "made up")])
+    # 0.8 ms (8 MB) + 4 MB read + 4 B written / 10 GB/s = 0.4 ms: 1.2000004 ms
+    assert df["predicted_s"].iloc[0] == pytest.approx(1.2e-3 + 4e-10)
+    assert df["kind"].iloc[0] == "elementwise+reduction" and df["ops"].iloc[0] == 2
+    assert df["bound_share"].iloc[0] == pytest.approx(1.0)
+
+
+def test_measurement_refuses_bad_time():
+    op = to_op({"kind": "reduction", "dtype": "fp32", "elements": "10"})
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(SpecError):
+            Measurement("x", "d", "c", (op,), bad, "s")
+
+
+@pytest.mark.parametrize("ratio,label", [(1.25, ""), (0.75, ""), (1.26, "model too slow"), (0.74, "model too fast")])
+def test_miss_label_edges(ratio, label):
+    assert miss_label(ratio) == label
+
+
+def test_error_summary_arithmetic():
+    df = pd.DataFrame({
+        "kernel": ["a", "b", "c", "d", "e"],
+        "category": ["x", "x", "x", "y", "y"],
+        "bound": ["compute", "memory:dram", "memory:dram", "latency", "compute"],
+        "ratio": [1.1, 0.5, 3.0, 1.0, 0.8],
+    })
+    s = error_summary(df)
+    assert list(zip(s["group"], s["name"])) == [
+        ("category", "x"), ("category", "y"), ("bound", "compute"), ("bound", "latency"), ("bound", "memory:dram"),
+        ("overall", "all")]
+    o = overall(s)
+    # |ratio - 1| = 0.1, 0.5, 2.0, 0.0, 0.2: sorted 0, 0.1, 0.2, 0.5, 2.0 -> median 0.2, mean 2.8 / 5 = 0.56
+    assert o["median_abs_error"] == pytest.approx(0.2) and o["mean_abs_error"] == pytest.approx(0.56)
+    # within 25 %: a, d, e (0.1, 0, 0.2) = 3/5; within 2x: all but c (3.0) = 4/5 (b at exactly 0.5 counts)
+    assert o["within_25pct"] == pytest.approx(0.6) and o["within_2x"] == pytest.approx(0.8)
+    assert o["median_ratio"] == pytest.approx(1.0) and o["worst_kernel"] == "c" and o["worst_ratio"] == 3.0
+    x = s.iloc[0]
+    # x: 0.1, 0.5, 2.0 -> median 0.5, mean 2.6 / 3
+    assert x["kernels"] == 3 and x["median_abs_error"] == pytest.approx(0.5)
+    assert x["mean_abs_error"] == pytest.approx(2.6 / 3) and x["within_25pct"] == pytest.approx(1 / 3)
+    dram = s[s["name"] == "memory:dram"].iloc[0]
+    # the misses b (0.5) and c (3.0) both come from main-memory bandwidth
+    assert dram["kernels"] == 2 and dram["within_25pct"] == 0.0 and dram["within_2x"] == 0.5
+
+
+def test_error_summary_of_nothing_is_empty():
+    s = error_summary(pd.DataFrame({"kernel": [], "category": [], "bound": [], "ratio": []}))
+    assert s.empty and overall(s) is None
+
+
+def test_cli_table_and_json():
+    r = CliRunner().invoke(main, ["validate", "--hw", HW, "--measurements", str(DATA / "good.csv"),
+                                  "--format", "json", "--cache-model", "compulsory"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["hardware"] == "round-cpu" and [k["kernel"] for k in d["kernels"]] == ["square", "copy"]
+    o = [s for s in d["summary"] if s["group"] == "overall"][0]
+    # ratios 0.5 and 2.0: both 50 % / 100 % off; median (0.5 + 1.0) / 2
+    assert o["median_abs_error"] == pytest.approx(0.75) and o["within_2x"] == 1.0
+    r = CliRunner().invoke(main, ["validate", "--hw", HW, "--measurements", str(DATA / "good.csv")])
+    assert r.exit_code == 0, r.output
+    assert "2 kernels on Round-number CPU for measurement tests (round-cpu)" in r.output
+    assert "overall   all" in r.output
+
+
+def test_cli_needs_measurements():
+    r = CliRunner().invoke(main, ["validate", "--hw", HW])
+    assert r.exit_code == 2 and r.output == "error: --measurements: expected a measurement CSV file, found nothing\n"
