@@ -7,8 +7,8 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # roofsim.run(...) without importing pandas at `import roofsim`
-    if name == "run":
-        from .api import run
-        return run
+    # roofsim.run(...) and roofsim.query(...) without importing pandas at `import roofsim`
+    if name in ("run", "query"):
+        from . import api
+        return getattr(api, name)
     raise AttributeError(f"module 'roofsim' has no attribute {name!r}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from .specs import HardwareSpec
@@ -24,22 +25,41 @@ def run(hardware: Union[HardwareLike, Sequence[HardwareLike]], workload, *, idea
     ``hardware`` may be a name, a path, a spec, or a list of them (one DataFrame, a ``hardware``
     column tells them apart). ``workload`` may be a name, a path or a Workload.
     """
+    from .roofline import to_frame
+    return to_frame(query(hardware, workload, ideal=ideal, hw_overrides=hw_overrides,
+                          wl_overrides=wl_overrides, cache_model=cache_model))
+
+
+def query(hardware: Union[HardwareLike, Sequence[HardwareLike]], workload, *, ideal: bool = False,
+          hw_overrides: Optional[Mapping[str, Any]] = None, wl_overrides: Optional[Mapping[str, Any]] = None,
+          cache_model: str = "mrc"):
+    """The evaluation ``run`` tabulates, as arrays (a roofsim.roofline.Evaluation), without pandas:
+    the fast path for many single queries. ``query("h100", "llama2-7b").total_time_s[0]`` is the
+    sum of ``run``'s ``time_s`` column."""
     from .ops import Workload
-    from .roofline import evaluate, require_distinct
+    from .roofline import evaluate_arrays, require_distinct
     from .workloads import get_workload
     given = list(hardware) if isinstance(hardware, (list, tuple)) else [hardware]
     hws = [_hardware(h, hw_overrides) for h in given]
     require_distinct(hws, [h.id if isinstance(h, HardwareSpec) else str(h) for h in given])
     wl = workload if isinstance(workload, Workload) else get_workload(workload, overrides=wl_overrides)
-    return evaluate(hws, wl, ideal=ideal, predictor=predictor(cache_model))
+    return evaluate_arrays(hws, wl, ideal=ideal, predictor=predictor(cache_model))
 
 
 def predictor(name: str):
-    """None (compulsory traffic), or the cache model's MRC / simulation predictor."""
+    """None (compulsory traffic), or the cache model's MRC / simulation predictor.
+
+    One predictor per model and process: its memo of (access, cache levels) -> misses then
+    serves every later query, so a warm query does not rebuild the same trace and curve."""
     from .errors import RoofsimError
     if name == "compulsory":
         return None
     if name not in ("mrc", "simulate"):
         raise RoofsimError(f"cache model: expected compulsory, mrc or simulate, found {name!r}")
+    return _shared_predictor(name)
+
+
+@lru_cache(maxsize=None)
+def _shared_predictor(name: str):
     from .cache.predictors import MRCPredictor, SimulationPredictor
     return MRCPredictor() if name == "mrc" else SimulationPredictor()

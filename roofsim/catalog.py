@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 from .errors import NotFoundError
+from .filecache import StampedCache, stamp
 
 _SUFFIXES = (".yaml", ".yml")
 
 
+@lru_cache(maxsize=8)  # where the package is installed does not change while it runs
 def bundled_dir(kind: str) -> Path:
     """Folder of the bundled ``hardware`` or ``workloads`` catalogue (installed or editable)."""
     spec = importlib.util.find_spec(f"roofsim.catalogue.{kind}")
@@ -66,9 +68,28 @@ def looks_like_path(name: str) -> bool:
     return name.endswith(_SUFFIXES + (".json",)) or os.sep in name or name.startswith(".")
 
 
+# Names -> files. An entry holds stamps of the folders searched (a file added, removed or renamed
+# changes them) and, for an alias, of every file whose aliases were read up to the hit.
+_RESOLVED = StampedCache(maxsize=512)
+
+
 def resolve(name: str, kind: str, extra: Sequence[os.PathLike | str] = (),
             relative_to: Optional[Path] = None, suffixes: tuple[str, ...] = _SUFFIXES) -> Path:
     """File for an id, an alias or a path. Unknown names list the nearest known ones."""
+    if looks_like_path(name):
+        return _resolve(name, kind, extra, relative_to, suffixes, [])
+    key = (name, kind, tuple(map(str, extra)), str(relative_to), suffixes, os.environ.get("ROOFSIM_PATH", ""),
+           os.getcwd())
+    hit = _RESOLVED.get(key)
+    if hit is None:
+        stamps: list = []
+        hit = _resolve(name, kind, extra, relative_to, suffixes, stamps)
+        _RESOLVED.put(key, hit, stamps)
+    return hit
+
+
+def _resolve(name: str, kind: str, extra: Sequence[os.PathLike | str], relative_to: Optional[Path],
+             suffixes: tuple[str, ...], stamps: list) -> Path:
     if looks_like_path(name):
         for base in ([relative_to] if relative_to else []) + [Path.cwd()]:
             p = (base / name) if not Path(name).is_absolute() else Path(name)
@@ -78,6 +99,7 @@ def resolve(name: str, kind: str, extra: Sequence[os.PathLike | str] = (),
     dirs = search_dirs(kind, extra)
     if relative_to is not None:
         dirs.insert(0, relative_to)
+    stamps.extend(stamp(d) for d in dirs)  # taken before the search, so a change during it reloads
     for d in dirs:
         for suffix in suffixes:
             p = d / f"{name}{suffix}"
@@ -85,6 +107,7 @@ def resolve(name: str, kind: str, extra: Sequence[os.PathLike | str] = (),
                 return p
     files = _files(dirs, suffixes)
     for p in files:
+        stamps.append(stamp(p))
         if name in _aliases_in(p, p.stat().st_mtime):
             return p
     known = sorted({p.stem for p in files} | {a for p in files for a in _aliases_in(p, p.stat().st_mtime)})

@@ -7,6 +7,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from . import catalog
 from .errors import Problem, RoofsimError, SpecError
+from .filecache import StampedCache, freeze, stamp
 from .hardware import apply_overrides, build_hardware, to_doc
 from .loader import load_hardware
 from .specs import HardwareSpec
@@ -16,14 +17,36 @@ def _resolver(extra: Sequence[os.PathLike | str]):
     return lambda name, rel: catalog.resolve(name, "hardware", extra, relative_to=rel)
 
 
+# Validated specs by (file, search path, overrides); see roofsim/filecache.py.
+_SPECS = StampedCache()
+
+
 def get_hardware(name: str | os.PathLike, hw_path: Sequence[os.PathLike | str] = (),
                  overrides: Optional[Mapping[str, Any]] = None) -> HardwareSpec:
     """A catalogue id, alias or file path -> validated spec, with optional dotted overrides."""
     path = catalog.resolve(str(name), "hardware", hw_path)
-    hw = load_hardware(path, _resolver(hw_path))
-    if not overrides:
+    try:
+        key = (os.path.abspath(path), tuple(map(str, hw_path)), os.environ.get("ROOFSIM_PATH", ""),
+               freeze(dict(overrides or {})))
+    except TypeError:  # an override value that cannot be hashed: load without the cache
+        key = None
+    hw = _SPECS.get(key) if key else None
+    if hw is not None:
         return hw
-    return derive(hw, overrides, id=hw.id, name=hw.name, kind=hw.kind, source=hw.source, where="--set hw")
+    # Stamps of the search folders too: a file added there may shadow a base of the chain.
+    stamps = [stamp(path), *(stamp(d) for d in catalog.search_dirs("hardware", hw_path))]
+    resolver = _resolver(hw_path)
+
+    def recording_resolver(base, rel):
+        p = resolver(base, rel)
+        stamps.append(stamp(p))
+        return p
+    hw = load_hardware(path, recording_resolver)
+    if overrides:
+        hw = derive(hw, overrides, id=hw.id, name=hw.name, kind=hw.kind, source=hw.source, where="--set hw")
+    if key:
+        _SPECS.put(key, hw, stamps)
+    return hw
 
 
 def list_hardware(hw_path: Sequence[os.PathLike | str] = ()) -> list[HardwareSpec]:

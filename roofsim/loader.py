@@ -16,6 +16,8 @@ from .hardware import apply_overrides, build_hardware, merge_derived
 from .specs import HardwareSpec
 
 Resolver = Callable[[str, Optional[Path]], Path]
+# libyaml's safe loader where PyYAML was built with it (about 10x faster); the same safe tags.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def read_yaml(path: os.PathLike | str) -> Any:
@@ -28,6 +30,10 @@ def read_yaml(path: os.PathLike | str) -> Any:
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as e:
         raise SpecError(Problem(str(p), "", "a readable UTF-8 text file", type(e).__name__)) from None
     try:
+        return yaml.load(text, Loader=_SAFE_LOADER)
+    except yaml.YAMLError:
+        pass
+    try:  # the pure-Python reader again, for the same message with or without libyaml
         return yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
@@ -39,7 +45,7 @@ def read_yaml(path: os.PathLike | str) -> Any:
 def parse_scalar(text: str) -> Any:
     """Value of a ``--set key=value`` right-hand side: YAML scalar typing (3 -> int, 0.9 -> float)."""
     try:
-        value = yaml.safe_load(text)
+        value = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError:
         return text
     return value if isinstance(value, (int, float, str, bool, list)) or value is None else text

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 from . import catalog
+from .filecache import StampedCache, freeze, stamp
 from .loader import read_yaml
 from .ops import Workload, build_workload
 
@@ -18,8 +19,25 @@ def get_workload(name: str | os.PathLike, wl_path: Sequence[os.PathLike | str] =
     return load_workload(path, overrides)
 
 
+# Built workloads by (file, overrides); see roofsim/filecache.py.
+_WORKLOADS = StampedCache()
+
+
 def load_workload(path: os.PathLike | str, overrides: Optional[Mapping[str, Any]] = None) -> Workload:
-    p = Path(path)
+    try:
+        key = (os.path.abspath(path), freeze(dict(overrides or {})))
+    except TypeError:  # an override value that cannot be hashed: build without the cache
+        key = None
+    wl = _WORKLOADS.get(key) if key else None
+    if wl is None:
+        before = stamp(path)
+        wl = _load_workload(Path(path), overrides)
+        if key:
+            _WORKLOADS.put(key, wl, [before])
+    return wl
+
+
+def _load_workload(p: Path, overrides: Optional[Mapping[str, Any]]) -> Workload:
     if p.suffix == ".json":
         from .ops.hf_config import workload_from_hf_config  # provided by the transformer builder
         return workload_from_hf_config(p, overrides)

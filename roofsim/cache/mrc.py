@@ -112,6 +112,34 @@ def spatial_sample(lines: np.ndarray, rate: float, seed: int = 0) -> np.ndarray:
     return lines[(x >> np.uint64(64 - _SAMPLE_BITS)) < threshold]
 
 
+# Traces up to this many line accesses skip the JIT kernel: loading it costs about 0.4 s, more
+# than a whole query on a decode step (one embedding row per token).
+SMALL_TRACE = 1024
+
+
+def small_trace_histogram(lines: np.ndarray) -> tuple[np.ndarray, int]:
+    """(hist, cold) as the reuse kernel returns them, by an O(N^2) numpy count for short traces.
+
+    The stack distance of access i is the number of distinct lines in (prev_i, i), where prev_i
+    is the previous use of its line: the accesses j in that window that are the last use of
+    their line before i (next_j >= i)."""
+    lines = np.asarray(lines, dtype=np.int64)
+    n = lines.shape[0]
+    order = np.argsort(lines, kind="stable")
+    same = lines[order[1:]] == lines[order[:-1]]
+    prev = np.full(n, -1, np.int64)
+    nxt = np.full(n, n, np.int64)
+    prev[order[1:][same]] = order[:-1][same]
+    nxt[order[:-1][same]] = order[1:][same]
+    reused = np.flatnonzero(prev >= 0)
+    j = np.arange(n)[None, :]
+    i = reused[:, None]
+    window = (j > prev[reused][:, None]) & (j < i) & (nxt[None, :] >= i)
+    distances = window.sum(axis=1)
+    hist = np.bincount(distances).astype(np.int64)
+    return hist, int(n - reused.shape[0])
+
+
 def mrc(addrs, line_bytes: int = 64, sizes=None, sample_rate: float = 1.0,
         seed: int = 0) -> MissRatioCurve:
     """Miss-ratio curve of the trace for fully associative LRU caches of every size."""
@@ -123,8 +151,11 @@ def mrc(addrs, line_bytes: int = 64, sizes=None, sample_rate: float = 1.0,
     if rate < 1:
         lines = spatial_sample(lines, rate, seed)
         rate = int(round(rate * (1 << _SAMPLE_BITS))) / (1 << _SAMPLE_BITS)  # the rate applied
-    from ..kernels.reuse import stack_distance_histogram  # lazy: numba loads here
+    if lines.shape[0] <= SMALL_TRACE:
+        hist, cold = small_trace_histogram(lines)
+    else:
+        from ..kernels.reuse import stack_distance_histogram  # lazy: numba loads here
 
-    capacity = max(4096, min(int(lines.shape[0]), 1 << 20))
-    hist, cold, _ = stack_distance_histogram(np.require(lines, np.int64, ["C", "W"]), capacity)
+        capacity = max(4096, min(int(lines.shape[0]), 1 << 20))
+        hist, cold, _ = stack_distance_histogram(np.require(lines, np.int64, ["C", "W"]), capacity)
     return MissRatioCurve(int(line_bytes), total, int(lines.shape[0]), int(cold), hist, rate)
