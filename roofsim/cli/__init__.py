@@ -38,6 +38,7 @@ COMMANDS = (
     ("workload", "workload"),
     ("cache", "cache"),
     ("validate", "validate"),
+    ("trends", "trends"),
 )
 
 
