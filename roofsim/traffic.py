@@ -8,7 +8,8 @@
 - Streaming ops: every byte read or written once, at every level from the innermost to main.
 - Irregular ops: a cache predictor (roofsim/cache) when given; otherwise compulsory traffic
   with each row access rounded up to whole cache lines of the level inside.
-- Communication: the buffer is read and written once in main memory.
+- Communication: the buffer is read and written once in main memory; the link time comes from
+  the collective model of roofsim/comm.py.
 - Levels outside main memory (host DDR over PCIe, CXL) serve nothing: operands live in main
   memory. Offload is a later feature.
 """
@@ -179,27 +180,12 @@ def explicit_bytes(op: Op, hw: HardwareSpec) -> np.ndarray:
 
 
 def comm_terms(op: Op, hw: HardwareSpec, ideal: bool) -> tuple[float, str]:
-    """(seconds on the link, link name) for a communication op on ``hw``."""
+    """(seconds on the link, link name) for a communication op on ``hw``: roofsim/comm.py's model."""
+    from .comm import collective_cost
     a = op.access
     assert isinstance(a, CommAccess)
-    link_bytes, steps = a.link_bytes_and_steps()
-    if link_bytes == 0:
-        return 0.0, ""
-    link = choose_link(hw, a)
-    if link is None:
+    cost = collective_cost(hw, a.collective, a.bytes, a.participants, scope=a.scope, local=a.local,
+                           algorithm=a.algorithm, ideal=ideal)
+    if math.isinf(cost.time_s):
         return math.inf, "none"
-    eff = 1.0 if ideal else hw.efficiency.link_fraction(link.name)
-    latency = 0.0 if ideal else (link.latency_s or 0.0) * steps
-    return link_bytes / (link.bandwidth_bytes_per_s_per_direction * eff) + latency, link.name
-
-
-def choose_link(hw: HardwareSpec, a: CommAccess):
-    by_scope = {}
-    for l in hw.interconnect:
-        by_scope.setdefault(l.scope, l)
-    if a.scope:
-        return by_scope.get(a.scope)
-    up = by_scope.get("scale-up")
-    if up is not None and (up.domain_size is None or a.participants <= up.domain_size):
-        return up
-    return by_scope.get("scale-out") or by_scope.get("host") or up
+    return cost.time_s, cost.link

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from ..comm import COLLECTIVES  # noqa: F401  (re-exported: the op constructors check against it)
+
 
 @dataclass(frozen=True)
 class DenseAccess:
@@ -57,36 +59,21 @@ class SparseAccess:
     kind = "irregular"
 
 
-COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "broadcast", "send-recv")
-
-
 @dataclass(frozen=True)
 class CommAccess:
     """A collective over ``participants`` devices on a data buffer of ``bytes`` per device.
 
-    ``scope`` picks the link: scale-up when the group fits its domain, else scale-out;
-    ``host`` for transfers to the host.
+    ``scope`` forces a link (scale-up, scale-out, host); None lets roofsim/comm.py choose by group
+    size. ``local``: ranks of the group inside one scale-up domain (None: as many as fit).
+    ``algorithm``: ring, tree, hierarchical or auto (the fastest).
     """
     collective: str
     bytes: float
     participants: int
-    scope: Optional[str] = None   # None: choose by group size
+    scope: Optional[str] = None
+    local: Optional[int] = None
+    algorithm: str = "auto"
     kind = "comm"
-
-    def link_bytes_and_steps(self) -> tuple[float, int]:
-        """Bytes each device sends in one direction, and sequential steps (ring algorithms).
-
-        Ring all-reduce moves 2(p-1)/p of the buffer in 2(p-1) steps; all-gather, reduce-scatter
-        and all-to-all move (p-1)/p in p-1 steps (Patarasuk & Yuan 2009; NCCL's bus bandwidth).
-        """
-        p = self.participants
-        if p <= 1:
-            return 0.0, 0
-        if self.collective == "all-reduce":
-            return 2.0 * (p - 1) / p * self.bytes, 2 * (p - 1)
-        if self.collective in ("all-gather", "reduce-scatter", "all-to-all"):
-            return (p - 1) / p * self.bytes, p - 1
-        return float(self.bytes), 1   # broadcast (pipelined) and point-to-point
 
 
 @dataclass(frozen=True)
