@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
-from .errors import NotFoundError
+from .errors import NotFoundError, Problem, SpecError
 from .filecache import StampedCache, stamp
 
 _SUFFIXES = (".yaml", ".yml")
@@ -31,7 +31,14 @@ def bundled_dir(kind: str) -> Path:
 
 
 def search_dirs(kind: str, extra: Sequence[os.PathLike | str] = ()) -> list[Path]:
+    """Folders to search, first wins. A folder that does not exist is an error, not skipped:
+    a mistyped path would silently fall back to the bundled file of the same id."""
     env = [p for p in os.environ.get("ROOFSIM_PATH", "").split(os.pathsep) if p]
+    flag = "--hw-path" if kind == "hardware" else "--wl-path"
+    missing = [Problem(None, where, "an existing folder", f"{str(p)!r} ({'not a folder' if Path(p).exists() else 'no such folder'})")
+               for where, paths in ((flag, extra), ("ROOFSIM_PATH", env)) for p in paths if not Path(p).is_dir()]
+    if missing:
+        raise SpecError(missing)
     dirs = [Path(p) for p in (*extra, *env)]
     # A user folder may hold hardware/ and workloads/ subfolders, or the files directly.
     expanded = []

@@ -9,7 +9,7 @@ from ..units import format_quantity as fq
 from . import output
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-HW_PATH = click.option("--hw-path", multiple=True, type=click.Path(file_okay=False),
+HW_PATH = click.option("--hw-path", multiple=True, type=click.Path(),
                        help="Extra folder of hardware files (repeatable); also ROOFSIM_PATH.")
 
 

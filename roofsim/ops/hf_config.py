@@ -5,12 +5,12 @@ Field names per ``model_type``: Llama-family (llama, mistral, mixtral, qwen2), G
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from ..errors import Problem, SpecError
+from ..loader import read_json
 from .op import Workload
 from .transformer import build_transformer
 
@@ -34,14 +34,7 @@ _BERT_KEYS = (("hidden", "hidden_size", True), ("layers", "num_hidden_layers", T
 def workload_from_hf_config(path: os.PathLike | str, overrides: Optional[Mapping[str, Any]] = None) -> Workload:
     p = Path(path)
     file = str(p)
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(Problem(file, "", "an existing file", "no such file")) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SpecError(Problem(file, "", "a readable UTF-8 text file", type(e).__name__)) from None
-    except json.JSONDecodeError as e:
-        raise SpecError(Problem(file, "", "valid JSON", f"{e.msg} at line {e.lineno}, column {e.colno}")) from None
+    doc = read_json(p)  # within the loader's size and depth limits
     if not isinstance(doc, dict):
         raise SpecError(Problem(file, "", "a JSON object (a Hugging Face config.json)", type(doc).__name__))
     params = params_from_hf_config(doc, file)
