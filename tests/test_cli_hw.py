@@ -154,7 +154,8 @@ def test_show_json_h100():
     assert by["hbm"]["bandwidth_bytes_per_s"] == 3.35e12
     assert by["host"]["capacity_bytes"] is None and by["host"]["bandwidth_bytes_per_s"] == 64e9
     links = [(l["name"], l["bandwidth_bytes_per_s_per_direction"], l["links"]) for l in d["interconnect"]]
-    assert links == [("nvlink", 450e9, 18), ("pcie5", 64e9, None)]
+    # the DGX H100 per-GPU NDR InfiniBand port: 400 Gb/s = 50 GB/s per direction
+    assert links == [("nvlink", 450e9, 18), ("pcie5", 64e9, None), ("infiniband", 50e9, 1)]
 
 
 def test_show_table_and_csv():
