@@ -42,8 +42,27 @@ def query(hardware: Union[HardwareLike, Sequence[HardwareLike]], workload, *, id
     given = list(hardware) if isinstance(hardware, (list, tuple)) else [hardware]
     hws = [_hardware(h, hw_overrides) for h in given]
     require_distinct(hws, [h.id if isinstance(h, HardwareSpec) else str(h) for h in given])
-    wl = workload if isinstance(workload, Workload) else get_workload(workload, overrides=wl_overrides)
+    if isinstance(workload, Workload):
+        wl = _rebuilt(workload, wl_overrides) if wl_overrides else workload
+    else:
+        wl = get_workload(workload, overrides=wl_overrides)
     return evaluate_arrays(hws, wl, ideal=ideal, predictor=predictor(cache_model))
+
+
+def _rebuilt(workload, overrides: Mapping[str, Any]):
+    """A built Workload with ``overrides`` applied: rebuilt from its file when it is exactly what
+    that file builds (so no earlier override would be lost), else a clear error, never ignored."""
+    from .errors import RoofsimError
+    from .workloads import load_workload
+    if workload.file:
+        try:
+            if load_workload(workload.file) == workload:
+                return load_workload(workload.file, overrides)
+        except RoofsimError:
+            pass
+    raise RoofsimError(
+        f"wl_overrides: workload {workload.name!r} was built with other parameters or not from a file, so "
+        f"{', '.join(map(str, overrides))} cannot be applied to it; pass its name or file, or build it with them")
 
 
 def predictor(name: str):

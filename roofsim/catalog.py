@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
-from .errors import NotFoundError, Problem, SpecError
+from .errors import NameConflictError, NotFoundError, Problem, SpecError
 from .filecache import StampedCache, stamp
 
 _SUFFIXES = (".yaml", ".yml")
@@ -113,21 +113,32 @@ def _resolve(name: str, kind: str, extra: Sequence[os.PathLike | str], relative_
             if p.is_file():
                 return p
     files = _files(dirs, suffixes)
-    for p in files:
-        stamps.append(stamp(p))
-        if name in _aliases_in(p, p.stat().st_mtime):
-            return p
+    # An alias never takes a name over silently: ids are matched first (above), and an alias
+    # that two files declare (a user file reusing a catalogue alias) is refused, naming both.
+    # A file shadowed by an earlier one of the same id does not count.
+    stamps.extend(stamp(p) for p in files)
+    owners = [p for p in _unshadowed(files) if name in _aliases_in(p, p.stat().st_mtime)]
+    if len(owners) > 1:
+        raise NameConflictError(f"{kind} alias {name!r} is declared by both {owners[0]} and {owners[1]}: "
+                                "name the device by its id or path, or remove one alias")
+    if owners:
+        return owners[0]
     known = sorted({p.stem for p in files} | {a for p in files for a in _aliases_in(p, p.stat().st_mtime)})
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else f"; run `roofsim {'hw' if kind == 'hardware' else 'workload'} list`"
     raise NotFoundError(f"unknown {'hardware' if kind == 'hardware' else 'workload'} {name!r}{hint}")
 
 
-def list_files(kind: str, extra: Sequence[os.PathLike | str] = (), suffixes: tuple[str, ...] = _SUFFIXES) -> list[Path]:
+def _unshadowed(files: Iterable[Path]) -> list[Path]:
     """One file per id; earlier folders shadow later ones."""
     seen, out = set(), []
-    for p in _files(search_dirs(kind, extra), suffixes):
+    for p in files:
         if p.stem not in seen:
             seen.add(p.stem)
             out.append(p)
     return out
+
+
+def list_files(kind: str, extra: Sequence[os.PathLike | str] = (), suffixes: tuple[str, ...] = _SUFFIXES) -> list[Path]:
+    """One file per id; earlier folders shadow later ones."""
+    return _unshadowed(_files(search_dirs(kind, extra), suffixes))

@@ -62,6 +62,10 @@ class NotFoundError(RoofsimError):
     """An unknown hardware or workload name."""
 
 
+class NameConflictError(RoofsimError):
+    """A name that two files claim (an alias declared twice): refused rather than guessed."""
+
+
 class CacheConfigError(RoofsimError):
     """A bad cache-level description or trace for the cache simulator."""
 

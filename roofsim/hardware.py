@@ -13,35 +13,46 @@ from typing import Any, Mapping, Optional
 from . import schema as S
 from .errors import Problem, SpecError
 from .specs import (DEFAULT_COMPUTE_EFFICIENCY, DEFAULT_LATENCY_S, DEFAULT_LINK_EFFICIENCY,
-                    DEFAULT_MEMORY_EFFICIENCY, DTYPES, KINDS, LEVEL_TYPES, LINK_SCOPES, ComputeSpec,
-                    Efficiency, HardwareSpec, Link, MemoryLevel)
+                    DEFAULT_MEMORY_EFFICIENCY, DTYPES, KINDS, LEVEL_TYPES, LINK_SCOPES, MAX_COUNT, PLAUSIBLE,
+                    ComputeSpec, Efficiency, HardwareSpec, Link, MemoryLevel)
 
 SCHEMA_VERSION = 1
 ID_PATTERN = r"[a-z0-9][a-z0-9.-]*"
+
+
+def _quantity(dimension: str, **kw) -> S.Quantity:
+    """A hardware quantity, refused outside its plausible range (specs.PLAUSIBLE)."""
+    return S.Quantity(dimension, bounds=PLAUSIBLE[dimension], **kw)
+
+
+def _count(**kw) -> S.Int:
+    return S.Int(minimum=1, maximum=MAX_COUNT, **kw)
+
+
 _ID = S.Str(required=True, pattern=ID_PATTERN, what="an id in lowercase-with-dashes, e.g. h100-sxm5")
-_PEAKS = S.Map(value=S.Quantity("flop_rate"), keys=DTYPES)
+_PEAKS = S.Map(value=_quantity("flop_rate"), keys=DTYPES)
 _FRACTIONS = S.OneOf((S.Fraction(), S.Map(value=S.Fraction())), selector=S.is_mapping)
 
 MEMORY_LEVEL = S.Section({
     "name": S.Str(required=True, pattern=r"[a-z][a-z0-9_-]*", what="a lowercase level name, e.g. hbm"),
     "type": S.Enum(LEVEL_TYPES, required=True),
-    "capacity": S.Quantity("bytes"),
-    "instances": S.Int(minimum=1),
-    "shared_by": S.Int(minimum=1),
-    "bandwidth": S.Quantity("bandwidth"),
-    "latency": S.Quantity("time", positive=False),
-    "line_size": S.Quantity("bytes"),
-    "ways": S.Int(minimum=1),
+    "capacity": _quantity("bytes"),
+    "instances": _count(),
+    "shared_by": _count(),
+    "bandwidth": _quantity("bandwidth"),
+    "latency": _quantity("time", positive=False),
+    "line_size": _quantity("bytes"),
+    "ways": _count(),
     "source": S.Str(required=True),
     "notes": S.Str(),
 })
 LINK = S.Section({
     "name": S.Str(required=True, pattern=r"[a-z][a-z0-9_-]*", what="a lowercase link name, e.g. nvlink"),
     "scope": S.Enum(LINK_SCOPES, required=True),
-    "bandwidth_per_direction": S.Quantity("bandwidth", required=True),
-    "links": S.Int(minimum=1),
-    "latency": S.Quantity("time", positive=False),
-    "domain_size": S.Int(minimum=1),
+    "bandwidth_per_direction": _quantity("bandwidth", required=True),
+    "links": _count(),
+    "latency": _quantity("time", positive=False),
+    "domain_size": _count(),
     "source": S.Str(required=True),
     "notes": S.Str(),
 })
@@ -49,13 +60,13 @@ EFFICIENCY = S.Section({
     "compute": _FRACTIONS,
     "memory": _FRACTIONS,
     "interconnect": _FRACTIONS,
-    "latency": S.Quantity("time", positive=False),
+    "latency": _quantity("time", positive=False),
     "compute_by_size": S.Table(),
     "source": S.Str(),
     "notes": S.Str(),
 })
 HARDWARE = S.Section({
-    "schema_version": S.Int(minimum=1, required=True),
+    "schema_version": S.Int(minimum=1, maximum=MAX_COUNT, required=True),
     "id": _ID,
     "name": S.Str(required=True),
     "vendor": S.Str(required=True),
@@ -63,10 +74,10 @@ HARDWARE = S.Section({
     "aliases": S.StrList(item=S.Str(pattern=ID_PATTERN, what="an alias in lowercase-with-dashes")),
     "release_date": S.Date(),
     "process": S.Str(),
-    "clock": S.Quantity("frequency"),
-    "cores": S.Int(minimum=1),
+    "clock": _quantity("frequency"),
+    "cores": _count(),
     "core_name": S.Str(),
-    "tdp": S.Quantity("power"),
+    "tdp": _quantity("power"),
     "source": S.Str(required=True),
     "notes": S.Str(),
     "compute": S.Section({
@@ -211,23 +222,25 @@ def merge_derived(base_doc: dict, derived_doc: dict, base_id: str) -> dict:
 
 
 def apply_overrides(doc: dict, overrides: Mapping[str, Any], file: Optional[str] = None,
-                    where: str = "set") -> dict:
+                    where: str = "set", si_numbers: bool = False) -> dict:
     """Return a copy of ``doc`` with dotted-path overrides applied, checked against the schema.
 
-    Paths name list items by their ``name`` (``memory.hbm.bandwidth``). A plain number given for a
-    quantity is read in SI base units (6e12 for a bandwidth is 6e12 B/s), which is how Python
-    callers pass values; YAML files and the CLI pass strings with units.
+    Paths name list items by their ``name`` (``memory.hbm.bandwidth``). Text (YAML ``set:``, the
+    CLI's ``--set``) must give quantities with units: a bare number is refused as in a file.
+    With ``si_numbers`` (Python callers) a plain number is read in SI base units (6e12 for a
+    bandwidth is 6e12 B/s); the plausibility bounds still refuse a unit slip such as 4 (B/s).
     """
     doc = copy.deepcopy(doc)
     ctx = S.Ctx(file)
     for dotted, value in overrides.items():
-        _apply_one(doc, str(dotted), value, ctx, f"{where}.{dotted}" if where else str(dotted))
+        label = f"{where}.{dotted}" if where else str(dotted)
+        _apply_one(doc, str(dotted), value, ctx, label, si_numbers)
     if ctx.problems:
         raise SpecError(ctx.problems)
     return doc
 
 
-def _apply_one(doc: dict, dotted: str, value: Any, ctx: S.Ctx, label: str) -> None:
+def _apply_one(doc: dict, dotted: str, value: Any, ctx: S.Ctx, label: str, si_numbers: bool) -> None:
     parts = dotted.split(".")
     node, field, node_parent = doc, HARDWARE, None
     for i, key in enumerate(parts):
@@ -251,12 +264,17 @@ def _apply_one(doc: dict, dotted: str, value: Any, ctx: S.Ctx, label: str) -> No
         if isinstance(field, S.OneOf) and not isinstance(node, dict):
             node_parent[parts[i - 1]] = node = {"default": node} if node is not None else {}
         if last:
-            if isinstance(child, S.Quantity) and isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = si_numbers and isinstance(child, S.Quantity) and S.finite(value)
+            if number:
                 value = f"{float(value)!r} {_BASE_UNIT[child.dimension]}"
             if type(child) is not S.Field:  # check the value here, so the error names the override
                 before = len(ctx.problems)
                 child.check(value, label, ctx)
                 if len(ctx.problems) > before:
+                    if number:  # say how the plain number was read, so a unit slip is plain to see
+                        p = ctx.problems[-1]
+                        ctx.problems[-1] = Problem(p.file, p.path, p.expected, f"{p.found} (a plain number is "
+                                                   f"read in {_BASE_UNIT[child.dimension]}; give a string with a unit)")
                     return
             node[key] = value
             return

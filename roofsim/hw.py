@@ -22,12 +22,14 @@ _SPECS = StampedCache()
 
 
 def get_hardware(name: str | os.PathLike, hw_path: Sequence[os.PathLike | str] = (),
-                 overrides: Optional[Mapping[str, Any]] = None) -> HardwareSpec:
-    """A catalogue id, alias or file path -> validated spec, with optional dotted overrides."""
+                 overrides: Optional[Mapping[str, Any]] = None, si_numbers: bool = True) -> HardwareSpec:
+    """A catalogue id, alias or file path -> validated spec, with optional dotted overrides.
+
+    ``si_numbers=False`` (the CLI's text) refuses a bare number where a unit belongs."""
     path = catalog.resolve(str(name), "hardware", hw_path)
     try:
         key = (os.path.abspath(path), tuple(map(str, hw_path)), os.environ.get("ROOFSIM_PATH", ""),
-               freeze(dict(overrides or {})))
+               freeze(dict(overrides or {})), si_numbers)
     except TypeError:  # an override value that cannot be hashed: load without the cache
         key = None
     hw = _SPECS.get(key) if key else None
@@ -43,7 +45,8 @@ def get_hardware(name: str | os.PathLike, hw_path: Sequence[os.PathLike | str] =
         return p
     hw = load_hardware(path, recording_resolver)
     if overrides:
-        hw = derive(hw, overrides, id=hw.id, name=hw.name, kind=hw.kind, source=hw.source, where="--set hw")
+        hw = derive(hw, overrides, id=hw.id, name=hw.name, kind=hw.kind, source=hw.source, where="--set hw",
+                    si_numbers=si_numbers)
     if key:
         _SPECS.put(key, hw, stamps)
     return hw
@@ -69,11 +72,11 @@ def validate_files(paths: Sequence[os.PathLike | str], hw_path: Sequence[os.Path
 
 def derive(base: HardwareSpec, overrides: Optional[Mapping[str, Any]] = None, *, id: Optional[str] = None,
            name: Optional[str] = None, kind: str = "hypothetical", source: Optional[str] = None,
-           where: str = "") -> HardwareSpec:
+           where: str = "", si_numbers: bool = True) -> HardwareSpec:
     """A new design: ``base`` with dotted overrides (``{"memory.hbm.bandwidth": "6 TB/s"}``).
 
-    Plain numbers for quantities are SI (6e12 means 6e12 B/s). Everything not overridden is
-    exactly the base's.
+    Plain numbers for quantities are SI (6e12 means 6e12 B/s) and must be plausible (4 for a
+    bandwidth, 4 B/s, is refused). Everything not overridden is exactly the base's.
     """
     doc = to_doc(base)
     doc.update(id=id or f"{base.id}-derived", name=name or f"{base.name} (derived)", kind=kind,
@@ -82,7 +85,7 @@ def derive(base: HardwareSpec, overrides: Optional[Mapping[str, Any]] = None, *,
         doc.pop("aliases", None)  # as for `extends` in YAML (hardware.NOT_INHERITED)
         doc.pop("notes", None)
         doc["_extended_from"] = base.id
-    doc = apply_overrides(doc, overrides or {}, file=None, where=where)
+    doc = apply_overrides(doc, overrides or {}, file=None, where=where, si_numbers=si_numbers)
     return build_hardware(doc, file=None if overrides else base.file)
 
 

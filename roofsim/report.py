@@ -36,6 +36,11 @@ def limiter(tot: dict[str, Any]) -> tuple[str, float]:
     return bound, t / tot["total_time_s"]
 
 
+def dtype_notes(df) -> list[str]:
+    """The distinct dtype fallback / emulation notes of a device's rows."""
+    return sorted({n for n in df["note"] if n})
+
+
 def limiter_sentence(df, tot: dict[str, Any], hw_name: str, workload: str) -> str:
     bound, share = limiter(tot)
     what = {"compute": "compute", "latency": "per-op latency (kernel launch)"}.get(bound, bound.replace(":", " "))
@@ -43,7 +48,7 @@ def limiter_sentence(df, tot: dict[str, Any], hw_name: str, workload: str) -> st
         what = f"{bound.split(':', 1)[1]} bandwidth"
     elif bound.startswith("interconnect:"):
         what = f"{bound.split(':', 1)[1]} link bandwidth"
-    notes = sorted({n for n in df["note"] if n})
+    notes = dtype_notes(df)
     tail = f" Note: {'; '.join(notes)}." if notes else ""
     return (f"{workload} on {hw_name} takes {format_quantity(tot['total_time_s'], 'time')} and is limited by "
             f"{what} ({share:.0%} of the time); it attains {format_quantity(tot['attained_flop_per_s'], 'flop_rate')}."
@@ -91,7 +96,7 @@ def compare_json(df, hws, workload, ideal: bool) -> dict[str, Any]:
         rows.append({"hardware": h.id, "name": h.name, "total_time_s": tot["total_time_s"],
                      "speedup": base_t / tot["total_time_s"] if tot["total_time_s"] else None,
                      "limiter": bound, "limiter_share": share, "attained_flop_per_s": tot["attained_flop_per_s"],
-                     "time_by_bound_s": tot["time_by_bound_s"]})
+                     "time_by_bound_s": tot["time_by_bound_s"], "notes": "; ".join(dtype_notes(d))})
     return {"workload": workload.name, "baseline": hws[0].id, "ideal": ideal, "hardware": rows,
             "bound_changes": changes}
 

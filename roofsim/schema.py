@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from .errors import Problem, UnitError
-from .units import DIMENSIONS, parse_quantity
+from .units import DIMENSIONS, format_quantity, parse_quantity, shown
 
 _MISSING = object()
 
@@ -24,7 +25,14 @@ def _found(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return repr(value)
+    return shown(value)
+
+
+def finite(value: Any) -> bool:
+    """A real number that a float can hold (a huge int would overflow every later division)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) if isinstance(value, float) else value.bit_length() <= 1000
 
 
 class Ctx:
@@ -61,7 +69,7 @@ class Str(Field):
         return self.what
 
     def check(self, value, path, ctx):
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and self.pattern is None:
+        if finite(value) and self.pattern is None:
             return str(value)
         if not isinstance(value, str) or not value.strip():
             ctx.add(path, self.what, _found(value))
@@ -83,7 +91,7 @@ class Enum(Field):
 
     def check(self, value, path, ctx):
         if value not in self.choices:
-            close = difflib.get_close_matches(str(value), self.choices, n=1)
+            close = difflib.get_close_matches(value, self.choices, n=1) if isinstance(value, str) else []
             ctx.add(path, self.expected, _found(value), f"did you mean {close[0]!r}?" if close else "")
             return None
         return value
@@ -93,6 +101,7 @@ class Enum(Field):
 class Int(Field):
     minimum: int = 0
     required: bool = False
+    maximum: Optional[int] = None
 
     @property
     def expected(self) -> str:
@@ -101,6 +110,9 @@ class Int(Field):
     def check(self, value, path, ctx):
         if isinstance(value, bool) or not isinstance(value, int) or value < self.minimum:
             ctx.add(path, self.expected, _found(value))
+            return None
+        if self.maximum is not None and value > self.maximum:
+            ctx.add(path, f"an integer from {self.minimum} to {self.maximum:.0e}", _found(value))
             return None
         return value
 
@@ -120,7 +132,7 @@ class Number(Field):
         return f"a number {lo}{hi}"
 
     def check(self, value, path, ctx):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not finite(value):
             ctx.add(path, self.expected, _found(value))
             return None
         bad = value <= self.minimum if self.strict else value < self.minimum
@@ -139,6 +151,7 @@ class Quantity(Field):
     dimension: str
     required: bool = False
     positive: bool = True
+    bounds: Optional[tuple] = None    # plausible (low, high) in SI; a value outside is refused
 
     @property
     def expected(self) -> str:
@@ -161,6 +174,12 @@ class Quantity(Field):
             return None
         if not self.positive and result < 0:
             ctx.add(path, self._qualified("a non-negative"), _found(value))
+            return None
+        if self.bounds and not (self.bounds[0] <= result <= self.bounds[1]):
+            lo, hi = (format_quantity(b, self.dimension) for b in self.bounds)
+            name, example = DIMENSIONS[self.dimension]
+            ctx.add(path, f"{name} from {lo} to {hi}, e.g. {example}",
+                    f"{_found(value)}, implausibly {'small' if result < self.bounds[0] else 'large'}")
             return None
         return result
 

@@ -42,6 +42,34 @@ FALLBACK = {
 # Same-width types that may stand in when nothing wider exists (tf32 for fp32 on tensor cores).
 NARROWER = {"fp32": ("tf32",), "fp16": ("bf16",), "bf16": ("fp16",), "int8": ("fp8",), "fp8": ("int8",)}
 
+# Emulating a wide type on narrower units costs several passes per product: each operand is
+# split into s narrow pieces and the significant cross products are computed separately.
+# Published schemes, passes of the narrow type per product of the wide one:
+#  - fp32 via bf16: 6 passes (bf16x6), the fp32-accurate scheme of Henry, Tang & Heinecke,
+#    "Leveraging the bfloat16 Artificial Intelligence Datatype For Higher-Precision
+#    Computations", ARITH 2019 (arXiv:1904.06376), and XLA's ALG_DOT_BF16_BF16_F32_X6 (what
+#    jax.lax.Precision.HIGHEST does on a TPU's MXU; 'HIGH' = bf16x3 is ~2x faster, less accurate);
+#  - fp32 via tf32 or fp16: 3 passes (CUTLASS 3xTF32; XLA ALG_DOT_TF32_TF32_F32_X3; Ootomo &
+#    Yokota, "Recovering single precision accuracy from Tensor Cores while surpassing the FP32
+#    theoretical peak performance", IJHPCA 2022).
+EMULATION_PASSES = {("fp32", "bf16"): 6, ("fp32", "tf32"): 3, ("fp32", "fp16"): 3}
+# Other pairs follow the same rule: s = ceil(wide significand / narrow significand) pieces, and
+# s(s+1)/2 products for floats (the rest fall below the wide type's precision) or s*s for
+# integers (every partial product is needed for an exact result).
+SIGNIFICAND_BITS = {"fp64": 53, "fp32": 24, "tf32": 11, "fp16": 11, "bf16": 8, "fp8": 4, "fp6": 4, "fp4": 2}
+INT_BITS = {"int8": 8, "int4": 4}
+
+
+def emulation_passes(wide: str, narrow: str) -> Optional[int]:
+    """Passes of ``narrow`` per product of ``wide``, or None when one cannot emulate the other."""
+    if (wide, narrow) in EMULATION_PASSES:
+        return EMULATION_PASSES[(wide, narrow)]
+    for bits, square in ((INT_BITS, True), (SIGNIFICAND_BITS, False)):
+        if wide in bits and narrow in bits:
+            s = math.ceil(bits[wide] / bits[narrow])
+            return s * s if square else s * (s + 1) // 2
+    return 1 if narrow in NARROWER.get(wide, ()) else None  # a same-width stand-in (int8 <-> fp8)
+
 # Documented defaults used when a hardware file has no `efficiency` section. They are typical
 # published figures, not measurements of any one device:
 #  - compute 0.80: large cuBLAS/rocBLAS GEMMs reach ~75-90% of dense tensor peak;
@@ -52,6 +80,21 @@ DEFAULT_COMPUTE_EFFICIENCY = 0.80
 DEFAULT_MEMORY_EFFICIENCY = 0.85
 DEFAULT_LINK_EFFICIENCY = 0.80
 DEFAULT_LATENCY_S = {"gpu": 4e-6, "accelerator": 4e-6, "hypothetical": 4e-6, "tpu": 2e-6, "cpu": 1e-6}
+
+# Plausible range of each hardware quantity (SI), checked where files, --set and derive() enter.
+# Generous on both sides of every device ever built (the catalogue spans a 1996 MIPS R10000 at
+# 390 MFLOP/s to a GB200 at 10 PFLOP/s, 32 B lines to 480 GB memories): a value outside is a
+# typo or a unit slip (``bandwidth: 4`` read as 4 B/s), and keeping values inside keeps every
+# ratio the model forms (time, ridge point) finite.
+PLAUSIBLE = {
+    "flop_rate": (1e6, 1e20),     # 1 MFLOP/s .. 100 EFLOP/s
+    "bandwidth": (1e6, 1e18),     # 1 MB/s .. 1 EB/s
+    "bytes": (1.0, 1e16),         # 1 B .. 10 PB
+    "time": (0.0, 1.0),           # latencies: 0 .. 1 s
+    "frequency": (1e6, 1e11),     # 1 MHz .. 100 GHz
+    "power": (1e-3, 1e7),         # 1 mW .. 10 MW
+}
+MAX_COUNT = 10**9                 # cores, instances, links, ways: no device has more
 
 
 def _check(problems: list[Problem], ok: bool, path: str, expected: str, found: object) -> None:
@@ -69,6 +112,7 @@ class PeakResolution:
     flop_per_s: float
 
     emulated: bool = False   # no wider dtype exists: ran in a narrower one (e.g. fp32 on a TPU's bf16 MXU)
+    passes: int = 1          # narrow passes per product when emulated; flop_per_s is already divided by it
 
     @property
     def fell_back(self) -> bool:
@@ -80,8 +124,10 @@ class PeakResolution:
     def note(self) -> str:
         if not self.fell_back:
             return ""
-        how = "emulated in the narrower" if self.emulated else "ran as the nearest wider dtype"
-        return f"no {self.requested_dtype} peak: {how} {self.dtype} ({self.unit} units)"
+        if self.emulated:
+            return (f"no {self.requested_dtype} peak: emulated in {self.passes} {self.dtype} passes "
+                    f"({self.dtype}x{self.passes}, 1/{self.passes} of the {self.dtype} peak, {self.unit} units)")
+        return f"no {self.requested_dtype} peak: ran as the nearest wider dtype {self.dtype} ({self.unit} units)"
 
 
 @dataclass(frozen=True)
@@ -129,15 +175,19 @@ class ComputeSpec:
                 value = self.get(u, candidate)
                 if value:
                     return PeakResolution(dtype, unit, candidate, u, value)
-        # Nothing as wide: the device emulates it in a narrower type (TPUs run fp32 matmuls
-        # as bf16 passes on the MXU). Take the widest narrower peak and say so.
-        for candidate in sorted(DTYPE_BYTES, key=lambda d: (-DTYPE_BYTES[d], d != "bf16")):
-            if DTYPE_BYTES[candidate] < DTYPE_BYTES[dtype] or candidate in NARROWER.get(dtype, ()):
-                for u in order:
-                    value = self.get(u, candidate)
-                    if value:
-                        return PeakResolution(dtype, unit, candidate, u, value, emulated=True)
-        raise SpecError(Problem(None, "compute", f"a peak usable for {dtype}", "none"))
+        # Nothing as wide: the device emulates it in several passes of a narrower type (TPUs run
+        # fp32 matmuls as bf16 passes on the MXU). Take the fastest emulation and say so.
+        best: Optional[PeakResolution] = None
+        for candidate in DTYPES:
+            narrower = DTYPE_BYTES[candidate] < DTYPE_BYTES[dtype] or candidate in NARROWER.get(dtype, ())
+            passes = emulation_passes(dtype, candidate) if narrower else None
+            for u in order if passes else ():
+                value = self.get(u, candidate)
+                if value and (best is None or value / passes > best.flop_per_s):
+                    best = PeakResolution(dtype, unit, candidate, u, value / passes, emulated=True, passes=passes)
+        if best is None:
+            raise SpecError(Problem(None, "compute", f"a peak usable for {dtype}", "none"))
+        return best
 
 
 @dataclass(frozen=True)

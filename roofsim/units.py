@@ -70,6 +70,18 @@ _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _QUANTITY = re.compile(rf"^\s*({_NUMBER})\s*([^\s\d].*?)?\s*$")
 
 
+MAX_TEXT = 100   # no quantity needs more characters; longer text is refused before parsing
+
+
+def shown(value: object) -> str:
+    """repr() for messages, shortened: a huge int or string is described, not printed."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 100:
+        return f"an integer of about {int(value.bit_length() * math.log10(2))} digits"
+    if isinstance(value, str) and len(value) > 80:
+        return f"{value[:60]!r}... ({len(value)} characters)"
+    return repr(value)
+
+
 def describe(dimension: str) -> str:
     """'a bandwidth, e.g. 2 TB/s' for error messages."""
     name, example = DIMENSIONS[dimension]
@@ -87,9 +99,11 @@ def parse_quantity(value: object, dimension: str) -> float:
     if isinstance(value, bool) or value is None:
         raise UnitError(expected, repr(value))
     if isinstance(value, (int, float)):
-        raise UnitError(expected, f"a bare number {value!r} with no unit")
+        raise UnitError(expected, f"a bare number {shown(value)} with no unit")
     if not isinstance(value, str):
         raise UnitError(expected, f"a {type(value).__name__}")
+    if len(value) > MAX_TEXT:
+        raise UnitError(expected, shown(value))
     m = _QUANTITY.match(value)
     if not m:
         raise UnitError(expected, repr(value))

@@ -130,7 +130,7 @@ def test_no_overrides_is_a_renamed_copy(h100):
 
 def test_derive_never_mutates_the_base(h100):
     before = flatten(h100)
-    derive(h100, {"memory.hbm.bandwidth": 1.0, "efficiency.compute.fp8": 0.1})
+    derive(h100, {"memory.hbm.bandwidth": 1e12, "efficiency.compute.fp8": 0.1})
     assert flatten(h100) == before
 
 

@@ -7,7 +7,7 @@ import pytest
 from roofsim.errors import SpecError
 from roofsim.hw import get_hardware
 from roofsim.specs import (DEFAULT_COMPUTE_EFFICIENCY, DEFAULT_LINK_EFFICIENCY, DEFAULT_MEMORY_EFFICIENCY,
-                           ComputeSpec, Efficiency, HardwareSpec, Link, MemoryLevel)
+                           ComputeSpec, Efficiency, HardwareSpec, Link, MemoryLevel, emulation_passes)
 
 COMPUTE = ComputeSpec(matrix=(("bf16", 100e12),), vector=(("fp32", 10e12),), source="t")
 
@@ -171,8 +171,28 @@ def test_matrix_op_prefers_matrix_units():
 def test_fp32_on_a_tpu_is_emulated_in_bf16():
     r = get_hardware("tpu-v4").compute.resolve("fp32")
     # TPU v4 publishes only bf16 (275 T) and int8 peaks: fp32 matmuls run as bf16 passes on the MXU
-    assert (r.dtype, r.unit, r.flop_per_s, r.emulated) == ("bf16", "matrix", 275e12, True)
-    assert r.note == "no fp32 peak: emulated in the narrower bf16 (matrix units)"
+    # in 6 passes per product (bf16x6: Henry et al., ARITH 2019; XLA ALG_DOT_BF16_BF16_F32_X6):
+    # 275e12 / 6 = 45.83e12 FLOP/s of fp32 work, not the full bf16 peak
+    assert (r.dtype, r.unit, r.flop_per_s, r.emulated, r.passes) == ("bf16", "matrix", 275e12 / 6, True, 6)
+    assert r.note == "no fp32 peak: emulated in 6 bf16 passes (bf16x6, 1/6 of the bf16 peak, matrix units)"
+
+
+@pytest.mark.parametrize("wide, narrow, passes", [
+    ("fp32", "bf16", 6), ("fp32", "tf32", 3), ("fp32", "fp16", 3),   # the published schemes
+    ("fp64", "fp32", 6),    # ceil(53 / 24) = 3 pieces, 3 * 4 / 2 = 6 significant products
+    ("fp16", "fp8", 6),     # ceil(11 / 4) = 3 pieces -> 6
+    ("int8", "int4", 4),    # 2 nibbles each, all 2 * 2 partial products for an exact integer
+    ("fp32", "int8", None),  # a float is not emulated on integer units
+])
+def test_emulation_passes(wide, narrow, passes):
+    assert emulation_passes(wide, narrow) == passes
+
+
+def test_emulation_takes_the_fastest_narrow_type():
+    # a device with fp16 at 100 T and bf16 at 150 T, no fp32: fp16x3 = 33.3 T beats bf16x6 = 25 T
+    c = ComputeSpec(matrix=(("fp16", 100e12), ("bf16", 150e12)), source="toy")
+    r = c.resolve("fp32")
+    assert (r.dtype, r.passes, r.flop_per_s) == ("fp16", 3, 100e12 / 3)
 
 
 def test_unknown_dtype():

@@ -32,7 +32,7 @@ def _load(hw_names, workload, sets, hw_path, wl_path):
     from ..roofline import require_distinct
     from ..workloads import get_workload
     hw_over, wl_over = parse_sets(sets)
-    hws = [get_hardware(n, hw_path, overrides=hw_over or None) for n in hw_names]
+    hws = [get_hardware(n, hw_path, overrides=hw_over or None, si_numbers=False) for n in hw_names]
     require_distinct(hws, hw_names, "--hw")
     wl = get_workload(workload, wl_path, overrides=wl_over or None)
     return hws, wl
@@ -117,4 +117,5 @@ def compare(hw_names, workload, fmt, output_path, ideal, sets, cache_model, hw_p
             lines.append(f"Bound changes on {c['hardware']} vs {hws[0].id}: {moved}")
         else:
             lines.append(f"Bound changes on {c['hardware']} vs {hws[0].id}: none")
+    lines += [f"Note on {r['hardware']}: {r['notes']}." for r in rows if r["notes"]]
     emit("\n".join(lines), output_path)
