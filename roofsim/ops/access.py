@@ -10,8 +10,10 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
+
+import numpy as np
 
 from ..comm import COLLECTIVES  # noqa: F401  (re-exported: the op constructors check against it)
 
@@ -35,15 +37,27 @@ class StreamAccess:
 
 
 @dataclass(frozen=True)
+class RowIds:
+    """A user's sequence of row ids (int64, validated by roofsim.ops.indices). Equal and hashed by
+    content digest, so ops that carry one stay hashable and cache-model results can be memoised."""
+    ids: np.ndarray = field(compare=False, repr=False)
+    digest: str = ""
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+
+@dataclass(frozen=True)
 class GatherAccess:
     """Embedding-bag style row gathers."""
     lookups: int            # total row reads per execution
     row_bytes: int
     table_rows: int
-    distribution: str = "uniform"   # "uniform" | "zipf"
+    distribution: str = "uniform"   # "uniform" | "zipf" | "file" (the ids of ``ids``, in order)
     zipf_alpha: float = 1.05
     pooling: int = 1        # rows summed per output bag (lookups already includes it)
     seed: int = 0
+    ids: Optional[RowIds] = None    # distribution "file": the row ids consecutive batches read
     kind = "irregular"
 
 

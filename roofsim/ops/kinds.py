@@ -8,6 +8,7 @@ little; it is written down so it can be checked.
 """
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 from ..errors import Problem, SpecError
@@ -172,4 +173,124 @@ def custom(name: str, flops: float, dtype: str, bytes: Optional[float] = None, l
         access=ExplicitAccess(main=bytes, levels=tuple((level_bytes or {}).items())),
         reads=(Tensor(f"{name}.data", bytes if bytes is not None else max(level_bytes.values())),),
         count=count, phase=phase, notes=notes, shape=(("flops", flops), ("dtype", dtype)),
+    )
+
+
+# ---------------------------------------------------------------- recommendation (embedding tables)
+
+# Quantised embedding rows carry their dequantisation parameters (FBGEMM fused row-wise formats:
+# 8-bit rows end with an fp32 scale and bias, 8 B; 4-bit rows with an fp16 scale and bias, 4 B).
+ROW_OVERHEAD_BYTES = {"int8": 8, "int4": 4}
+POOLING_MODES = ("sum", "mean")
+DISTRIBUTIONS = ("uniform", "zipf", "file")
+
+
+def embedding_row_bytes(dim: int, dtype: str) -> int:
+    """Bytes of one stored row: dim values of dtype plus any quantisation scale and bias."""
+    return int(math.ceil(dim * _b(dtype))) + ROW_OVERHEAD_BYTES.get(dtype, 0)
+
+
+def embedding_bag(name: str, bags: int, pooling: int, rows: int, dim: int, dtype: str = "fp32",
+                  mode: str = "sum", distribution: str = "zipf", zipf_alpha: float = 1.05, ids=None,
+                  out_dtype: Optional[str] = None, seed: int = 0, count: int = 1, phase: str = "forward",
+                  notes: str = "") -> Op:
+    """One table's embedding-bag: ``bags`` outputs, each pooling ``pooling`` rows of ``dim`` values.
+
+    FLOPs (accumulated in fp32): (pooling - 1) x dim additions per bag; mean pooling adds a scale
+    per output value; quantised rows add a dequantising multiply-add per value read. Bytes: the
+    gathered rows (through the cache model), the int32 ids and bag offsets, the pooled outputs.
+    """
+    _pos(name, bags=bags, pooling=pooling, rows=rows, dim=dim)
+    p = []
+    if mode not in POOLING_MODES:
+        p.append(Problem(None, f"{name}.mode", "one of " + ", ".join(POOLING_MODES), repr(mode)))
+    if distribution not in DISTRIBUTIONS:
+        p.append(Problem(None, f"{name}.distribution", "one of " + ", ".join(DISTRIBUTIONS), repr(distribution)))
+    elif (distribution == "file") != (ids is not None):
+        p.append(Problem(None, f"{name}.distribution", "'file' exactly when row ids are given", repr(distribution)))
+    if p:
+        raise SpecError(p)
+    row_bytes = embedding_row_bytes(dim, dtype)
+    odt = out_dtype or ("fp32" if dtype in ROW_OVERHEAD_BYTES else dtype)
+    lookups = bags * pooling
+    flops = bags * (pooling - 1) * dim + (bags * dim if mode == "mean" else 0)
+    if dtype in ROW_OVERHEAD_BYTES:
+        flops += 2 * lookups * dim
+    return Op(
+        name=name, kind="embedding_bag", flops=(FlopCount("fp32", float(flops), "vector"),),
+        access=GatherAccess(lookups=int(lookups), row_bytes=row_bytes, table_rows=int(rows),
+                            distribution=distribution, zipf_alpha=float(zipf_alpha), pooling=int(pooling),
+                            seed=seed, ids=ids),
+        reads=(Tensor(f"{name}.rows", lookups * row_bytes, "weight"),
+               Tensor(f"{name}.ids", (lookups + bags + 1) * INDEX_BYTES, "index")),
+        writes=(Tensor(f"{name}.out", bags * dim * _b(odt)),),
+        count=count, phase=phase, notes=notes,
+        shape=(("bags", bags), ("pooling", pooling), ("rows", rows), ("dim", dim), ("dtype", dtype), ("mode", mode),
+               ("distribution", distribution)),
+    )
+
+
+# Optimizer state per parameter (bytes, fp32) and FLOPs per parameter update:
+#   sgd: w -= lr g (2).  adagrad: s += g^2 (2), w -= lr g / (sqrt(s) + eps) (5) = 7.
+#   rowwise_adagrad: one state per ROW: per value g^2 summed (2) and w -= c g (2) = 4, per row
+#   mean, s += , sqrt, + eps, lr / . (5, counted in ROW_FLOPS).  adam: m, v (7), update (5) = 12.
+OPTIMIZER_STATE_BYTES = {"sgd": 0, "adagrad": 4, "rowwise_adagrad": 0, "adam": 8}
+OPTIMIZER_ROW_STATE_BYTES = {"sgd": 0, "adagrad": 0, "rowwise_adagrad": 4, "adam": 0}
+OPTIMIZER_FLOPS = {"sgd": 2, "adagrad": 7, "rowwise_adagrad": 4, "adam": 12}
+OPTIMIZER_ROW_FLOPS = {"sgd": 0, "adagrad": 0, "rowwise_adagrad": 5, "adam": 0}
+OPTIMIZERS = tuple(OPTIMIZER_FLOPS)
+
+
+def _optimizer(name: str, optimizer: str) -> None:
+    if optimizer not in OPTIMIZERS:
+        raise SpecError(Problem(None, f"{name}.optimizer", "one of " + ", ".join(OPTIMIZERS), repr(optimizer)))
+
+
+def embedding_update(name: str, bags: int, pooling: int, unique_rows: float, dim: int, dtype: str = "fp32",
+                     optimizer: str = "sgd", mode: str = "sum", grad_dtype: str = "fp32", count: int = 1,
+                     phase: str = "backward", notes: str = "") -> Op:
+    """Sparse backward and fused optimizer of one table (FBGEMM-style): the pooled gradients are
+    expanded to the looked-up rows, sorted by row id (ids and positions written and read back once),
+    summed per distinct row, and only the ``unique_rows`` touched rows and their optimizer state are
+    read, updated and written back."""
+    _pos(name, bags=bags, pooling=pooling, unique_rows=unique_rows, dim=dim)
+    _optimizer(name, optimizer)
+    lookups = bags * pooling
+    row_bytes = embedding_row_bytes(dim, dtype)
+    state = unique_rows * (dim * OPTIMIZER_STATE_BYTES[optimizer] + OPTIMIZER_ROW_STATE_BYTES[optimizer])
+    flops = lookups * dim * (2 if mode == "mean" else 1) \
+        + unique_rows * (dim * OPTIMIZER_FLOPS[optimizer] + OPTIMIZER_ROW_FLOPS[optimizer])
+    reads = [Tensor(f"{name}.grad", bags * dim * _b(grad_dtype), "gradient"),
+             Tensor(f"{name}.ids", lookups * INDEX_BYTES * 3, "index"),
+             Tensor(f"{name}.rows", unique_rows * row_bytes, "weight")]
+    writes = [Tensor(f"{name}.sorted", lookups * INDEX_BYTES * 2, "index"),
+              Tensor(f"{name}.rows_out", unique_rows * row_bytes, "weight")]
+    if state:
+        reads.append(Tensor(f"{name}.state", state, "optimizer_state"))
+        writes.append(Tensor(f"{name}.state_out", state, "optimizer_state"))
+    return Op(
+        name=name, kind="embedding_update", flops=(FlopCount("fp32", float(flops), "vector"),),
+        access=StreamAccess(), reads=tuple(reads), writes=tuple(writes), count=count, phase=phase, notes=notes,
+        shape=(("bags", bags), ("pooling", pooling), ("unique_rows", unique_rows), ("dim", dim),
+               ("optimizer", optimizer)),
+    )
+
+
+def optimizer_step(name: str, parameters: float, optimizer: str = "adagrad", dtype: str = "fp32",
+                   count: int = 1, notes: str = "") -> Op:
+    """A dense optimizer update of ``parameters`` values: read weights, gradients and state, write
+    weights and state (streaming)."""
+    _pos(name, parameters=parameters)
+    _optimizer(name, optimizer)
+    b = _b(dtype)
+    state = parameters * OPTIMIZER_STATE_BYTES[optimizer]
+    reads = [Tensor(f"{name}.weights", parameters * b, "weight"), Tensor(f"{name}.grads", parameters * b, "gradient")]
+    writes = [Tensor(f"{name}.weights_out", parameters * b, "weight")]
+    if state:
+        reads.append(Tensor(f"{name}.state", state, "optimizer_state"))
+        writes.append(Tensor(f"{name}.state_out", state, "optimizer_state"))
+    return Op(
+        name=name, kind="optimizer", flops=(FlopCount("fp32", parameters * OPTIMIZER_FLOPS[optimizer], "vector"),),
+        access=StreamAccess(), reads=tuple(reads), writes=tuple(writes), count=count, phase="optimizer",
+        notes=notes, shape=(("parameters", parameters), ("optimizer", optimizer), ("dtype", dtype)),
     )
