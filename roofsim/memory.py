@@ -373,7 +373,7 @@ def _weight_tensor_bytes(op) -> float:
     """Stored weight bytes of one execution of a forward op: a gather's whole table, else its
     weight-role operands (each distinct tensor once)."""
     a = op.access
-    if op.kind == "gather" and hasattr(a, "table_rows"):
+    if hasattr(a, "table_rows"):   # gather, embedding_bag: the whole table is stored
         return float(a.table_rows) * float(a.row_bytes)
     seen = {t.name: t.bytes for t in (*op.reads, *op.writes) if t.role == "weight"}
     return sum(seen.values())
@@ -408,7 +408,7 @@ def _optimizer_state_bytes(workload, opt: Optimizer, params: float) -> float:
         if op.kind == "gemm" and len(op.reads) > 1 and op.reads[1].role == "weight":
             matrices += a.k * a.n * a.batch * op.count
             stats += (a.k + a.n) * a.batch * op.count
-        elif op.kind == "gather" and hasattr(a, "table_rows"):
+        elif hasattr(a, "table_rows"):
             dim = a.row_bytes / DTYPE_BYTES.get(op.dtype or "fp32", FP32)
             matrices += a.table_rows * dim * op.count
             stats += (a.table_rows + dim) * op.count

@@ -8,8 +8,9 @@ DCNv2 cross layers, full or low-rank) whose output feeds the top MLP.
 Parallelism (``devices`` > 1), as in the DLRM paper and TorchRec: the MLPs are data-parallel (each
 device runs ``batch / devices`` samples; gradients are all-reduced), the tables model-parallel
 (table-wise: pooled vectors go to the devices that own the samples by an all-to-all, forward, and
-their gradients come back by another, backward). The modelled device is the average one: it does
-``1/devices`` of every table's lookups (a balanced placement), on the table's own row count.
+their gradients come back by another, backward). The modelled device is the average one of a
+balanced placement: it holds ``1/devices`` of every table's rows and serves ``1/devices`` of its
+lookups (so its footprint, lookups per row and cache behaviour are those of a balanced share).
 
 Training adds the MLP and interaction backward (no input gradient for the first bottom layer), the
 sparse embedding update of each table (only the distinct rows a batch touches, with their optimizer
@@ -329,6 +330,19 @@ def _cross_interaction(cfg: DLRMConfig, rows: int, training: bool) -> tuple[list
     return fwd, bwd
 
 
+def _shard(ids: RowIds, p: int, table: int) -> RowIds:
+    """The ids device 0 serves when rows are dealt round-robin over p devices (row r lives on
+    device r mod p as its local row r // p), in their order."""
+    if p == 1:
+        return ids
+    mine = ids.ids[ids.ids % p == 0] // p
+    if mine.size == 0:
+        raise SpecError(Problem(None, f"index_files[{table}]", f"some ids that are multiples of devices ({p})",
+                                "none: the modelled device would serve no lookup"))
+    mine.setflags(write=False)
+    return RowIds(mine, f"{ids.digest}/{p}")
+
+
 def dlrm_ops(cfg: DLRMConfig) -> list[Op]:
     training = cfg.phase == "training"
     rows, dt, p = cfg.local_batch, cfg.dtype, cfg.devices
@@ -344,14 +358,15 @@ def dlrm_ops(cfg: DLRMConfig) -> list[Op]:
     bottom_bwd = bwd
     emb_fwd, emb_bwd = [], []
     for t, tab in enumerate(cfg.tables):
-        # the average device: 1/devices of the table's lookups (balanced table-wise placement)
-        bags = -(-cfg.batch // p)
-        emb_fwd.append(kinds.embedding_bag(f"emb_{t}", bags, tab.pooling, tab.rows, tab.dim, tab.dtype, tab.mode,
-                                           tab.distribution, tab.zipf_alpha, tab.ids, seed=cfg.seed + t))
+        # the average device: 1/devices of the table's rows and of its lookups
+        bags, held = -(-cfg.batch // p), -(-tab.rows // p)
+        ids = _shard(tab.ids, p, t) if tab.ids is not None else None
+        emb_fwd.append(kinds.embedding_bag(f"emb_{t}", bags, tab.pooling, held, tab.dim, tab.dtype, tab.mode,
+                                           tab.distribution, tab.zipf_alpha, ids, seed=cfg.seed + t))
         if training:
             lookups = bags * tab.pooling
-            unique = expected_distinct(lookups, tab.rows, tab.distribution, tab.zipf_alpha,
-                                       tab.ids.ids if tab.ids is not None else None)
+            unique = expected_distinct(lookups, held, tab.distribution, tab.zipf_alpha,
+                                       ids.ids if ids is not None else None)
             emb_bwd.append(kinds.embedding_update(f"emb_{t}.update", bags, tab.pooling, max(unique, 1.0), tab.dim,
                                                   tab.dtype, cfg.optimizer, tab.mode, grad_dtype=dt))
     # all-to-all buffer per device: the pooled vectors of batch / devices bags of every table
