@@ -86,11 +86,12 @@ HARDWARE = S.Section({
     "memory": S.NamedList(MEMORY_LEVEL, required=True, min_items=1),
     "interconnect": S.NamedList(LINK),
     "efficiency": EFFICIENCY,
+    "provenance": S.Section({"date": S.Date(), "method": S.Str(), "tool": S.Str(), "notes": S.Str()}),
     "extends": S.Str(),
     "set": S.Map(value=S.Field()),  # checked by apply_overrides against the schema
 })
 # Keys of a base that a derived design does not inherit: they describe the base itself.
-NOT_INHERITED = ("id", "name", "aliases", "source", "notes", "extends", "set")
+NOT_INHERITED = ("id", "name", "aliases", "source", "notes", "provenance", "extends", "set")
 _BASE_UNIT = {"bytes": "B", "bandwidth": "B/s", "flop_rate": "FLOP/s", "flops": "FLOP",
               "time": "s", "frequency": "Hz", "power": "W"}
 
@@ -166,6 +167,7 @@ def _construct(v: dict, file: Optional[str], extended_from: Optional[str]) -> Ha
         process=v.get("process", ""), clock_hz=v.get("clock"), cores=v.get("cores"),
         core_name=v.get("core_name", ""), tdp_w=v.get("tdp"), interconnect=links, efficiency=eff,
         notes=v.get("notes", ""), extends=extended_from, file=file,
+        provenance=tuple((k, str(x)) for k, x in (v.get("provenance") or {}).items() if x is not None),
     )
 
 
@@ -206,6 +208,7 @@ def to_doc(hw: HardwareSpec) -> dict:
             "compute": dict(e.compute), "memory": dict(e.memory), "interconnect": dict(e.interconnect),
             "latency": _q(e.latency_s, "time"),
             "compute_by_size": [list(p) for p in e.compute_by_size] or None, "source": e.source}),
+        "provenance": dict(hw.provenance) or None,
     })
     if hw.extends:
         doc["_extended_from"] = hw.extends

@@ -250,3 +250,10 @@ def hardware_doc(path: Path, resolve: Resolver, _chain: tuple[str, ...] = ()) ->
 def load_hardware(path: os.PathLike | str, resolve: Resolver) -> HardwareSpec:
     p = Path(path)
     return build_hardware(hardware_doc(p, resolve), file=str(p))
+
+
+def dump_yaml(doc: Any, header: str = "") -> str:
+    """A document as YAML text (block style, keys in the document's order), for files roofsim
+    writes (``roofsim probe``); ``header`` lines become ``#`` comments on top."""
+    comments = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
+    return comments + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)

@@ -12,7 +12,7 @@ from typing import Optional
 
 from .errors import Problem, SpecError
 
-KINDS = ("cpu", "gpu", "tpu", "accelerator", "hypothetical")
+KINDS = ("cpu", "gpu", "tpu", "accelerator", "hypothetical", "measured")  # measured: written by `roofsim probe`
 UNITS = ("matrix", "vector")
 LEVEL_TYPES = ("register", "scratchpad", "cache", "main", "far")
 LINK_SCOPES = ("scale-up", "scale-out", "host")
@@ -79,7 +79,8 @@ def emulation_passes(wide: str, narrow: str) -> Optional[int]:
 DEFAULT_COMPUTE_EFFICIENCY = 0.80
 DEFAULT_MEMORY_EFFICIENCY = 0.85
 DEFAULT_LINK_EFFICIENCY = 0.80
-DEFAULT_LATENCY_S = {"gpu": 4e-6, "accelerator": 4e-6, "hypothetical": 4e-6, "tpu": 2e-6, "cpu": 1e-6}
+DEFAULT_LATENCY_S = {"gpu": 4e-6, "accelerator": 4e-6, "hypothetical": 4e-6, "tpu": 2e-6, "cpu": 1e-6,
+                     "measured": 1e-6}
 
 # Plausible range of each hardware quantity (SI), checked where files, --set and derive() enter.
 # Generous on both sides of every device ever built (the catalogue spans a 1996 MIPS R10000 at
@@ -315,6 +316,7 @@ class HardwareSpec:
     efficiency: Efficiency = field(default_factory=Efficiency)
     notes: str = ""
     extends: Optional[str] = None
+    provenance: tuple[tuple[str, str], ...] = ()   # how the figures were obtained (date, method, tool)
     file: Optional[str] = field(default=None, compare=False)
 
     def __post_init__(self):

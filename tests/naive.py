@@ -258,3 +258,13 @@ def naive_simulate_lru_levels(configs, addrs, writes=None):
     for i, lv in enumerate(levels):
         stream = naive_lru_stage(lv, stream, first=(i == 0))
     return [dict(lv.count) for lv in levels]
+
+
+# ---------------------------------------------------------------- pointer chasing
+
+def naive_chase(nxt, start: int, steps: int) -> int:
+    """Twin of roofsim.kernels.chase.chase: follow the chain ``steps`` times."""
+    i = start
+    for _ in range(steps):
+        i = int(nxt[i])
+    return i

@@ -111,4 +111,4 @@ def test_cli_table_and_json():
 
 def test_cli_needs_measurements():
     r = CliRunner().invoke(main, ["validate", "--hw", HW])
-    assert r.exit_code == 2 and r.output == "error: --measurements: expected a measurement CSV file, found nothing\n"
+    assert r.exit_code == 2 and r.output == "error: --measurements/--suite: expected exactly one of them, found neither\n"

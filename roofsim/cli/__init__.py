@@ -39,6 +39,7 @@ COMMANDS = (
     ("cache", "cache"),
     ("validate", "validate"),
     ("trends", "trends"),
+    ("probe", "probe"),
 )
 
 

@@ -5,6 +5,7 @@ import sys
 
 import click
 
+from ..specs import KINDS
 from ..units import format_quantity as fq
 from . import output
 
@@ -29,7 +30,7 @@ def _peak(h, dtype):
 
 
 @hw.command("list")
-@click.option("--kind", type=click.Choice(["cpu", "gpu", "tpu", "accelerator", "hypothetical"]), multiple=True)
+@click.option("--kind", type=click.Choice(KINDS), multiple=True)
 @click.option("--since", type=int, help="Released in or after this year.")
 @click.option("--until", type=int, help="Released in or before this year.")
 @FORMAT

@@ -31,21 +31,35 @@ def summary_rows(summary) -> list[dict]:
 @click.option("--hw", "hw_name", required=True, help="Hardware id, alias or YAML file (e.g. one written by `roofsim probe`).")
 @click.option("--measurements", "measurements_path", type=click.Path(dir_okay=False),
               help="A CSV of measured kernels (format in the README).")
+@click.option("--suite", "suite_name", type=click.Choice(["cpu"]),
+              help="Measure roofsim's suite of real numpy/scipy kernels on this machine now (BLAS on 1 thread).")
+@click.option("--repeats", type=click.IntRange(7, 101), default=7, show_default=True, help="Repeats per suite kernel (median).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @OUTPUT
 @CACHE_MODEL
 @HW_PATH
-def validate(hw_name, measurements_path, fmt, output_path, cache_model, hw_path):
-    """Predicted vs measured time of every kernel, and the error per category and overall."""
+def validate(hw_name, measurements_path, suite_name, repeats, fmt, output_path, cache_model, hw_path):
+    """Predicted vs measured time of every kernel, and the error per category and overall.
+
+    Kernels come from a CSV (--measurements) or are measured now (--suite cpu; probe the machine
+    first: roofsim probe -o local.yaml, then --hw local.yaml)."""
+    from ..measure.timing import pin_blas_env
+    pin_blas_env(1)  # before numpy loads: the fallback when threadpoolctl cannot set threads later
     from ..api import predictor
     from ..errors import Problem, SpecError
     from ..hw import get_hardware
-    from ..measure.records import load_measurements
     from ..measure.validate import error_summary, validate as run_validation
-    if not measurements_path:
-        raise SpecError(Problem(None, "--measurements", "a measurement CSV file", "nothing"))
+    if bool(measurements_path) == bool(suite_name):
+        raise SpecError(Problem(None, "--measurements/--suite", "exactly one of them",
+                                "both" if suite_name else "neither"))
     hw = get_hardware(hw_name, hw_path)
-    measurements = load_measurements(measurements_path)
+    if suite_name:
+        from ..measure.suites import measure, suite
+        from .probe import progress_bar
+        measurements = measure(suite(suite_name, hw), hw, repeats=repeats, progress=progress_bar)
+    else:
+        from ..measure.records import load_measurements
+        measurements = load_measurements(measurements_path)
     df = run_validation(hw, measurements, predictor=predictor(cache_model))
     summary = error_summary(df)
     if fmt == "json":

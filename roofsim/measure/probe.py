@@ -1,0 +1,404 @@
+"""The local machine, measured: an empirical hardware document (kind ``measured``).
+
+In the spirit of the Empirical Roofline Toolkit and likwid-bench, with the libraries roofsim's
+users run (numpy's BLAS and ufuncs):
+
+- caches from the OS (sysfs): size, line, ways, and how many CPUs share each;
+- peak FLOP/s per dtype: the best median of square BLAS GEMMs, on 1 thread and on all; the
+  1-thread GEMMs of smaller sizes give the achievable fraction versus size (compute_by_size);
+- sustained bandwidth per level: read (sum), copy and add (c = a + b) swept over working-set
+  sizes; the median of the sizes that sit inside a level (above the level inside it, at most
+  half of it) is that level's plateau. Bytes are counted as the roofline counts them (reads +
+  writes, no write-allocate), and each call's fixed cost (the same call on a 1-element array)
+  is taken off first, so the plateau is the loop's rate, not numpy's overhead;
+- load-to-use latency per level: a pointer chase (roofsim/kernels/chase.py) over a random cycle
+  of cache lines in a working set of half the level (4x the last cache for main memory);
+- per-call floors of the library: a 1-element ufunc, a 2x2 GEMM, a 1-row gather; the cheapest
+  is the spec's latency floor.
+
+The written spec describes the machine as ONE thread sees it (numpy's ufuncs are
+single-threaded and the scored validation suite pins BLAS to one thread); the all-thread peaks
+are recorded in the notes. Each figure is a median of repeats; a median spread above
+NOISY_SPREAD triggers a warning.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from .timing import Timing, blas_threads, cpu_count, threads_controllable, time_call
+
+NOISY_SPREAD = 0.10       # median relative IQR of the repeats above which the machine looks busy
+SYSFS_CPU = Path("/sys/devices/system/cpu")
+ProgressFn = Callable[[str, float], None]   # (what is being measured, fraction done)
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """One cache level as the OS describes it (sizes in bytes)."""
+    level: int
+    type: str                 # Data, Instruction, Unified
+    size_bytes: int
+    line_bytes: int
+    ways: Optional[int]
+    shared_by: int            # CPUs sharing one instance
+    instances: int
+
+    @property
+    def name(self) -> str:
+        return f"l{self.level}d" if self.type == "Data" else f"l{self.level}"
+
+
+def _size(text: str) -> Optional[int]:
+    text = text.strip().upper()
+    mult = {"K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
+    try:
+        return int(text[:-1]) * mult[text[-1]] if text and text[-1] in mult else int(text)
+    except ValueError:
+        return None
+
+
+def _cpu_list_len(text: str) -> int:
+    n = 0
+    for part in text.strip().split(","):
+        if "-" in part:
+            lo, hi = part.split("-", 1)
+            n += int(hi) - int(lo) + 1
+        elif part:
+            n += 1
+    return max(n, 1)
+
+
+def os_caches(root: Path = SYSFS_CPU) -> list[CacheInfo]:
+    """Data and unified caches of cpu0, innermost first, from sysfs (empty when unavailable)."""
+    base = root / "cpu0" / "cache"
+    out = []
+    for index in sorted(base.glob("index*")):
+        read = lambda name: (index / name).read_text().strip() if (index / name).exists() else ""
+        try:
+            kind, level = read("type"), int(read("level") or 0)
+        except (OSError, ValueError):
+            continue
+        size = _size(read("size"))
+        if kind == "Instruction" or not size or not level:
+            continue
+        line = int(read("coherency_line_size") or 64)
+        ways = int(read("ways_of_associativity")) if read("ways_of_associativity").isdigit() else None
+        shared = _cpu_list_len(read("shared_cpu_list") or "0")
+        instances = max(1, cpu_count() // shared)
+        out.append(CacheInfo(level, kind, size, line, ways or None, shared, instances))
+    return sorted(out, key=lambda c: c.level)
+
+
+def cpu_name() -> tuple[str, str]:
+    """(model name, vendor) from /proc/cpuinfo, else platform's."""
+    model, vendor = "", ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and not model:
+                model = value.strip()
+            if key.strip() == "vendor_id" and not vendor:
+                vendor = value.strip()
+    except OSError:
+        pass
+    return model or platform.processor() or platform.machine(), vendor or "unknown"
+
+
+def memory_bytes() -> Optional[int]:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+# ---------------------------------------------------------------- measurements
+
+@dataclass
+class ProbeResult:
+    """Everything measured, with the timings behind it."""
+    caches: list
+    peaks_1t: dict = field(default_factory=dict)         # dtype -> FLOP/s
+    peaks_all: dict = field(default_factory=dict)
+    threads_all: int = 1
+    threads_controlled: bool = False
+    gemm_sizes: list = field(default_factory=list)       # (dtype, n, FLOPs, FLOP/s) at 1 thread
+    sweep: list = field(default_factory=list)            # (kernel, working-set bytes, B/s)
+    plateaus: dict = field(default_factory=dict)         # level name -> {kernel: B/s}
+    latency: dict = field(default_factory=dict)          # level name -> s
+    overheads: dict = field(default_factory=dict)        # call -> s
+    spreads: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def median_spread(self) -> float:
+        s = sorted(self.spreads)
+        return s[len(s) // 2] if s else 0.0
+
+    @property
+    def noisy(self) -> bool:
+        return self.median_spread > NOISY_SPREAD
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much to measure: the full probe, or a quick one for tests."""
+    repeats: int = 7
+    gemm_n: tuple = (1024, 1536)
+    gemm_small: tuple = (16, 32, 64, 128, 256, 512)
+    sweep_points_per_octave: int = 1
+    sweep_max_bytes: int = 256 * 2 ** 20
+    chase_steps: int = 2_000_000
+
+    @staticmethod
+    def quick() -> "Plan":
+        return Plan(repeats=3, gemm_n=(256,), gemm_small=(32, 128), sweep_points_per_octave=1,
+                    sweep_max_bytes=8 * 2 ** 20, chase_steps=50_000)
+
+
+def _note(result: ProbeResult, t: Timing) -> Timing:
+    result.spreads.append(t.spread)
+    return t
+
+
+def measure_gemm(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None:
+    import numpy as np
+    rng = np.random.default_rng(0)
+    for dtype, np_dtype in (("fp64", np.float64), ("fp32", np.float32)):
+        for threads, target in ((1, result.peaks_1t), (result.threads_all, result.peaks_all)):
+            best = 0.0
+            with blas_threads(threads):
+                for n in plan.gemm_n:
+                    progress(f"GEMM {dtype} n={n} on {threads} thread(s)", 0.0)
+                    a, b = (rng.standard_normal((n, n)).astype(np_dtype) for _ in range(2))
+                    c = np.empty((n, n), np_dtype)
+                    t = _note(result, time_call(lambda: np.matmul(a, b, out=c), plan.repeats))
+                    best = max(best, 2.0 * n ** 3 / t.median_s)
+            target[dtype] = best
+        with blas_threads(1):
+            for n in plan.gemm_small:
+                a, b = (rng.standard_normal((n, n)).astype(np_dtype) for _ in range(2))
+                c = np.empty((n, n), np_dtype)
+                t = _note(result, time_call(lambda: np.matmul(a, b, out=c), plan.repeats))
+                result.gemm_sizes.append((dtype, n, 2.0 * n ** 3, 2.0 * n ** 3 / t.median_s))
+
+
+def sweep_sizes(caches: list, plan: Plan) -> list[int]:
+    """Working-set sizes (bytes), geometric, from 4 KiB to 4x the last cache (at most plan's max)."""
+    top = min(plan.sweep_max_bytes, max(4 * (caches[-1].size_bytes if caches else 8 * 2 ** 20), 32 * 2 ** 20))
+    sizes, s = [], 4096.0
+    step = 2.0 ** (1.0 / plan.sweep_points_per_octave)
+    while s <= top:
+        sizes.append(int(s))
+        s *= step
+    return sizes
+
+
+# kernel -> (arrays it touches, bytes counted per element, build the call from (a, b, c))
+STREAM_KERNELS = {
+    "read": (1, 8, lambda np, a, b, c: (lambda: np.add.reduce(a))),
+    "copy": (2, 16, lambda np, a, b, c: (lambda: np.copyto(c, a))),
+    "add": (3, 24, lambda np, a, b, c: (lambda: np.add(a, b, out=c))),
+}
+
+
+def measure_bandwidth(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None:
+    import numpy as np
+    sizes = sweep_sizes(result.caches, plan)
+    overhead = {}
+    one = [np.ones(1) for _ in range(3)]
+    for name, (_, _, build) in STREAM_KERNELS.items():
+        overhead[name] = _note(result, time_call(build(np, *one), plan.repeats)).median_s
+    for i, ws in enumerate(sizes):
+        progress(f"bandwidth sweep, working set {ws / 1024:.0f} KiB", i / len(sizes))
+        for name, (arrays, per_elem, build) in STREAM_KERNELS.items():
+            n = max(1, ws // (8 * arrays))
+            a, b, c = np.ones(n), np.ones(n), np.empty(n)
+            t = _note(result, time_call(build(np, a, b, c), plan.repeats)).median_s
+            net = max(t - overhead[name], t * 0.05)   # the loop's own time
+            result.sweep.append((name, n * 8 * arrays, n * per_elem / net))
+    result.overheads["ufunc stream call"] = min(overhead.values())
+
+
+def level_windows(caches: list) -> dict[str, tuple[float, float]]:
+    """Working-set windows (lo, hi] whose sweep points measure each level's plateau."""
+    out, inner = {}, 0
+    for c in caches:
+        seen = c.size_bytes if c.shared_by <= 1 else c.size_bytes   # one thread may use all of a shared cache
+        out[c.name] = (max(inner * 2.0, 2048.0), seen / 2.0)
+        inner = seen
+    out["dram"] = (max(inner * 4.0, 16 * 2 ** 20), math.inf)
+    return out
+
+
+def plateaus(sweep: list, windows: dict) -> dict[str, dict[str, float]]:
+    import numpy as np
+    out = {}
+    for level, (lo, hi) in windows.items():
+        per = {}
+        for kernel in STREAM_KERNELS:
+            pts = [(ws, bw) for k, ws, bw in sweep if k == kernel]
+            inside = [bw for ws, bw in pts if lo < ws <= hi]
+            if not inside and pts:   # no point inside: the nearest one to the window's middle
+                mid = math.sqrt(lo * (hi if math.isfinite(hi) else lo * 4))
+                inside = [min(pts, key=lambda p: abs(math.log(p[0] / mid)))[1]]
+            if inside:
+                per[kernel] = float(np.median(inside))
+        out[level] = per
+    return out
+
+
+def measure_latency(result: ProbeResult, plan: Plan, windows: dict, progress: ProgressFn) -> None:
+    import numpy as np
+    from ..kernels.chase import chase
+    line = result.caches[0].line_bytes if result.caches else 64
+    for level, (lo, hi) in windows.items():
+        ws = int(hi if math.isfinite(hi) else min(lo, plan.sweep_max_bytes))
+        ws = max(ws, 4 * line)
+        progress(f"latency {level} ({ws / 1024:.0f} KiB chain)", 0.0)
+        lines = ws // line
+        step = line // 8
+        order = np.random.default_rng(1).permutation(lines)
+        nxt = np.zeros(lines * step, np.int64)
+        nxt[order * step] = np.roll(order, -1) * step       # one random cycle through every line
+        start = int(order[0] * step)
+        steps = plan.chase_steps
+        t = _note(result, time_call(lambda: chase(nxt, start, steps), max(3, plan.repeats // 2)))
+        result.latency[level] = t.median_s / steps
+
+
+def measure_overheads(result: ProbeResult, plan: Plan) -> None:
+    import numpy as np
+    x, y, z = np.ones(1), np.ones(1), np.empty(1)
+    m, out = np.ones((2, 2)), np.empty((2, 2))
+    table, idx = np.ones((8, 4)), np.zeros(1, np.int64)
+    with blas_threads(1):
+        calls = {"ufunc on 1 element": lambda: np.add(x, y, out=z),
+                 "2x2 GEMM": lambda: np.matmul(m, m, out=out),
+                 "1-row gather": lambda: table[idx]}
+        for name, fn in calls.items():
+            result.overheads[name] = _note(result, time_call(fn, plan.repeats)).median_s
+
+
+def probe(quick: bool = False, progress: Optional[ProgressFn] = None) -> ProbeResult:
+    """Measure this machine (about a minute; ``quick``: a few seconds, for tests)."""
+    import time
+    plan = Plan.quick() if quick else Plan()
+    progress = progress or (lambda what, frac: None)
+    t0 = time.perf_counter()
+    result = ProbeResult(caches=os_caches(), threads_all=cpu_count(), threads_controlled=threads_controllable())
+    steps = (("overheads", lambda: measure_overheads(result, plan)),
+             ("gemm", lambda: measure_gemm(result, plan, lambda w, f: progress(w, 0.05 + 0.3 * f))),
+             ("bandwidth", lambda: measure_bandwidth(result, plan, lambda w, f: progress(w, 0.35 + 0.45 * f))))
+    for _, step in steps:
+        step()
+    windows = level_windows(result.caches)
+    result.plateaus = plateaus(result.sweep, windows)
+    measure_latency(result, plan, windows, lambda w, f: progress(w, 0.85))
+    progress("done", 1.0)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+# ---------------------------------------------------------------- the hardware document
+
+LEVEL_KERNEL = "add"   # the plateau a level's bandwidth is: 2 reads + 1 write, like most elementwise ops
+
+
+def _fmt(value: float, unit: str) -> str:
+    return f"{value:.4g} {unit}"
+
+
+def _gbs(x: float) -> str:
+    return f"{x / 1e9:.3g} GB/s"
+
+
+def to_document(result: ProbeResult, id: str = "local", today: Optional[str] = None, version: str = "") -> dict:
+    """The hardware document (as a YAML file holds it) of a probe result; loads like any catalogue entry."""
+    from .. import __version__
+    version = version or __version__
+    today = today or _dt.date.today().isoformat()
+    model, vendor = cpu_name()
+    method = ("roofsim probe: BLAS GEMM peaks (best median), read/copy/add sweeps over working sets "
+              "(level plateaus), pointer chasing (latency), 1-element calls (floors); medians of repeats")
+    prov = f"measured by roofsim {version} `roofsim probe` on {today}"
+    threads = "BLAS threads set with threadpoolctl" if result.threads_controlled else \
+        "BLAS threads from the environment (threadpoolctl not installed)"
+    peaks_all = ", ".join(f"{d} {_fmt(v / 1e9, 'GFLOP/s')}" for d, v in result.peaks_all.items())
+    memory = []
+    for c in result.caches:
+        bw = result.plateaus.get(c.name, {})
+        memory.append({
+            "name": c.name, "type": "cache", "capacity": f"{c.size_bytes} B", "instances": c.instances,
+            "shared_by": c.shared_by, "line_size": f"{c.line_bytes} B", **({"ways": c.ways} if c.ways else {}),
+            **({"bandwidth": f"{bw[LEVEL_KERNEL]!r} B/s"} if LEVEL_KERNEL in bw else {}),
+            **({"latency": f"{result.latency[c.name]!r} s"} if c.name in result.latency else {}),
+            "source": f"sysfs (size, line, ways, sharing); bandwidth and latency {prov}",
+            "notes": "1-thread plateaus: " + ", ".join(f"{k} {_gbs(v)}" for k, v in bw.items())
+                     + f"; bandwidth is the {LEVEL_KERNEL} plateau (bytes read + written / s)",
+        })
+    dram_bw = result.plateaus.get("dram", {})
+    mem_bytes = memory_bytes()
+    memory.append({
+        "name": "dram", "type": "main", **({"capacity": f"{mem_bytes} B"} if mem_bytes else {}),
+        **({"bandwidth": f"{dram_bw[LEVEL_KERNEL]!r} B/s"} if LEVEL_KERNEL in dram_bw else {}),
+        **({"latency": f"{result.latency['dram']!r} s"} if "dram" in result.latency else {}),
+        "source": f"capacity from sysconf; bandwidth and latency {prov}",
+        "notes": "1-thread plateaus: " + ", ".join(f"{k} {_gbs(v)}" for k, v in dram_bw.items()),
+    })
+    peak = {d: f"{v!r} FLOP/s" for d, v in result.peaks_1t.items()}
+    by_size = _compute_by_size(result)
+    floor = min(result.overheads.values()) if result.overheads else 1e-6
+    doc = {
+        "schema_version": 1, "id": id, "name": f"{model} (measured, 1 thread)", "vendor": vendor,
+        "kind": "measured", "cores": max(1, cpu_count()), "core_name": model,
+        "source": f"{prov}; {method}",
+        "provenance": {"method": method, "date": today, "tool": f"roofsim {version}",
+                       "notes": f"{result.seconds:.0f} s; median spread of repeats {result.median_spread:.1%}"
+                                + ("; the machine looked busy (noisy)" if result.noisy else "")},
+        "notes": (f"One thread's view of the machine (numpy ufuncs are single-threaded; score BLAS on 1 thread). "
+                  f"All {result.threads_all} threads: {peaks_all}. {threads}."),
+        "compute": {"vector": peak, "source": f"BLAS GEMM (numpy.matmul), best median over n in "
+                                              f"{sorted({n for _, n, _, _ in result.gemm_sizes} | set(Plan().gemm_n))}; {prov}",
+                    "notes": "1-thread peaks; smaller GEMMs reach the fractions of efficiency.compute_by_size"},
+        "memory": memory,
+        "efficiency": {
+            "compute": 1.0, "memory": 1.0, "latency": f"{floor!r} s",
+            **({"compute_by_size": by_size} if by_size else {}),
+            "source": f"{prov}: the peaks and bandwidths are achieved figures (efficiency 1); the floor is the "
+                      f"cheapest library call ({', '.join(f'{k} {v * 1e6:.2f} us' for k, v in result.overheads.items())})",
+        },
+    }
+    return doc
+
+
+def _compute_by_size(result: ProbeResult) -> list:
+    """[[FLOPs, fraction of the 1-thread peak]] from the fp64 size sweep (increasing, each <= 1)."""
+    peak = result.peaks_1t.get("fp64")
+    pts = sorted((flops, rate) for d, _, flops, rate in result.gemm_sizes if d == "fp64")
+    if not peak or not pts:
+        return []
+    out = [[float(f), round(min(1.0, r / peak), 4)] for f, r in pts]
+    big = 2.0 * max(Plan().gemm_n) ** 3
+    if out[-1][0] < big:
+        out.append([big, 1.0])
+    return out
+
+
+def summary_rows(result: ProbeResult) -> list[dict]:
+    """What the probe found, one row per figure, for people."""
+    rows = [{"figure": f"peak {d}, 1 thread", "value": _fmt(v / 1e9, "GFLOP/s")} for d, v in result.peaks_1t.items()]
+    rows += [{"figure": f"peak {d}, {result.threads_all} threads", "value": _fmt(v / 1e9, "GFLOP/s")}
+             for d, v in result.peaks_all.items()]
+    for level, per in result.plateaus.items():
+        rows.append({"figure": f"{level} bandwidth (read / copy / add)",
+                     "value": " / ".join(_gbs(per[k]) for k in STREAM_KERNELS if k in per)})
+    rows += [{"figure": f"{level} latency", "value": _fmt(t * 1e9, "ns")} for level, t in result.latency.items()]
+    rows += [{"figure": f"floor: {k}", "value": _fmt(v * 1e6, "us")} for k, v in result.overheads.items()]
+    rows.append({"figure": "median spread of repeats", "value": f"{result.median_spread:.1%}"})
+    return rows

@@ -1,0 +1,90 @@
+"""Timing a call like an experimentalist: medians of repeats, the spread beside them, and BLAS
+threads under control.
+
+The machine roofsim runs on is usually shared: a median of at least 7 repeats resists the odd
+slow one, and the relative interquartile range says how much to trust it. Short calls are
+batched so that one sample lasts long enough for the clock (``min_sample_s``).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class Timing:
+    median_s: float      # per call
+    spread: float        # (q75 - q25) / median of the per-call samples
+    samples: int
+    calls_per_sample: int
+
+
+def time_call(fn: Callable[[], object], repeats: int = 7, min_sample_s: float = 2e-4,
+              setup: Optional[Callable[[], object]] = None) -> Timing:
+    """Median time of ``fn()`` over ``repeats`` samples; ``setup`` (untimed) runs before each sample."""
+    import numpy as np  # not at import: pin_blas_env must be able to run before numpy loads
+    if setup:
+        setup()
+    fn()  # warm up: first-touch page faults, lazy loading, caches
+    calls = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt >= min_sample_s or calls >= 1 << 16:
+            break
+        calls = min(1 << 16, calls * max(2, int(min_sample_s / max(dt, 1e-9) * 1.2)))
+    samples = []
+    for _ in range(repeats):
+        if setup:
+            setup()
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        samples.append((time.perf_counter() - t0) / calls)
+    s = np.asarray(samples)
+    med = float(np.median(s))
+    q25, q75 = np.percentile(s, [25, 75])
+    return Timing(med, float((q75 - q25) / med) if med > 0 else 0.0, repeats, calls)
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def threads_controllable() -> bool:
+    """True when the BLAS thread count can be set at run time (threadpoolctl is installed)."""
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def blas_threads(n: int):
+    """Run the body with ``n`` BLAS threads (threadpoolctl when installed; else the thread count
+    fixed when numpy loaded, which roofsim's CLI sets to 1 for measurements: see pin_blas_env)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield False
+        return
+    with threadpool_limits(limits=n, user_api="blas"):
+        yield True
+
+
+def pin_blas_env(n: int = 1) -> None:
+    """Ask BLAS libraries for ``n`` threads through the environment. Effective only before numpy
+    is first imported; the fallback when threadpoolctl is not installed."""
+    for var in BLAS_THREAD_VARIABLES:
+        os.environ.setdefault(var, str(n))

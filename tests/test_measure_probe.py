@@ -1,0 +1,133 @@
+"""roofsim probe: the OS cache description, plateaus, and the hardware document's round trip."""
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from roofsim.cli import main
+from roofsim.hardware import build_hardware
+from roofsim.hw import get_hardware
+from roofsim.loader import dump_yaml
+from roofsim.measure.probe import (CacheInfo, ProbeResult, level_windows, os_caches, plateaus, sweep_sizes,
+                                   to_document, Plan)
+
+from naive import naive_chase
+
+
+def fake_sysfs(root: Path, entries):
+    for i, (level, kind, size, line, ways, shared) in enumerate(entries):
+        d = root / "cpu0" / "cache" / f"index{i}"
+        d.mkdir(parents=True)
+        for name, value in (("level", level), ("type", kind), ("size", size), ("coherency_line_size", line),
+                            ("ways_of_associativity", ways), ("shared_cpu_list", shared)):
+            (d / name).write_text(f"{value}\n")
+
+
+def test_os_caches_reads_sysfs(tmp_path, monkeypatch):
+    monkeypatch.setattr("roofsim.measure.probe.cpu_count", lambda: 4)
+    fake_sysfs(tmp_path, [(1, "Data", "48K", 64, 12, "0"), (1, "Instruction", "32K", 64, 8, "0"),
+                          (2, "Unified", "2048K", 64, 16, "0-1"), (3, "Unified", "30M", 64, 12, "0-3")])
+    got = os_caches(tmp_path)
+    # the instruction cache is skipped; instances = 4 CPUs / CPUs sharing one
+    assert got == [CacheInfo(1, "Data", 48 * 1024, 64, 12, 1, 4), CacheInfo(2, "Unified", 2 * 2**20, 64, 16, 2, 2),
+                   CacheInfo(3, "Unified", 30 * 2**20, 64, 12, 4, 1)]
+    assert [c.name for c in got] == ["l1d", "l2", "l3"]
+
+
+def test_os_caches_without_sysfs_is_empty(tmp_path):
+    assert os_caches(tmp_path / "nothing") == []
+
+
+CACHES = [CacheInfo(1, "Data", 32 * 1024, 64, 8, 1, 2), CacheInfo(2, "Unified", 1024 * 1024, 64, 8, 1, 2),
+          CacheInfo(3, "Unified", 32 * 2**20, 64, 16, 2, 1)]
+
+
+def test_level_windows_and_plateaus():
+    w = level_windows(CACHES)
+    # l1d: (2 KiB floor, 16 KiB]; l2: (2 x 32 KiB, 512 KiB]; l3: (2 MiB, 16 MiB]; dram: 4 x 32 MiB and up
+    assert w == {"l1d": (2048.0, 16384.0), "l2": (65536.0, 524288.0), "l3": (2.0 * 2**20, 16.0 * 2**20),
+                 "dram": (128.0 * 2**20, float("inf"))}
+    sweep = [("add", 8192, 100e9), ("add", 16384, 120e9), ("add", 131072, 60e9), ("add", 262144, 50e9),
+             ("add", 524288, 70e9), ("add", 4 * 2**20, 30e9), ("add", 256 * 2**20, 10e9)]
+    p = plateaus(sweep, w)
+    # medians of the points inside each window: (100 + 120) / 2; median of 60, 50, 70; one point each
+    assert p == {"l1d": {"add": 110e9}, "l2": {"add": 60e9}, "l3": {"add": 30e9}, "dram": {"add": 10e9}}
+
+
+def test_sweep_sizes_are_geometric_up_to_four_last_caches():
+    sizes = sweep_sizes(CACHES, Plan(sweep_points_per_octave=1, sweep_max_bytes=2**30))
+    # 4 KiB doubling to 4 x 32 MiB = 128 MiB: 2^12 .. 2^27, 16 sizes
+    assert sizes[0] == 4096 and sizes[-1] == 128 * 2**20 and len(sizes) == 16
+
+
+def synthetic_result() -> ProbeResult:
+    r = ProbeResult(caches=CACHES, threads_all=2, threads_controlled=True)
+    r.peaks_1t = {"fp64": 40e9, "fp32": 80e9}
+    r.peaks_all = {"fp64": 70e9, "fp32": 140e9}
+    r.gemm_sizes = [("fp64", 64, 2.0 * 64 ** 3, 10e9), ("fp64", 256, 2.0 * 256 ** 3, 30e9)]
+    r.plateaus = {"l1d": {"read": 90e9, "add": 100e9}, "l2": {"add": 70e9}, "l3": {"add": 50e9},
+                  "dram": {"read": 20e9, "add": 15e9}}
+    r.latency = {"l1d": 1e-9, "l2": 4e-9, "l3": 20e-9, "dram": 100e-9}
+    r.overheads = {"ufunc on 1 element": 4e-7, "2x2 GEMM": 1e-6}
+    r.spreads = [0.01, 0.02, 0.5]
+    r.seconds = 60.0
+    return r
+
+
+def test_document_round_trips_through_yaml(tmp_path):
+    doc = to_document(synthetic_result(), id="my-box", today="2026-12-01", version="9.9")
+    path = tmp_path / "my-box.yaml"
+    path.write_text(dump_yaml(doc, header="test"))
+    assert yaml.safe_load(path.read_text()) == doc
+    hw = get_hardware(str(path))
+    assert hw == build_hardware(doc, file=str(path))
+    assert hw.kind == "measured" and hw.id == "my-box"
+    assert dict(hw.provenance) == {"method": doc["provenance"]["method"], "date": "2026-12-01",
+                                  "tool": "roofsim 9.9", "notes": "60 s; median spread of repeats 2.0%"}
+    assert hw.compute.peaks() == {"fp64": 40e9, "fp32": 80e9}
+    assert [(m.name, m.bandwidth_bytes_per_s, m.latency_s) for m in hw.memory] == [
+        ("l1d", 100e9, 1e-9), ("l2", 70e9, 4e-9), ("l3", 50e9, 20e-9), ("dram", 15e9, 100e-9)]
+    assert [(m.capacity_bytes, m.instances, m.shared_by, m.line_bytes, m.ways) for m in hw.memory[:3]] == [
+        (32768, 2, 1, 64, 8), (2**20, 2, 1, 64, 8), (32 * 2**20, 1, 2, 64, 16)]
+    # the floor is the cheapest call; the size table is the fp64 sweep as fractions of 40 GFLOP/s,
+    # closed by the full-size point at 1.0: 2 * 1536^3 FLOPs
+    assert hw.efficiency.latency_s == 4e-7
+    assert hw.efficiency.compute_by_size == ((524288.0, 0.25), (33554432.0, 0.75), (2.0 * 1536 ** 3, 1.0))
+
+
+def test_noisy_when_the_median_spread_is_large():
+    r = synthetic_result()
+    assert r.median_spread == 0.02 and not r.noisy
+    r.spreads = [0.2, 0.3, 0.01]
+    assert r.noisy and "noisy" in to_document(r)["provenance"]["notes"]
+
+
+def test_chase_kernel_matches_its_twin():
+    import numpy as np
+    from roofsim.kernels.chase import chase
+    nxt = np.array([3, 0, 1, 2, 5, 4])
+    # 0 -> 3 -> 2 -> 1 -> 0 -> 3 -> 2 after 6 steps
+    assert chase(nxt, 0, 6) == naive_chase(nxt, 0, 6) == 2
+    assert chase(nxt, 4, 3) == naive_chase(nxt, 4, 3) == 5
+
+
+def test_quick_probe_writes_a_loadable_file(tmp_path):
+    out = tmp_path / "local.yaml"
+    r = CliRunner().invoke(main, ["probe", "--quick", "--no-progress", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    hw = get_hardware(str(out))
+    assert hw.kind == "measured" and hw.compute.peaks()["fp64"] > 0
+    assert hw.main_memory.bandwidth_bytes_per_s > 0 and hw.efficiency.latency_s > 0
+    assert "peak fp64, 1 thread" in r.output   # the summary, on stderr
+
+
+@pytest.mark.parametrize("bad", ["Bad_Id", "", "-x"])
+def test_probe_refuses_bad_ids_before_measuring(bad):
+    r = CliRunner().invoke(main, ["probe", "--quick", "--id", bad])
+    assert r.exit_code == 2 and "--id: expected an id in lowercase-with-dashes" in r.output
+
+
+def test_probe_refuses_an_output_folder(tmp_path):
+    r = CliRunner().invoke(main, ["probe", "--quick", "-o", str(tmp_path)])
+    assert r.exit_code == 2 and r.output.startswith("error: ")

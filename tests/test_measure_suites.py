@@ -1,0 +1,123 @@
+"""The CPU suite's bookkeeping: every kernel's ops carry the FLOPs and bytes its numpy code does.
+
+Sizes come from tests/data/measure/round-cpu.yaml: one private 32 KiB cache (l1d), which is also
+the last cache, and 16 GiB of main memory, so in_cache = 0.5 x 32 KiB = 16 KiB, last = 32 KiB,
+out_of_cache = 8 x 32 KiB = 256 KiB.
+"""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from roofsim.errors import SpecError
+from roofsim.hw import get_hardware
+from roofsim.measure import suites
+from roofsim.measure.suites import BAGS, EMB_DIM, POOLING, SPMM_DEGREE, SPMM_FEATURES, Sizes, cpu_suite, sizes_for
+
+HW = get_hardware(str(Path(__file__).parent / "data" / "measure" / "round-cpu.yaml"))
+KERNELS = {k.name: k for k in cpu_suite(HW)}
+
+
+def totals(kernel):
+    return (sum(o.total_flops for o in kernel.ops), sum(o.read_bytes for o in kernel.ops),
+            sum(o.write_bytes for o in kernel.ops))
+
+
+def test_sizes_follow_the_caches():
+    assert sizes_for(HW) == Sizes(16384.0, 32768.0, 262144.0)
+
+
+def test_every_kernel_is_in_the_suite():
+    # 9 GEMMs, 2 GEMVs, 4 elementwise, 2 softmax, 5 embedding bags, 2 SpMM
+    assert len(KERNELS) == 24
+    assert {k.category for k in KERNELS.values()} == {
+        "gemm square", "gemm skinny", "gemm tall", "gemv", "elementwise", "softmax", "gather", "spmm"}
+
+
+@pytest.mark.parametrize("name,flops,read,written", [
+    # C = A @ B, 256^3 fp64: 2 * 256^3 = 33554432 FLOPs; A and B 256^2 * 8 B each read, C written
+    ("gemm-256", 2 * 256 ** 3, 2 * 256 ** 2 * 8, 256 ** 2 * 8),
+    # fp32 1024^3: 2 * 1024^3 FLOPs; 2 * 1024^2 * 4 B read, 1024^2 * 4 B written
+    ("sgemm-1024", 2 * 1024 ** 3, 2 * 1024 ** 2 * 4, 1024 ** 2 * 4),
+    # skinny m=16: 2 * 16 * 1024 * 1024; A 16 x 1024 and B 1024 x 1024 fp64 read, C 16 x 1024 written
+    ("gemm-m16", 2 * 16 * 1024 * 1024, (16 * 1024 + 1024 * 1024) * 8, 16 * 1024 * 8),
+    # tall m=16384, n=k=64: 2 * 16384 * 64 * 64; A 16384 x 64 + B 64 x 64 read, C 16384 x 64 written
+    ("gemm-tall-k64", 2 * 16384 * 64 * 64, (16384 * 64 + 64 * 64) * 8, 16384 * 64 * 8),
+    # GEMV: matrix side pow2(sqrt(16 KiB / 8 B)) = pow2(45.25) = 32: 2 * 32 * 32 FLOPs;
+    # x (32) and the 32 x 32 matrix read, y (32) written
+    ("gemv-32", 2 * 32 * 32, (32 + 32 * 32) * 8, 32 * 8),
+    # add in cache: pow2(16 KiB / 24 B) = 512 fp64 elements: 512 additions, 2 x 4 KiB read, 4 KiB written
+    ("add-in-cache", 512, 2 * 512 * 8, 512 * 8),
+    # add out of cache: pow2(256 KiB / 24) = 8192 elements
+    ("add-out-of-cache", 8192, 2 * 8192 * 8, 8192 * 8),
+    # triad in cache: pow2(16 KiB / 32) = 512 elements; t = s*c (512 FLOPs, read c, write t),
+    # a = b + t (512 FLOPs, read b and t, write a): 1024 FLOPs, 3 x 4 KiB read, 2 x 4 KiB written
+    ("triad-in-cache", 1024, 3 * 512 * 8, 2 * 512 * 8),
+    # softmax in cache: rows = pow2(16 KiB / 32 / 512) = 1, cols 512 -> n = 512 fp64:
+    # max (n FLOPs, read n, write 1 row value), x - m (n, read n, write n), exp (n, n, n),
+    # sum (n, n, 1), e / s (n, n, n): 5n FLOPs, 5n * 8 B read, (3n + 2) * 8 B written
+    ("softmax-in-cache", 5 * 512, 5 * 512 * 8, (3 * 512 + 2) * 8),
+    # embedding bag: BAGS * POOLING = 81920 lookups of 256 B rows (+ 4 B ids) into a temporary
+    # (81920 * 256 B written, 0 FLOPs with pooling 1 in the gather), then a sum over each bag:
+    # 81920 * 64 additions reading the temporary, writing 4096 * 64 fp32
+    ("bag-uniform-dram", 81920 * 64, 81920 * (256 + 4) + 81920 * 256, 81920 * 256 + 4096 * 64 * 4),
+    # spmm: nodes = pow2(32 KiB / 4 / 128 B) = 64, nnz = 640: 2 * 640 * 32 FLOPs; CSR values and
+    # column ids (640 * (4 + 4)) + row pointers (65 * 4) + one 128 B X row per nonzero; Y 64 x 32 fp32
+    ("spmm-llc", 2 * 640 * 32, 640 * 8 + 65 * 4 + 640 * 128, 64 * 32 * 4),
+])
+def test_kernel_ops_count_what_the_code_does(name, flops, read, written):
+    assert totals(KERNELS[name]) == (flops, read, written)
+
+
+def test_embedding_bag_tables_span_the_caches():
+    rows = {n: dict(k.ops[0].shape)["table_rows"] for n, k in KERNELS.items() if k.category == "gather"}
+    # in cache: 16 KiB / 256 B = 64 rows; llc: 32 KiB / 4 / 256 = 32; dram: 256 KiB / 256 = 1024
+    assert rows == {"bag-uniform-in-cache": 64, "bag-uniform-llc": 32, "bag-uniform-dram": 1024,
+                    "bag-zipf-llc": 32, "bag-zipf-dram": 1024}
+
+
+@pytest.mark.parametrize("name", ["softmax-in-cache", "bag-zipf-dram", "triad-in-cache", "spmm-llc", "gemv-32"])
+def test_kernels_compute_what_they_claim(name):
+    if name.startswith("spmm"):
+        pytest.importorskip("scipy")
+    k = KERNELS[name]
+    fn = k.make(np, np.random.default_rng(0))
+    out = fn()
+    if name == "softmax-in-cache":
+        assert out.shape == (1, 512) and np.allclose(out.sum(axis=1), 1.0)
+    elif name == "bag-zipf-dram":
+        assert out.shape == (BAGS, EMB_DIM) and out.dtype == np.float32
+    elif name == "spmm-llc":
+        assert out.shape == (64, SPMM_FEATURES)
+    elif name == "gemv-32":
+        assert out.shape == (1, 32)
+
+
+def test_spmm_graph_has_the_degree_it_claims():
+    nnz = dict(KERNELS["spmm-dram"].ops[0].shape)["nnz"]
+    nodes = dict(KERNELS["spmm-dram"].ops[0].shape)["rows"]
+    assert nnz == SPMM_DEGREE * nodes
+
+
+def test_suite_without_scipy_has_no_spmm():
+    assert [k.category for k in cpu_suite(HW, with_scipy=False)].count("spmm") == 0
+
+
+def test_measure_runs_kernels_and_reports_repeats():
+    ks = [KERNELS["add-in-cache"], KERNELS["gemv-32"]]
+    ms = suites.measure(ks, HW, repeats=7)
+    assert [m.name for m in ms] == ["add-in-cache", "gemv-32"]
+    assert all(m.time_s > 0 and m.repeats == 7 and m.spread >= 0 and m.device == HW.id for m in ms)
+    assert ms[0].ops == ks[0].ops
+
+
+def test_unknown_suite_and_cacheless_hardware():
+    with pytest.raises(SpecError):
+        suites.suite("gpu", HW)
+    from roofsim.hardware import build_hardware
+    bare = build_hardware({"schema_version": 1, "id": "bare", "name": "b", "vendor": "v", "kind": "cpu", "source": "s",
+                           "compute": {"vector": {"fp32": "1 TFLOP/s"}, "source": "s"},
+                           "memory": [{"name": "dram", "type": "main", "bandwidth": "1 TB/s", "source": "s"}]})
+    with pytest.raises(SpecError) as e:
+        sizes_for(bare)
+    assert str(e.value).startswith("memory: expected at least one cache level with a capacity")
