@@ -11,7 +11,7 @@ DATA = Path(__file__).parent / "data" / "hw"
 
 MEMORY_KEYS = "name, type, capacity, instances, shared_by, bandwidth, latency, line_size, ways, source, notes"
 TOP_KEYS = ("schema_version, id, name, vendor, kind, aliases, release_date, process, clock, cores, core_name, "
-            "tdp, source, notes, compute, memory, interconnect, efficiency, extends, set")
+            "tdp, source, notes, compute, memory, interconnect, efficiency, provenance, extends, set")
 DTYPE_KEYS = "fp64, fp32, tf32, fp16, bf16, fp8, fp6, fp4, int8, int4"
 H100_LEVELS = "registers, smem, l2, hbm, host"
 
@@ -86,7 +86,7 @@ def test_missing_required_keys():
     assert load_error(f) == [
         f"{f}: name: expected required key (a string), found nothing",
         f"{f}: vendor: expected required key (a string), found nothing",
-        f"{f}: kind: expected required key (one of cpu, gpu, tpu, accelerator, hypothetical), found nothing",
+        f"{f}: kind: expected required key (one of cpu, gpu, tpu, accelerator, hypothetical, measured), found nothing",
         f"{f}: source: expected required key (a string), found nothing",
         f"{f}: compute: expected required key (a mapping), found nothing",
         f"{f}: memory: expected required key (a list of mappings, each with a name), found nothing",
@@ -139,7 +139,7 @@ def test_wrong_types_and_enums(tmp_path):
     assert load_error(f) == [
         f"{f}: id: expected an id in lowercase-with-dashes, e.g. h100-sxm5, found 'Bad_Id'",
         f"{f}: name: expected a string, found a list",
-        f"{f}: kind: expected one of cpu, gpu, tpu, accelerator, hypothetical, found 'gpus' (did you mean 'gpu'?)",
+        f"{f}: kind: expected one of cpu, gpu, tpu, accelerator, hypothetical, measured, found 'gpus' (did you mean 'gpu'?)",
         f"{f}: memory.dram.type: expected one of register, scratchpad, cache, main, far, found 'mian' (did you mean 'main'?)",
         f"{f}: memory.dram.ways: expected an integer >= 1, found 0",
         f"{f}: memory.dram.instances: expected an integer >= 1, found 1.5",

@@ -113,7 +113,7 @@ def test_efficiency_keys_must_name_levels_and_links():
 
 def test_kind_is_checked():
     assert message(lambda: hw([level("dram", "main")], kind="npu")) == (
-        "kind: expected one of ('cpu', 'gpu', 'tpu', 'accelerator', 'hypothetical'), found 'npu'")
+        "kind: expected one of ('cpu', 'gpu', 'tpu', 'accelerator', 'hypothetical', 'measured'), found 'npu'")
 
 
 # ---- frozen ---------------------------------------------------------------------------------
