@@ -13,12 +13,14 @@ Algorithms (Thakur, Rabenseifner & Gropp 2005; Patarasuk & Yuan 2009; NCCL):
 - tree (NCCL's double binary tree, all-reduce and broadcast only): all-reduce 2n in
   2 ceil(log2 p) steps, broadcast n in ceil(log2 p): more bytes than the ring but logarithmic
   latency, so it wins on small messages and large groups.
-- hierarchical (scale-up domain, then scale-out network), with ``local`` ranks per domain and
-  g = ceil(p / local) domains: all-reduce = reduce-scatter in the domain, all-reduce of n/local
+- hierarchical (scale-up domain, then scale-out network), with ``local`` ranks of the group per
+  domain and g = ceil(p / local) domains: all-reduce = reduce-scatter in the domain, all-reduce of n/local
   across domains, all-gather in the domain; all-gather and reduce-scatter the two halves of that;
   all-to-all sends (p - local)/p n over scale-out and (local - 1)/p n in the domain.
 - auto: the fastest algorithm the links allow.
 
+Group placement: members ``stride`` ranks apart (a data-parallel group strides over the tensor-
+parallel ranks) put local = min(p, domain // stride) of them in one scale-up domain (at least 1).
 Link choice: a group that fits one scale-up domain (``local`` >= p) uses the scale-up link; a
 larger group uses the scale-out network for its flat algorithms (a ring is as fast as its
 slowest link) and both for the hierarchical one. Without a scale-out link a larger group falls
@@ -147,10 +149,9 @@ def _hierarchical(hw: HardwareSpec, collective: str, n: float, p: int, local: in
 
 
 def collective_cost(hw: HardwareSpec, collective: str, n: float, participants: int, *,
-                    scope: Optional[str] = None, local: Optional[int] = None, algorithm: str = "auto",
+                    scope: Optional[str] = None, stride: int = 1, algorithm: str = "auto",
                     ideal: bool = False) -> CollectiveCost:
-    """Time of one collective on ``hw``; ``local``: ranks of the group inside one scale-up domain
-    (None: as many as the domain holds)."""
+    """Time of one collective on ``hw`` among ``participants`` devices ``stride`` ranks apart."""
     p = []
     if collective not in COLLECTIVES:
         p.append(Problem(None, "collective", "one of " + ", ".join(COLLECTIVES), repr(collective)))
@@ -160,15 +161,16 @@ def collective_cost(hw: HardwareSpec, collective: str, n: float, participants: i
         p.append(Problem(None, "participants", "an integer >= 1", repr(participants)))
     if isinstance(n, bool) or not isinstance(n, (int, float)) or not (n >= 0 and math.isfinite(n)):
         p.append(Problem(None, "bytes", "a finite number of bytes >= 0", repr(n)))
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+        p.append(Problem(None, "stride", "an integer >= 1", repr(stride)))
     if p:
         raise SpecError(p)
     if participants <= 1 or n == 0:
         return CollectiveCost(0.0, "none")
-    if local is None:
-        d = domain_size(hw)
-        local = participants if d is None else min(d, participants)
+    d = domain_size(hw)
+    local = participants if d is None else max(1, min(participants, d // stride))
     candidates: list[CollectiveCost] = []
-    link = choose_link(hw, participants, scope, local if scope is None else None)
+    link = choose_link(hw, participants, scope, local)
     if link is None:
         return CollectiveCost(math.inf, algorithm, note=f"{hw.id} has no link for a group of {participants}")
     note = ""

@@ -184,7 +184,7 @@ def comm_terms(op: Op, hw: HardwareSpec, ideal: bool) -> tuple[float, str]:
     from .comm import collective_cost
     a = op.access
     assert isinstance(a, CommAccess)
-    cost = collective_cost(hw, a.collective, a.bytes, a.participants, scope=a.scope, local=a.local,
+    cost = collective_cost(hw, a.collective, a.bytes, a.participants, scope=a.scope, stride=a.stride,
                            algorithm=a.algorithm, ideal=ideal)
     if math.isinf(cost.time_s):
         return math.inf, "none"

@@ -70,7 +70,8 @@ def test_hierarchical_all_to_all():
 
 def test_group_with_one_rank_per_domain_uses_the_network():
     hw = machine(UP, OUT)
-    c = collective_cost(hw, "all-reduce", 1e9, 4, local=1)
+    # members 8 ranks apart (a data-parallel group over tensor-parallel groups of 8): one per domain
+    c = collective_cost(hw, "all-reduce", 1e9, 4, stride=8)
     assert c.link == "out" and c.time_s == pytest.approx(2 * 3 / 4 * 1e9 / 50e9 + 6 * 5e-6)
 
 
@@ -98,9 +99,10 @@ def test_default_latency_comes_from_nccl_tuning():
 
 @pytest.mark.parametrize("kwargs", [
     {"collective": "gossip"}, {"n": -1.0}, {"n": math.nan}, {"n": math.inf}, {"n": "1 GB"},
-    {"participants": 0}, {"participants": 2.5}, {"participants": True}, {"algorithm": "butterfly"}])
+    {"participants": 0}, {"participants": 2.5}, {"participants": True}, {"algorithm": "butterfly"},
+    {"stride": 0}, {"stride": 1.5}])
 def test_bad_arguments_are_spec_errors(kwargs):
     args = {"collective": "all-reduce", "n": 1e6, "participants": 8, **kwargs}
-    algorithm = args.pop("algorithm", "auto")
+    options = {k: args.pop(k) for k in ("algorithm", "stride") if k in args}
     with pytest.raises(SpecError):
-        collective_cost(machine(UP), args["collective"], args["n"], args["participants"], algorithm=algorithm)
+        collective_cost(machine(UP), args["collective"], args["n"], args["participants"], **options)

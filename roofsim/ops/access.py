@@ -78,14 +78,14 @@ class CommAccess:
     """A collective over ``participants`` devices on a data buffer of ``bytes`` per device.
 
     ``scope`` forces a link (scale-up, scale-out, host); None lets roofsim/comm.py choose by group
-    size. ``local``: ranks of the group inside one scale-up domain (None: as many as fit).
+    size. ``stride``: how many ranks apart the members are (it decides how many share a scale-up domain).
     ``algorithm``: ring, tree, hierarchical or auto (the fastest).
     """
     collective: str
     bytes: float
     participants: int
     scope: Optional[str] = None
-    local: Optional[int] = None
+    stride: int = 1
     algorithm: str = "auto"
     kind = "comm"
 

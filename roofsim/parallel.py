@@ -1,0 +1,352 @@
+"""Parallel layouts: one Workload becomes the work of one device, and a step time with its parts.
+
+``Layout(devices, tp, pp, dp, ep, sp, microbatch, global_batch, interleave, overlap, zero)``
+describes data, tensor (with sequence), pipeline and expert parallelism. ``dp`` defaults to
+devices / (tp x pp); ``ep`` splits the experts of a mixture-of-experts model within the data-
+parallel group (it does not use extra devices).
+
+``per_device(workload, layout) -> Workload`` is the work of one device for ONE micro-batch on ONE
+pipeline stage (the stage that holds the embedding and the LM head too: the slowest):
+
+- a Transformer is rebuilt with divided shapes (Shoeybi et al. 2019, Megatron-LM): heads, KV
+  heads (replicated past their count), FFN width and vocabulary / tp; layers / pp; experts / ep;
+  batch = the micro-batch. Under sequence parallelism (Korthikanti et al. 2022) the work that
+  tensor parallelism leaves replicated (norms, residuals, dropout) is divided by tp as well;
+- Megatron's collectives are inserted: per layer two all-reduces in the forward and two in the
+  backward over the tp group (with sp: an all-gather and a reduce-scatter for each), repeated
+  for recomputed forwards under full recomputation; the vocabulary-parallel embedding and LM
+  head add one each; pipeline stages send activations forward and gradients backward (with sp
+  only 1/tp of them, the scatter-gather optimisation); MoE layers exchange tokens with two
+  all-to-alls forward and two backward over the ep group;
+- ops that run once per step (the optimizer) are kept apart in ``step_ops``, with the data-
+  parallel gradient synchronisation: an all-reduce of the gradients (ZeRO 1-2: reduce-scatter +
+  all-gather, the same volume; ZeRO-3: the weights all-gathered for the forward and again for
+  the backward of every micro-batch, and the gradients reduce-scattered: 1.5x; Rajbhandari et
+  al. 2020, section 7).
+
+Other workloads accept data parallelism only (their batch is the micro-batch).
+
+``step(hw, workload, layout) -> StepTime``: M = global_batch / (microbatch x dp) micro-batches
+through the 1F1B schedule (Narayanan et al. 2021) take (M + (pp - 1)/v) x t_mb, where t_mb is the
+forward and backward of one micro-batch on one stage and v the interleaving; the bubble is the
+(pp - 1)/v x t_mb part. The data-parallel synchronisation follows; with ``overlap`` it hides
+behind the backward of the last micro-batch (bucketed all-reduce, as PyTorch DDP and Megatron
+do) and only what is longer is exposed. Tensor- and pipeline-parallel communication is on the
+critical path (exposed). Inference: one micro-batch goes through pp stages: pp x t_mb.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+from typing import Any, Optional
+
+from .errors import Problem, SpecError
+from .ops.access import CommAccess, DenseAccess, ExplicitAccess, GatherAccess, SparseAccess
+from .ops.kinds import collective
+from .ops.op import FlopCount, Op, Tensor, Workload
+from .specs import DTYPE_BYTES, HardwareSpec
+
+SCHEDULES = ("1f1b", "interleaved")
+
+
+@dataclass(frozen=True)
+class Layout:
+    devices: int = 1
+    tp: int = 1
+    pp: int = 1
+    dp: Optional[int] = None          # None: devices / (tp x pp)
+    ep: int = 1
+    sp: bool = False
+    microbatch: Optional[int] = None  # sequences per micro-batch (None: the workload's batch)
+    global_batch: Optional[int] = None  # sequences per step (None: microbatch x dp)
+    interleave: int = 1               # virtual pipeline stages per device
+    overlap: bool = False
+    zero: int = 0
+
+    def __post_init__(self):
+        p: list[Problem] = []
+        for name in ("devices", "tp", "pp", "ep", "interleave"):
+            _int(p, name, getattr(self, name))
+        for name in ("dp", "microbatch", "global_batch"):
+            if getattr(self, name) is not None:
+                _int(p, name, getattr(self, name))
+        if self.zero not in (0, 1, 2, 3) or isinstance(self.zero, bool):
+            p.append(Problem(None, "zero", "0, 1, 2 or 3", repr(self.zero)))
+        for name in ("sp", "overlap"):
+            if not isinstance(getattr(self, name), bool):
+                p.append(Problem(None, name, "true or false", repr(getattr(self, name))))
+        if not p:
+            if self.devices % (self.tp * self.pp):
+                p.append(Problem(None, "devices", f"a multiple of tp x pp = {self.tp * self.pp}", repr(self.devices)))
+            elif self.dp is not None and self.dp * self.tp * self.pp != self.devices:
+                p.append(Problem(None, "dp", f"devices / (tp x pp) = {self.devices // (self.tp * self.pp)}", repr(self.dp)))
+            elif self.data_parallel % self.ep:
+                p.append(Problem(None, "ep", f"a divisor of the data-parallel size {self.data_parallel}", repr(self.ep)))
+            if self.interleave > 1 and self.pp == 1:
+                p.append(Problem(None, "interleave", "1 without pipeline parallelism", repr(self.interleave)))
+        if p:
+            raise SpecError(p)
+
+    @property
+    def data_parallel(self) -> int:
+        return self.dp if self.dp is not None else self.devices // (self.tp * self.pp)
+
+    def microbatches(self, workload_batch: int) -> int:
+        mb = self.microbatch or workload_batch
+        if self.global_batch is None:
+            return 1
+        per_replica = self.global_batch / (mb * self.data_parallel)
+        if per_replica < 1 or per_replica != int(per_replica):
+            raise SpecError(Problem(None, "global_batch", f"a multiple of microbatch x dp = {mb * self.data_parallel}",
+                                    repr(self.global_batch)))
+        return int(per_replica)
+
+    def techniques(self) -> dict[str, Any]:
+        """The layout as roofsim.memory.footprint options."""
+        return {"tp": self.tp, "pp": self.pp, "dp": self.data_parallel, "sp": self.sp, "zero": self.zero,
+                "interleave": self.interleave}
+
+
+def _int(p, name, v):
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        p.append(Problem(None, name, "an integer >= 1", repr(v)))
+
+
+# ------------------------------------------------------------------------------ per-device work
+
+@dataclass(frozen=True)
+class DeviceWork:
+    """One device's work: ``microbatch`` ops (run M times per step) and ``step_ops`` (once)."""
+    microbatch: Workload
+    step_ops: tuple[Op, ...]
+    microbatches: int
+    layout: Layout
+    training: bool
+    tokens_per_step: float
+    notes: tuple[str, ...] = ()
+
+
+def per_device(workload: Workload, layout: Layout) -> DeviceWork:
+    """The work of one device under ``layout`` (see the module docstring)."""
+    from .memory import transformer_shape
+    training = any(op.phase in ("backward", "optimizer") for op in workload.ops)
+    tf = transformer_shape(workload)
+    batch = int(workload.param("batch") or 1)
+    M = layout.microbatches(layout.microbatch or batch)
+    notes: list[str] = []
+    if tf is None:
+        if layout.tp > 1 or layout.pp > 1 or layout.ep > 1:
+            raise SpecError(Problem(workload.file, "layout", "data parallelism only for a workload that is not a "
+                                    "Transformer (tensor, pipeline and expert parallelism need its layers and heads)",
+                                    f"tp {layout.tp}, pp {layout.pp}, ep {layout.ep}"))
+        mb_ops = [op for op in workload.ops if op.phase != "optimizer"]
+        step_ops = [op for op in workload.ops if op.phase == "optimizer"]
+        if layout.microbatch and layout.microbatch != batch:
+            notes.append(f"{workload.name} is not rebuilt per micro-batch: its batch ({batch}) is the micro-batch")
+        mb = replace(workload, ops=tuple(mb_ops))
+        tokens = (workload.tokens or batch) * M * layout.data_parallel
+    else:
+        mb, step_ops, tokens = _transformer_device(workload, tf, layout, notes)
+        tokens *= M * layout.data_parallel
+    if training and layout.data_parallel > 1:
+        step_ops = list(step_ops) + _data_parallel_sync(workload, mb, layout, M)
+    return DeviceWork(mb, tuple(step_ops), M, layout, training, float(tokens), tuple(notes))
+
+
+def _transformer_device(workload: Workload, tf, layout: Layout, notes: list):
+    from .ops.transformer import _CONFIG_FIELDS, _STEP_FIELDS, split_params, transformer_workload
+    params = {k: v for k, v in workload.params if k in _CONFIG_FIELDS + _STEP_FIELDS}
+    config, step = split_params(params)
+    t, pp, ep = layout.tp, layout.pp, layout.ep
+    problems = []
+    if config.heads % t:
+        problems.append(Problem(workload.file, "tp", f"a divisor of the {config.heads} attention heads", repr(t)))
+    if config.d_ffn % t:
+        problems.append(Problem(workload.file, "tp", f"a divisor of the FFN width {config.d_ffn}", repr(t)))
+    if config.experts % ep:
+        problems.append(Problem(workload.file, "ep", f"a divisor of the {config.experts} experts", repr(ep)))
+    if problems:
+        raise SpecError(problems)
+    layers = math.ceil(config.layers / pp)
+    if config.layers % pp:
+        notes.append(f"{config.layers} layers over {pp} stages: the modelled stage holds {layers}")
+    kv = max(config.n_kv_heads // t, 1)
+    if config.n_kv_heads < t:
+        notes.append(f"{config.n_kv_heads} KV heads over {t} devices: each holds a copy of one")
+    mb = layout.microbatch or step.batch
+    # MoE with expert parallelism: each device holds experts/ep experts and, after the all-to-all,
+    # computes the tokens routed to them: ep times its own micro-batch's share.
+    divided = replace(config, heads=config.heads // t, kv_heads=kv, head_dim=config.d_head,
+                      ffn_hidden=config.d_ffn // t, vocab=math.ceil(config.vocab / t), layers=layers,
+                      experts=config.experts // ep, experts_per_token=min(config.experts_per_token, config.experts // ep))
+    base = replace(config, layers=layers)
+    st = replace(step, batch=mb)
+    dev = transformer_workload(divided, st, name=f"{workload.name}/device")
+    ref = transformer_workload(base, st, name=workload.name)
+    ops = list(dev.ops)
+    if layout.sp and t > 1:   # the work tensor parallelism leaves replicated is split along the sequence
+        replicated = {(op.name, op.phase): op.total_flops for op in ref.ops if op.access.kind == "stream"}
+        ops = [scaled(op, 1 / t) if replicated.get((op.name, op.phase)) == op.total_flops and op.total_flops > 0
+               else op for op in ops]
+    mb_ops = [op for op in ops if op.phase != "optimizer"]
+    step_ops = [op for op in ops if op.phase == "optimizer"]
+    mb_ops += _tensor_parallel_comm(config, st, layout, layers)
+    mb_ops += _pipeline_comm(config, st, layout)
+    mb_ops += _expert_comm(config, st, layout, layers)
+    tokens = st.tokens
+    return replace(dev, ops=tuple(mb_ops)), step_ops, tokens
+
+
+def _act_bytes(config, step) -> float:
+    s = 1 if step.phase == "decode" else step.seq
+    return step.batch * s * config.hidden * DTYPE_BYTES[config.act_dtype]
+
+
+def _tensor_parallel_comm(config, step, layout: Layout, layers: int) -> list[Op]:
+    t = layout.tp
+    if t == 1:
+        return []
+    n = _act_bytes(config, step)
+    training = step.phase == "training"
+    passes = 1 + (1 if training else 0) + (1 if training and step.recompute == "full" else 0)
+    per_layer = 2 * passes
+    extra = 2 if training else 1       # vocabulary-parallel embedding (forward) and LM head (backward)
+    dt = config.act_dtype
+    if layout.sp:
+        return [collective("tp.all-gather", "all-gather", n, t, dtype=dt, count=per_layer * layers + extra),
+                collective("tp.reduce-scatter", "reduce-scatter", n, t, dtype=dt, count=per_layer * layers + extra)]
+    return [collective("tp.all-reduce", "all-reduce", n, t, dtype=dt, count=per_layer * layers + extra)]
+
+
+def _pipeline_comm(config, step, layout: Layout) -> list[Op]:
+    if layout.pp == 1:
+        return []
+    n = _act_bytes(config, step) / (layout.tp if layout.sp else 1)
+    sends = (2 if step.phase == "training" else 1) * layout.interleave
+    op = collective("pp.send-recv", "send-recv", n, 2, dtype=config.act_dtype, count=sends)
+    # neighbouring stages are tp x dp ranks apart (Megatron's rank order: tp, dp, pp)
+    return [_strided(op, layout.tp * layout.data_parallel)]
+
+
+def _strided(op: Op, stride: int) -> Op:
+    return replace(op, access=replace(op.access, stride=stride))
+
+
+def _expert_comm(config, step, layout: Layout, layers: int) -> list[Op]:
+    if not config.moe or layout.ep == 1:
+        return []
+    n = _act_bytes(config, step) * config.experts_per_token / (layout.tp if layout.sp else 1)
+    passes = 2 if step.phase == "training" else 1
+    return [collective("ep.all-to-all", "all-to-all", n, layout.ep, dtype=config.act_dtype, count=2 * passes * layers)]
+
+
+def _data_parallel_sync(workload: Workload, mb: Workload, layout: Layout, M: int) -> list[Op]:
+    """Gradient synchronisation (and ZeRO's parameter gathers) over the data-parallel group."""
+    from .memory import _parameters
+    params, bpp = _parameters(workload)
+    shard = params / (layout.tp * layout.pp)
+    wdt = workload.param("weight_dtype")
+    gbytes = min(DTYPE_BYTES.get(wdt, bpp) if wdt else bpp, 4.0)
+    dp = layout.data_parallel
+    grads = shard * gbytes
+    # data-parallel peers are tp ranks apart
+    if layout.zero == 3:
+        weights = shard * bpp
+        ops = [collective("dp.zero3.all-gather", "all-gather", weights, dp, count=2 * M),
+               collective("dp.reduce-scatter", "reduce-scatter", grads, dp)]
+    elif layout.zero in (1, 2):
+        ops = [collective("dp.reduce-scatter", "reduce-scatter", grads, dp),
+               collective("dp.all-gather", "all-gather", shard * bpp, dp)]
+    else:
+        ops = [collective("dp.all-reduce", "all-reduce", grads, dp)]
+    return [_strided(op, layout.tp) for op in ops]
+
+
+def scaled(op: Op, f: float) -> Op:
+    """``op`` doing ``f`` times its work: FLOPs, tensors and its access pattern's sizes."""
+    a = op.access
+    if isinstance(a, DenseAccess):
+        a = replace(a, m=max(1, round(a.m * f)))
+    elif isinstance(a, GatherAccess):
+        a = replace(a, lookups=max(1, round(a.lookups * f)))
+    elif isinstance(a, SparseAccess):
+        a = replace(a, nnz=max(1, round(a.nnz * f)), rows=max(1, round(a.rows * f)))
+    elif isinstance(a, CommAccess):
+        a = replace(a, bytes=a.bytes * f)
+    elif isinstance(a, ExplicitAccess):
+        a = replace(a, main=None if a.main is None else a.main * f, levels=tuple((k, b * f) for k, b in a.levels))
+    return replace(op, access=a, flops=tuple(FlopCount(x.dtype, x.flops * f, x.unit) for x in op.flops),
+                   reads=tuple(Tensor(x.name, x.bytes * f, x.role) for x in op.reads),
+                   writes=tuple(Tensor(x.name, x.bytes * f, x.role) for x in op.writes))
+
+
+# ------------------------------------------------------------------------------ step time
+
+@dataclass(frozen=True)
+class StepTime:
+    """Seconds of one step on one device, by part (they add up to ``total_s``)."""
+    total_s: float
+    compute_s: float            # ops bound by compute or by the per-op latency floor
+    memory_s: float             # ops bound by a memory level
+    communication_s: float      # exposed communication
+    bubble_s: float
+    microbatch_s: float
+    microbatches: int
+    tokens_per_step: float
+    devices: int
+    flops_per_step: float       # per device, all micro-batches and step ops
+    hidden_communication_s: float = 0.0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens_per_step / self.total_s if self.total_s > 0 else 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "notes"} | {
+            "tokens_per_s": self.tokens_per_s, "notes": list(self.notes)}
+
+
+def step(hw: HardwareSpec, workload: Workload, layout: Layout, *, ideal: bool = False, predictor=None,
+         work: Optional[DeviceWork] = None) -> tuple[StepTime, Any]:
+    """(StepTime, the per-op DataFrame of one micro-batch and the step ops) of ``workload``."""
+    import pandas as pd
+
+    from .roofline import evaluate
+    work = work or per_device(workload, layout)
+    mb_df = evaluate(hw, work.microbatch, ideal=ideal, predictor=predictor)
+    mb_df["scope"] = "microbatch"
+    step_df = evaluate(hw, list(work.step_ops), ideal=ideal, predictor=predictor) if work.step_ops else None
+    M, pp, v = work.microbatches, layout.pp, layout.interleave
+
+    def split(df):
+        comm = df["bound"].str.startswith("interconnect") | (df["kind"] == "collective")
+        mem = df["bound"].str.startswith("memory") & ~comm
+        return float(df.loc[~comm & ~mem, "time_s"].sum()), float(df.loc[mem, "time_s"].sum()), \
+            float(df.loc[comm, "time_s"].sum())
+
+    c, m, x = split(mb_df)
+    t_mb = c + m + x
+    if work.training:
+        pipeline = (M + (pp - 1) / v) * t_mb
+        bubble = (pp - 1) / v * t_mb
+    else:
+        pipeline = (M + pp - 1) * t_mb
+        bubble = (pp - 1) * t_mb
+    compute, memory, comm = M * c, M * m, M * x
+    hidden = 0.0
+    flops = M * float(mb_df["flops"].sum())
+    if step_df is not None:
+        sc, sm, sx = split(step_df)
+        compute, memory = compute + sc, memory + sm
+        flops += float(step_df["flops"].sum())
+        if layout.overlap and work.training:
+            backward = float(mb_df.loc[mb_df["phase"] == "backward", "time_s"].sum())
+            hidden = min(sx, backward)
+        comm += sx - hidden
+        pipeline += sc + sm + sx - hidden
+        step_df["scope"] = "step"
+    total = pipeline
+    df = pd.concat([mb_df, step_df]) if step_df is not None else mb_df
+    return StepTime(total, compute, memory, comm, bubble, t_mb, M, work.tokens_per_step, layout.devices, flops,
+                    hidden, work.notes), df
