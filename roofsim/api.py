@@ -19,7 +19,7 @@ def _hardware(h: HardwareLike, overrides: Optional[Mapping[str, Any]]) -> Hardwa
 
 def run(hardware: Union[HardwareLike, Sequence[HardwareLike]], workload, *, ideal: bool = False,
         hw_overrides: Optional[Mapping[str, Any]] = None, wl_overrides: Optional[Mapping[str, Any]] = None,
-        cache_model: str = "mrc"):
+        cache_model: str = "mrc", overhead: str = "kernel"):
     """``roofsim.run("a100", "dlrm")``: the per-op results DataFrame, as ``roofsim run`` prints it.
 
     ``hardware`` may be a name, a path, a spec, or a list of them (one DataFrame, a ``hardware``
@@ -27,12 +27,12 @@ def run(hardware: Union[HardwareLike, Sequence[HardwareLike]], workload, *, idea
     """
     from .roofline import to_frame
     return to_frame(query(hardware, workload, ideal=ideal, hw_overrides=hw_overrides,
-                          wl_overrides=wl_overrides, cache_model=cache_model))
+                          wl_overrides=wl_overrides, cache_model=cache_model, overhead=overhead))
 
 
 def query(hardware: Union[HardwareLike, Sequence[HardwareLike]], workload, *, ideal: bool = False,
           hw_overrides: Optional[Mapping[str, Any]] = None, wl_overrides: Optional[Mapping[str, Any]] = None,
-          cache_model: str = "mrc"):
+          cache_model: str = "mrc", overhead: str = "kernel"):
     """The evaluation ``run`` tabulates, as arrays (a roofsim.roofline.Evaluation), without pandas:
     the fast path for many single queries. ``query("h100", "llama2-7b").total_time_s[0]`` is the
     sum of ``run``'s ``time_s`` column."""
@@ -46,7 +46,7 @@ def query(hardware: Union[HardwareLike, Sequence[HardwareLike]], workload, *, id
         wl = _rebuilt(workload, wl_overrides) if wl_overrides else workload
     else:
         wl = get_workload(workload, overrides=wl_overrides)
-    return evaluate_arrays(hws, wl, ideal=ideal, predictor=predictor(cache_model))
+    return evaluate_arrays(hws, wl, ideal=ideal, predictor=predictor(cache_model), overhead=overhead)
 
 
 def _rebuilt(workload, overrides: Mapping[str, Any]):

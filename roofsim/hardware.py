@@ -14,7 +14,7 @@ from . import schema as S
 from .errors import Problem, SpecError
 from .specs import (DEFAULT_COMPUTE_EFFICIENCY, DEFAULT_LATENCY_S, DEFAULT_LINK_EFFICIENCY,
                     DEFAULT_MEMORY_EFFICIENCY, DTYPES, KINDS, LEVEL_TYPES, LINK_SCOPES, MAX_COUNT, PLAUSIBLE,
-                    ComputeSpec, Efficiency, HardwareSpec, Link, MemoryLevel)
+                    ComputeSpec, Efficiency, HardwareSpec, KernelParams, Link, MemoryLevel)
 
 SCHEMA_VERSION = 1
 ID_PATTERN = r"[a-z0-9][a-z0-9.-]*"
@@ -56,12 +56,25 @@ LINK = S.Section({
     "source": S.Str(required=True),
     "notes": S.Str(),
 })
+KERNEL = S.Section({
+    "tile_m": S.Int(minimum=1),
+    "tile_n": S.Int(minimum=1),
+    "tiles_per_core": S.Int(minimum=1),
+    "tile_overhead_depth": S.Number(),
+    "split_k_depth": S.Number(),
+    "memory_latency": S.Quantity("time", positive=False),
+    "eager_overhead": S.Quantity("time", positive=False),
+    "residency": S.Bool(),
+    "source": S.Str(),
+    "notes": S.Str(),
+})
 EFFICIENCY = S.Section({
     "compute": _FRACTIONS,
     "memory": _FRACTIONS,
     "interconnect": _FRACTIONS,
     "latency": _quantity("time", positive=False),
     "compute_by_size": S.Table(),
+    "kernel": KERNEL,
     "source": S.Str(),
     "notes": S.Str(),
 })
@@ -108,6 +121,28 @@ def _fractions(value, default: float) -> tuple:
         return (("default", default),)
     pairs = _pairs(value) if isinstance(value, dict) else (("default", value),)
     return pairs if any(k == "default" for k, _ in pairs) else (("default", default), *pairs)
+
+
+_KERNEL_KEYS = {"memory_latency": "memory_latency_s", "eager_overhead": "eager_overhead_s"}
+
+
+def _kernel_params(k: Mapping[str, Any]) -> KernelParams:
+    return KernelParams(**{_KERNEL_KEYS.get(key, key): v for key, v in k.items()
+                           if key not in ("source", "notes") and v is not None})
+
+
+def _kernel_doc(k: KernelParams) -> Optional[dict]:
+    """Only the fields that differ from the defaults, so an untouched file round-trips unchanged."""
+    base = KernelParams()
+    out = {}
+    for name, key in (("tile_m", "tile_m"), ("tile_n", "tile_n"), ("tiles_per_core", "tiles_per_core"),
+                      ("tile_overhead_depth", "tile_overhead_depth"), ("split_k_depth", "split_k_depth"),
+                      ("memory_latency_s", "memory_latency"), ("eager_overhead_s", "eager_overhead"),
+                      ("residency", "residency")):
+        v = getattr(k, name)
+        if v != getattr(base, name):
+            out[key] = _q(v, "time") if name.endswith("_s") else v
+    return out or None
 
 
 def build_hardware(doc: Any, file: Optional[str] = None) -> HardwareSpec:
@@ -159,6 +194,7 @@ def _construct(v: dict, file: Optional[str], extended_from: Optional[str]) -> Ha
         interconnect=_fractions(e.get("interconnect"), DEFAULT_LINK_EFFICIENCY),
         latency_s=e["latency"] if e.get("latency") is not None else DEFAULT_LATENCY_S[v["kind"]],
         compute_by_size=tuple(e.get("compute_by_size") or ()),
+        kernel=_kernel_params(e.get("kernel") or {}),
         source=e.get("source", Efficiency.source),
     )
     return HardwareSpec(
@@ -207,7 +243,8 @@ def to_doc(hw: HardwareSpec) -> dict:
         "efficiency": _drop_none({
             "compute": dict(e.compute), "memory": dict(e.memory), "interconnect": dict(e.interconnect),
             "latency": _q(e.latency_s, "time"),
-            "compute_by_size": [list(p) for p in e.compute_by_size] or None, "source": e.source}),
+            "compute_by_size": [list(p) for p in e.compute_by_size] or None,
+            "kernel": _kernel_doc(e.kernel), "source": e.source}),
         "provenance": dict(hw.provenance) or None,
     })
     if hw.extends:

@@ -210,6 +210,11 @@ def _json_depth(doc: Any) -> int:
     return deepest
 
 
+def dump_yaml(doc: Any) -> str:
+    """YAML text of a plain document (keys in the given order, block style): the only YAML writer."""
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)
+
+
 def parse_scalar(text: str) -> Any:
     """Value of a ``--set key=value`` right-hand side: YAML scalar typing (3 -> int, 0.9 -> float)."""
     try:

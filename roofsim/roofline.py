@@ -5,8 +5,12 @@ Time of one execution of an op = the largest of
   memory:<lvl>: bytes served by that level / (its bandwidth x efficiency), for every level
   interconnect: link bytes / (link bandwidth per direction x efficiency) + steps x link latency
   latency:      the device's per-op floor (kernel launch); no op is faster
-and the op's bound is the term that wins. ``ideal=True`` drops efficiencies and latencies:
-a pure roofline, an upper bound on speed. Everything is vectorised over ops x devices.
+and the op's bound is the term that wins. On GPUs the kernel model (roofsim/kernelmodel.py)
+refines the terms without adding new ones: GEMM compute pays for wave quantisation and tile
+overheads, the main-memory term for one memory round trip (the bandwidth ramp), multi-pass
+rows and cache residency move bytes, and ``overhead="eager"`` raises the floor.
+``ideal=True`` drops efficiencies, latencies and kernel effects: a pure roofline, an upper
+bound on speed. Everything is vectorised over ops x devices.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from .errors import Problem, SpecError
+from .kernelmodel import kernel_terms
 from .ops.access import ExplicitAccess
 from .ops.op import Op, Workload
 from .specs import HardwareSpec, PeakResolution
@@ -111,7 +116,7 @@ def _size_efficiency(h: HardwareSpec, flops: np.ndarray) -> Optional[np.ndarray]
 
 
 def evaluate_arrays(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], ops: Union[Workload, Sequence[Op]],
-                    ideal: bool = False, predictor=None) -> Evaluation:
+                    ideal: bool = False, predictor=None, overhead: str = "kernel") -> Evaluation:
     hws = [hardware] if isinstance(hardware, HardwareSpec) else list(hardware)
     workload = ops if isinstance(ops, Workload) else None
     ops = list(ops.ops) if isinstance(ops, Workload) else list(ops)
@@ -145,8 +150,18 @@ def evaluate_arrays(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], ops: 
             elif kind == "comm":
                 link_t[i, j], links[i][j] = comm_terms(op, h, ideal)
     bw = lv.bandwidth * (1.0 if ideal else lv.efficiency)                  # [H, L]
-    t_memory = B / bw[:, None, :]
-    floor = np.zeros(H) if ideal else np.array([h.efficiency.latency_s for h in hws])
+    if ideal:
+        t_memory = B / bw[:, None, :]
+        floor = np.zeros(H)
+    else:
+        kt = kernel_terms(hws, ops, oa, overhead)
+        t_compute = t_compute * kt.compute_factor
+        rows = np.arange(H)
+        B[rows, :, lv.main_index] = np.maximum(B[rows, :, lv.main_index] + kt.extra_main_bytes - kt.resident_bytes, 0.0)
+        t_memory = B / bw[:, None, :]
+        main_t = t_memory[rows, :, lv.main_index]
+        t_memory[rows, :, lv.main_index] = np.where(main_t > 0, main_t + kt.latency_s, 0.0)
+        floor = kt.floor_s
     terms = np.concatenate([t_compute[:, :, None], np.broadcast_to(floor[:, None, None], (H, N, 1)),
                             link_t[:, :, None], t_memory], axis=2)
     bound = np.argmax(terms, axis=2)
@@ -166,9 +181,9 @@ def bound_label(code: int, level_names: list, link: str) -> str:
 
 
 def evaluate(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], workload: Union[Workload, Sequence[Op]],
-             ideal: bool = False, predictor=None):
+             ideal: bool = False, predictor=None, overhead: str = "kernel"):
     """One row per (device, op): the DataFrame the CLI prints. See ``to_frame`` for the columns."""
-    return to_frame(evaluate_arrays(hardware, workload, ideal=ideal, predictor=predictor))
+    return to_frame(evaluate_arrays(hardware, workload, ideal=ideal, predictor=predictor, overhead=overhead))
 
 
 def require_distinct(hws: Sequence[HardwareSpec], spellings: Optional[Sequence[str]] = None,

@@ -98,6 +98,18 @@ class Enum(Field):
 
 
 @dataclass
+class Bool(Field):
+    required: bool = False
+    expected = "true or false"
+
+    def check(self, value, path, ctx):
+        if not isinstance(value, bool):
+            ctx.add(path, self.expected, _found(value))
+            return None
+        return value
+
+
+@dataclass
 class Int(Field):
     minimum: int = 0
     required: bool = False

@@ -97,6 +97,10 @@ PLAUSIBLE = {
 }
 MAX_COUNT = 10**9                 # cores, instances, links, ways: no device has more
 
+# Kinds whose ops run as grids of tiles over ``cores`` (SMs, CUs): the kernel model applies to them.
+KERNEL_MODEL_KINDS = ("gpu", "accelerator", "hypothetical")
+OVERHEADS = ("kernel", "eager")
+
 
 def _check(problems: list[Problem], ok: bool, path: str, expected: str, found: object) -> None:
     if not ok:
@@ -252,6 +256,43 @@ class Link:
 
 
 @dataclass(frozen=True)
+class KernelParams:
+    """Kernel-level effects of roofsim/kernelmodel.py; defaults documented there (DEFAULT_KERNEL).
+
+    ``tile_m`` x ``tile_n`` is the GEMM output tile of a 2-byte dtype (the column count scales
+    with 2 / bytes per element: 64 for fp32, 256 for fp8, so a tile's operand bytes per k-step
+    stay constant); ``tiles_per_core`` tiles run concurrently on one core (SM/CU);
+    ``tile_overhead_depth`` is each tile's fixed cost (prologue, epilogue) in k-steps;
+    ``split_k_depth`` the shortest k-slice a library splits k into when the grid cannot fill
+    the device; ``memory_latency_s`` what one dependent round trip to main memory costs a
+    kernel (None: the main level's ``latency``); ``eager_overhead_s`` the per-op floor of an
+    eager framework (``--overhead eager``); ``residency`` serves reads that the previous op
+    wrote, while they fit in the last cache, from that cache.
+    """
+    tile_m: int = 128
+    tile_n: int = 128
+    tiles_per_core: int = 1
+    tile_overhead_depth: float = 128.0
+    split_k_depth: float = 1024.0
+    memory_latency_s: Optional[float] = None
+    eager_overhead_s: float = 20e-6
+    residency: bool = True
+
+    def __post_init__(self):
+        p: list[Problem] = []
+        for name in ("tile_m", "tile_n", "tiles_per_core"):
+            v = getattr(self, name)
+            _check(p, isinstance(v, int) and 1 <= v <= 4096, f"efficiency.kernel.{name}", "an integer in 1..4096", v)
+        for name in ("tile_overhead_depth", "split_k_depth", "eager_overhead_s"):
+            v = getattr(self, name)
+            _check(p, math.isfinite(v) and v >= 0, f"efficiency.kernel.{name}", "a finite number >= 0", v)
+        v = self.memory_latency_s
+        _check(p, v is None or (math.isfinite(v) and v >= 0), "efficiency.kernel.memory_latency", "a time >= 0", v)
+        if p:
+            raise SpecError(p)
+
+
+@dataclass(frozen=True)
 class Efficiency:
     """Achievable fractions of each peak, and a per-op latency floor.
 
@@ -265,6 +306,7 @@ class Efficiency:
     interconnect: tuple[tuple[str, float], ...] = (("default", DEFAULT_LINK_EFFICIENCY),)
     latency_s: float = 4e-6
     compute_by_size: tuple[tuple[float, float], ...] = ()
+    kernel: KernelParams = field(default_factory=KernelParams)
     source: str = "roofsim defaults (roofsim/specs.py)"
 
     def __post_init__(self):

@@ -305,17 +305,23 @@ def test_decode_at_batch_1_is_memory_bound_at_the_bandwidth_ideal(a100):
 
 
 def test_decode_at_batch_1_approaches_achievable_bandwidth(a100):
+    from roofsim.kernelmodel import memory_latency
     df = evaluate(a100, get_workload("llama2-7b", overrides={"batch": 1, "context": 4096}))
     achievable = A100_HBM * a100.efficiency.memory_fraction("hbm")
     gemv = df[df.bound == "memory:hbm"]
-    assert gemv.time_s.sum() == pytest.approx(LLAMA2_7B_DECODE_BYTES / achievable, rel=0.002)
+    # 6 memory-bound kernels per layer (q, kv, o, gate_up, down projections and attention) x 32
+    # layers + the LM head = 193 kernels, each paying one main-memory round trip (the bandwidth
+    # ramp of roofsim/kernelmodel.py) on top of bytes / achievable bandwidth
+    assert gemv["count"].sum() == 6 * 32 + 1
+    ramp = 193 * memory_latency(a100)
+    assert gemv.time_s.sum() == pytest.approx(LLAMA2_7B_DECODE_BYTES / achievable + ramp, rel=0.002)
     # the other ops (norms, residual adds, SwiGLU: 5 per layer, + embedding and final norm = 162) are
-    # too small to matter but each costs the per-kernel floor, so the step is within 8% of bytes / bandwidth
+    # too small to matter but each costs the per-kernel floor, so the step is within 10% of bytes / bandwidth
     small = df[df.bound == "latency"]
     assert small["count"].sum() == 5 * 32 + 2
-    assert df.time_s.sum() == pytest.approx(LLAMA2_7B_DECODE_BYTES / achievable + 162 * a100.efficiency.latency_s,
-                                            rel=0.002)
-    assert df.time_s.sum() / (LLAMA2_7B_DECODE_BYTES / achievable) < 1.08
+    assert df.time_s.sum() == pytest.approx(LLAMA2_7B_DECODE_BYTES / achievable + 162 * a100.efficiency.latency_s
+                                            + ramp, rel=0.002)
+    assert df.time_s.sum() / (LLAMA2_7B_DECODE_BYTES / achievable) < 1.10
 
 
 def test_long_prefill_is_compute_bound(a100):

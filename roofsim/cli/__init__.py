@@ -40,6 +40,7 @@ COMMANDS = (
     ("validate", "validate"),
     ("trends", "trends"),
     ("probe", "probe"),
+    ("calibrate", "calibrate"),
 )
 
 

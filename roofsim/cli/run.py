@@ -6,14 +6,14 @@ import click
 from ..errors import Problem, SpecError
 from ..units import format_quantity as fq
 from . import output
-from .common import CACHE_MODEL, HW_PATH, IDEAL, OUTPUT, SET, WL_PATH, emit, parse_sets
+from .common import CACHE_MODEL, HW_PATH, IDEAL, OUTPUT, OVERHEAD, SET, WL_PATH, emit, parse_sets
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
 
 
 def evaluation_options(command):
     """The options every evaluating command shares (run, compare)."""
-    for option in reversed((FORMAT, OUTPUT, IDEAL, SET, CACHE_MODEL, HW_PATH, WL_PATH)):
+    for option in reversed((FORMAT, OUTPUT, IDEAL, OVERHEAD, SET, CACHE_MODEL, HW_PATH, WL_PATH)):
         command = option(command)
     return command
 
@@ -57,13 +57,13 @@ def _op_rows(df, top: int, main: str) -> list[dict]:
 @click.option("--workload", "-w", required=True, help="Workload name, YAML file or Hugging Face config.json.")
 @click.option("--top", type=int, default=15, show_default=True, help="Ops shown in the table (0: all).")
 @evaluation_options
-def run(hw_name, workload, top, fmt, output_path, ideal, sets, cache_model, hw_path, wl_path):
+def run(hw_name, workload, top, fmt, output_path, ideal, overhead, sets, cache_model, hw_path, wl_path):
     """Time, bound and attainment of every op of WORKLOAD on one device."""
     from ..api import predictor
     from ..report import limiter_sentence, run_json, totals
     from ..roofline import evaluate
     (hw,), wl = _load([hw_name], workload, sets, hw_path, wl_path)
-    df = evaluate(hw, wl, ideal=ideal, predictor=predictor(cache_model))
+    df = evaluate(hw, wl, ideal=ideal, predictor=predictor(cache_model), overhead=overhead)
     if fmt == "json":
         emit(output.json_text(run_json(df, hw, wl)), output_path)
         return
@@ -91,13 +91,13 @@ def run(hw_name, workload, top, fmt, output_path, ideal, sets, cache_model, hw_p
 @click.option("--hw", "hw_names", required=True, help="Comma-separated hardware ids, aliases or files; the first is the baseline.")
 @click.option("--workload", "-w", required=True, help="Workload name or file.")
 @evaluation_options
-def compare(hw_names, workload, fmt, output_path, ideal, sets, cache_model, hw_path, wl_path):
+def compare(hw_names, workload, fmt, output_path, ideal, overhead, sets, cache_model, hw_path, wl_path):
     """Totals of WORKLOAD side by side on several devices, speedup against the first."""
     from ..api import predictor
     from ..report import compare_json
     from ..roofline import evaluate
     hws, wl = _load(_device_names(hw_names), workload, sets, hw_path, wl_path)
-    df = evaluate(hws, wl, ideal=ideal, predictor=predictor(cache_model))
+    df = evaluate(hws, wl, ideal=ideal, predictor=predictor(cache_model), overhead=overhead)
     doc = compare_json(df, hws, wl, ideal)
     rows = doc["hardware"]
     if fmt == "json":

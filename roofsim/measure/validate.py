@@ -10,6 +10,8 @@ model (compute, a memory level, the latency floor) whose figure was wrong.
 """
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
@@ -26,7 +28,23 @@ KERNEL_COLUMNS = ("kernel", "category", "kind", "device", "hardware", "ops", "me
 
 
 def matches(hw: HardwareSpec, device: str) -> bool:
-    return device == hw.id or device in hw.aliases
+    """``device`` names ``hw``, or the catalogue device it extends (a calibrated or what-if copy)."""
+    if device == hw.id or device in hw.aliases:
+        return True
+    return hw.extends is not None and _catalogue_id(device) == hw.extends
+
+
+@functools.lru_cache(maxsize=256)
+def _catalogue_id(device: str) -> Optional[str]:
+    """The catalogue id an id or alias names (None if it names nothing)."""
+    from ..catalog import looks_like_path, resolve
+    from ..errors import RoofsimError
+    if not device or looks_like_path(device):
+        return None
+    try:
+        return resolve(device, "hardware").stem   # catalogue files are named after their id
+    except RoofsimError:
+        return None
 
 
 def select(hw: HardwareSpec, measurements: Sequence[Measurement]) -> list[Measurement]:

@@ -1,0 +1,152 @@
+"""Kernel-level effects on top of the roofline: what decides real GPU kernel times.
+
+The roofline (roofsim/roofline.py) prices FLOPs and bytes at achievable peak rates. A real
+kernel also pays for how its work maps onto the device; each effect below is a parameter of
+the hardware file (``efficiency.kernel``, specs.KernelParams), on by default for devices that
+run grids of tiles over ``cores`` (KERNEL_MODEL_KINDS) and off under ``ideal``:
+
+- GEMM tiling and wave quantisation. C is cut into tile_m x tile_n' output tiles (tile_n' =
+  tile_n x 2 / bytes per element, so a tile's operand bytes per k-step do not depend on the
+  dtype); ``cores x tiles_per_core`` tiles run at once (one wave) and every wave costs as much
+  as a full one, so 133 tiles on 132 SMs take two waves. A grid smaller than one wave is
+  split along k (split-K) into slices no shorter than ``split_k_depth``. Each tile pays a
+  fixed ``tile_overhead_depth`` k-steps (prologue and epilogue), which makes shallow-k GEMMs
+  slower than their FLOPs. For aligned, large GEMMs the time reduces to the roofline's.
+- Bandwidth ramp. A kernel's bytes need one dependent round trip to main memory before the
+  stream flows: time = bytes / (bandwidth x efficiency) + memory latency. By Little's law the
+  device then has latency x bandwidth bytes in flight, so small transfers see less than peak
+  bandwidth (a 1 MB copy on a 3.35 TB/s, 1 us part reaches 1 MB / 1.3 us = 0.77 TB/s).
+- Multi-pass rows. A softmax or norm whose row (in fp32 working precision) does not fit one
+  core's scratchpad reads its input a second time (statistics pass, then normalise pass).
+- Residency. Bytes the previous op wrote, as far as they fit in the last cache, are read back
+  from that cache instead of main memory.
+- Fixed costs. The launch floor (``efficiency.latency``), or with ``overhead="eager"`` the
+  per-op cost of an eager framework (``eager_overhead``), whichever is larger.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .specs import DTYPE_BYTES, KERNEL_MODEL_KINDS, OVERHEADS, HardwareSpec
+from .errors import Problem, SpecError
+
+# Smallest tile a library uses for a short m or n: one tensor-core MMA is m16 x n8 (mma.m16n8k16).
+MIN_TILE_M, MIN_TILE_N = 16.0, 8.0
+# The main-memory round trip assumed when neither the level nor efficiency.kernel gives one.
+DEFAULT_MEMORY_LATENCY_S = 1e-6
+NORM_KINDS = ("softmax", "layernorm", "rmsnorm")
+WORKING_BYTES = DTYPE_BYTES["fp32"]   # norms and softmax keep a row in fp32 registers/shared memory
+
+
+def applies(hw: HardwareSpec) -> bool:
+    return hw.kind in KERNEL_MODEL_KINDS and bool(hw.cores)
+
+
+def check_overhead(overhead: str) -> None:
+    if overhead not in OVERHEADS:
+        raise SpecError(Problem(None, "overhead", f"one of {', '.join(OVERHEADS)}", repr(overhead)))
+
+
+def memory_latency(hw: HardwareSpec) -> float:
+    k = hw.efficiency.kernel
+    if k.memory_latency_s is not None:
+        return k.memory_latency_s
+    main = hw.main_memory.latency_s
+    return DEFAULT_MEMORY_LATENCY_S if main is None else main
+
+
+def gemm_work(hw: HardwareSpec, m, n, k, batch, elem_bytes):
+    """Tile-FLOPs a GEMM really occupies the device for, divided by its useful FLOPs (>= ~1).
+
+    Vectorised over ops. Arithmetic of one case (H100, 132 SMs, 1 tile per SM, 128 x 128
+    tiles, overhead depth 0): m = 1408, n = 1536 -> 11 x 12 = 132 tiles = 1 wave, factor 1;
+    m = 1408 + 1 -> 12 x 12 = 144 tiles = 2 waves of 132 tile-slots -> 264 / (1409*1536/128^2)
+    = 2.0x the useful work.
+    """
+    p = hw.efficiency.kernel
+    tm = _fit_tile(m, float(p.tile_m), MIN_TILE_M)
+    tn = _fit_tile(n, np.round(p.tile_n * 2.0 / np.maximum(elem_bytes, 0.25)), MIN_TILE_N)
+    slots = float(hw.cores * p.tiles_per_core)
+    tiles = batch * np.ceil(m / tm) * np.ceil(n / tn)
+    if p.split_k_depth > 0:   # 0 turns split-K off
+        depth_cap = np.maximum(np.floor(k / p.split_k_depth), 1.0)
+        split = np.where(tiles < slots, np.clip(np.floor(slots / np.maximum(tiles, 1.0)), 1.0, depth_cap), 1.0)
+    else:
+        split = np.ones_like(tiles)
+    waves = np.ceil(tiles * split / slots)
+    occupied = waves * slots * 2.0 * tm * tn * (k / split + p.tile_overhead_depth)
+    useful = 2.0 * m * n * k * batch
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(useful > 0, occupied / useful, 1.0)
+
+
+def _fit_tile(extent, tile, smallest):
+    """A dimension shorter than the tile gets the next power of two >= it (libraries keep narrow
+    tiles for skinny GEMMs), never below one MMA."""
+    fitted = np.exp2(np.ceil(np.log2(np.maximum(extent, 1.0))))
+    return np.maximum(np.minimum(tile, fitted), smallest)
+
+
+def row_passes(hw: HardwareSpec, cols: float) -> int:
+    """Reads of the input a softmax/norm makes: 1 when a row fits one core's scratchpad, else 2."""
+    pads = [m.capacity_bytes for m in hw.memory if m.type in ("scratchpad", "register") and m.capacity_bytes]
+    if not pads:
+        return 1
+    return 1 if cols * WORKING_BYTES <= max(pads) else 2
+
+
+@dataclass(frozen=True)
+class KernelTerms:
+    """Per-device adjustments, [H, N] each: multiply compute, add to main memory bytes/time."""
+    compute_factor: np.ndarray
+    extra_main_bytes: np.ndarray
+    resident_bytes: np.ndarray     # bytes moved from main memory to the last cache (residency)
+    latency_s: np.ndarray          # added to the main-memory term of every op with traffic
+    floor_s: np.ndarray            # [H]
+
+
+def kernel_terms(hws, ops, oa, overhead: str = "kernel") -> KernelTerms:
+    check_overhead(overhead)
+    H, N = len(hws), len(ops)
+    factor, extra, resident = np.ones((H, N)), np.zeros((H, N)), np.zeros((H, N))
+    lat, floor = np.zeros((H, N)), np.zeros(H)
+    dense = oa.pattern == 0
+    for i, h in enumerate(hws):
+        floor[i] = h.efficiency.latency_s
+        if overhead == "eager":
+            floor[i] = max(floor[i], h.efficiency.kernel.eager_overhead_s)
+        if not applies(h):
+            continue
+        if dense.any():
+            factor[i, dense] = gemm_work(h, oa.m[dense], oa.n[dense], oa.k[dense], oa.batch[dense],
+                                         oa.a_bytes[dense])
+        lat[i, :] = memory_latency(h)
+        for j, op in enumerate(ops):
+            if op.kind in NORM_KINDS and row_passes(h, dict(op.shape).get("cols", 0)) > 1:
+                extra[i, j] = op.reads[0].bytes
+        if h.efficiency.kernel.residency:
+            resident[i] = _resident(h, ops)
+    return KernelTerms(factor, extra, resident, lat, floor)
+
+
+def _resident(h: HardwareSpec, ops) -> np.ndarray:
+    """Bytes of each op's reads served by the last cache because the previous op wrote them there."""
+    caches = [m for m in h.memory[:h.main_index] if m.type == "cache" and m.total_capacity_bytes]
+    out = np.zeros(len(ops))
+    if not caches:
+        return out
+    capacity = caches[-1].total_capacity_bytes
+    for j in range(1, len(ops)):
+        prev, op = ops[j - 1], ops[j]
+        if prev.access.kind == "comm" or op.access.kind in ("comm", "explicit"):
+            continue
+        written = prev.write_bytes if prev.write_bytes <= capacity else 0.0
+        out[j] = min(written, _activation_reads(op))
+    return out
+
+
+def _activation_reads(op) -> float:
+    return sum(t.bytes for t in op.reads if t.role == "activation")

@@ -1,0 +1,167 @@
+"""roofsim calibrate: the fit recovers known parameters; the CLI writes a loadable derived file."""
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from roofsim.cli import main
+from roofsim.hw import derive, get_hardware
+from roofsim.measure.calibrate import (by_source, calibrate, cross_validate, errors, fit, fit_parameters, folds,
+                                       predict)
+from roofsim.measure.records import Measurement
+from roofsim.ops import elementwise, gemm
+
+TRUE = {"efficiency.compute.default": 0.7, "efficiency.memory.hbm": 0.75, "efficiency.latency": "6 us",
+        "efficiency.kernel.memory_latency": "2.5 us", "efficiency.kernel.tile_overhead_depth": 300}
+
+
+def _ops():
+    """Shapes that exercise every fitted parameter: large and small, compute- and memory-bound GEMMs,
+    and copies from 64 KB (floor-bound) to 2 GB (bandwidth-bound)."""
+    ops = []
+    for m in (256, 1024, 4096, 8192):
+        for n in (512, 4096):
+            for k in (256, 4096):
+                ops.append(gemm(f"g{m}x{n}x{k}", m, n, k, "bf16", weight=None))
+    for e in (2 ** 14, 2 ** 18, 2 ** 22, 2 ** 26, 2 ** 28):
+        ops.append(elementwise(f"e{e}", e, "bf16"))
+    return ops
+
+
+def _synthetic(hw, noise: float, seed: int = 1, source=lambda i: "synthetic"):
+    rng = np.random.default_rng(seed)
+    ops = _ops()
+    exact = [Measurement(op.name, hw.id, op.kind, (op,), 1.0, "s") for op in ops]
+    t = predict(hw, exact) * np.exp(rng.normal(0.0, noise, len(ops)))
+    return [Measurement(op.name, "h100-sxm5", op.kind, (op,), float(ti), source(i)) for i, (op, ti) in enumerate(zip(ops, t))]
+
+
+def test_the_fit_recovers_known_parameters_from_noisy_synthetic_measurements():
+    base = get_hardware("h100")
+    truth = derive(base, TRUE)
+    ms = _synthetic(truth, noise=0.03)
+    fitted, values = fit(base, ms)
+    # the generating values, within a few percent despite 3 % lognormal noise per kernel
+    assert values["compute"] == pytest.approx(0.7, rel=0.05)
+    assert values["memory"] == pytest.approx(0.75, rel=0.05)
+    assert values["latency"] == pytest.approx(6e-6, rel=0.10)
+    assert values["memory_latency"] == pytest.approx(2.5e-6, rel=0.25)
+    assert values["tile_overhead_depth"] == pytest.approx(300, rel=0.25)
+    # and the fitted model predicts the noisy times about as well as the truth does (~3 %)
+    assert np.mean(errors(fitted, ms)) < 0.04
+    assert np.mean(errors(base, ms)) > 0.15      # the defaults were far off
+
+
+def test_without_noise_the_fit_is_exact_but_for_the_weak_pull_to_the_start():
+    base = get_hardware("h100")
+    truth = derive(base, TRUE)
+    fitted, values = fit(base, _synthetic(truth, noise=0.0))
+    # PRIOR_WEIGHT (1e-4 of one kernel's squared log residual, in logit units) pulls a little towards the start
+    assert values["compute"] == pytest.approx(0.7, rel=0.01)
+    assert values["memory"] == pytest.approx(0.75, rel=0.01)
+    assert np.max(errors(fitted, _synthetic(truth, noise=0.0))) < 0.01
+
+
+def test_fitted_values_stay_inside_their_bounds():
+    base = get_hardware("h100")
+    # measurements 20x faster than the peak allows: the fractions hit their upper bound of 1, not beyond
+    truth = derive(base, TRUE)
+    fast = [Measurement(m.name, m.device, m.category, m.ops, m.time_s / 20, m.source) for m in _synthetic(truth, 0.0)]
+    _, values = fit(base, fast)
+    for p in fit_parameters(base):
+        assert p.lo <= values[p.name] <= p.hi
+
+
+def test_cross_validation_holds_out_every_kernel_once():
+    base = get_hardware("h100")
+    ms = _synthetic(derive(base, TRUE), noise=0.03, source=lambda i: f"src{i % 3}")
+    groups = folds(ms, 4)
+    assert sorted(np.concatenate(groups).tolist()) == list(range(len(ms)))
+    assert [len(g) for g in by_source(ms)] == [sum(1 for i in range(len(ms)) if i % 3 == s) for s in range(3)]
+    cv = cross_validate(base, ms, groups)
+    assert np.all(np.isfinite(cv))
+    assert np.mean(cv) < 0.08      # held-out kernels predicted within noise + fit uncertainty
+
+
+def _write(path: Path, rows):
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, ["device", "kind", "dtype", "m", "n", "k", "elements", "time_s", "source"])
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _csv_rows(ms):
+    rows = []
+    for m in ms:
+        s = dict(m.ops[0].shape)
+        rows.append({"device": "h100", "kind": m.ops[0].kind, "dtype": "bf16", "m": s.get("m", ""), "n": s.get("n", ""),
+                     "k": s.get("k", ""), "elements": s.get("elements", ""), "time_s": repr(m.time_s), "source": m.source})
+    return rows
+
+
+def test_cli_writes_a_derived_file_that_loads_and_predicts_as_fitted(tmp_path):
+    base = get_hardware("h100")
+    ms = _synthetic(derive(base, TRUE), noise=0.02)
+    data = tmp_path / "m.csv"
+    _write(data, _csv_rows(ms))
+    out = tmp_path / "h100-cal.yaml"
+    r = CliRunner().invoke(main, ["calibrate", "--hw", "h100", "--measurements", str(data), "-o", str(out), "--folds", "3"])
+    assert r.exit_code == 0, r.output
+    assert "3-fold cross-validated" in r.output and "before (catalogue)" in r.output
+    text = out.read_text()
+    assert "extends: h100-sxm5" in text and "efficiency.compute.default" in text
+    cal = get_hardware(str(out))
+    assert cal.extends == "h100-sxm5" and cal.id == "h100-sxm5-calibrated"
+    assert cal.efficiency.compute_fraction("bf16") == pytest.approx(0.7, rel=0.05)
+    # validate accepts the derived file for the base device's measurements, and the error is small
+    v = CliRunner().invoke(main, ["validate", "--hw", str(out), "--measurements", str(data), "--format", "json"])
+    assert v.exit_code == 0, v.output
+
+
+@pytest.mark.parametrize("rows,expected_lines", [
+    # a missing required column (no time_s): one line naming the header
+    ([{"device": "h100", "kind": "gemm", "dtype": "bf16", "m": 8, "n": 8, "k": 8, "source": "x"}], 1),
+    # non-positive times: one line per bad row
+    ([{"device": "h100", "kind": "gemm", "dtype": "bf16", "m": 8, "n": 8, "k": 8, "time_s": "0", "source": "x"},
+      {"device": "h100", "kind": "gemm", "dtype": "bf16", "m": 8, "n": 8, "k": 8, "time_s": "-1e-6", "source": "x"}], 2),
+])
+def test_bad_measurement_files_are_refused_one_line_per_problem(tmp_path, rows, expected_lines):
+    data = tmp_path / "bad.csv"
+    cols = ["device", "kind", "dtype", "m", "n", "k", "source"] + (["time_s"] if "time_s" in rows[0] else [])
+    with data.open("w", newline="") as f:
+        w = csv.DictWriter(f, cols)
+        w.writeheader()
+        w.writerows(rows)
+    out = tmp_path / "never.yaml"
+    r = CliRunner().invoke(main, ["calibrate", "--hw", "h100", "--measurements", str(data), "-o", str(out)])
+    assert r.exit_code == 2
+    lines = [l for l in r.output.splitlines() if l.startswith("error:")]
+    assert len(lines) == expected_lines, r.output
+    assert "Traceback" not in r.output and not out.exists()
+
+
+def test_measurements_of_another_device_only_are_refused(tmp_path):
+    data = tmp_path / "a100.csv"
+    _write(data, [{"device": "a100", "kind": "gemm", "dtype": "bf16", "m": 64, "n": 64, "k": 64, "elements": "",
+                   "time_s": "1e-5", "source": "x"}] * 4)
+    r = CliRunner().invoke(main, ["calibrate", "--hw", "h100", "--measurements", str(data)])
+    assert r.exit_code == 2
+    assert r.output.strip().splitlines() == [
+        "error: device: expected measurements of h100-sxm5 (or an alias of it), found only a100"]
+
+
+def test_an_unknown_device_is_one_line(tmp_path):
+    data = tmp_path / "m.csv"
+    _write(data, [{"device": "h100", "kind": "gemm", "dtype": "bf16", "m": 64, "n": 64, "k": 64, "elements": "",
+                   "time_s": "1e-5", "source": "x"}] * 4)
+    r = CliRunner().invoke(main, ["calibrate", "--hw", "h9000", "--measurements", str(data)])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "h9000" in r.output
+
+
+def test_too_few_kernels_to_fit_is_refused():
+    from roofsim.errors import SpecError
+    base = get_hardware("h100")
+    with pytest.raises(SpecError, match="at least 3 kernels"):
+        calibrate(base, _synthetic(base, 0.0)[:2])
