@@ -163,17 +163,19 @@ def test_alias_cannot_shadow_an_id(tmp_path):
 # ---- overrides on a built Workload ------------------------------------------------------------
 def test_wl_overrides_on_a_built_workload_are_applied():
     built = get_workload("dlrm")
-    for batch in (1, 200, 4096):
+    for batch in (8, 200, 4096):
         got = roofsim.run("a100", built, wl_overrides={"batch": batch})
         want = roofsim.run("a100", "dlrm", wl_overrides={"batch": batch})
         assert got["time_s"].tolist() == want["time_s"].tolist()
-    # batch 4096 does twice the FLOPs of the default 2048 (every op scales with batch)
-    assert (roofsim.run("a100", built, wl_overrides={"batch": 4096})["flops"].sum()
-            == pytest.approx(2 * roofsim.run("a100", built)["flops"].sum()))
+    # batch 131072 does twice the forward FLOPs of the default 65536 (every forward op scales with
+    # the samples per device, 16384 instead of 8192)
+    fwd = lambda df: df[df["phase"] == "forward"]["flops"].sum()
+    assert fwd(roofsim.run("a100", built, wl_overrides={"batch": 131072})) == pytest.approx(
+        2 * fwd(roofsim.run("a100", built)))
 
 
 def test_wl_overrides_that_cannot_be_applied_are_an_error():
-    already = get_workload("dlrm", overrides={"tables": 3})
+    already = get_workload("dlrm", overrides={"zipf_alpha": 1.2})
     with pytest.raises(RoofsimError, match="^wl_overrides: workload 'dlrm' was built with other parameters"):
         roofsim.run("a100", already, wl_overrides={"batch": 200})
     handmade = _fp32_gemm()
