@@ -54,12 +54,12 @@ def _rebuilt(workload, overrides: Mapping[str, Any]):
     that file builds (so no earlier override would be lost), else a clear error, never ignored."""
     from .errors import RoofsimError
     from .workloads import load_workload
-    if workload.file:
-        try:
-            if load_workload(workload.file) == workload:
-                return load_workload(workload.file, overrides)
-        except RoofsimError:
-            pass
+    try:
+        same = workload.file is not None and load_workload(workload.file) == workload
+    except RoofsimError:  # the file changed or went away since
+        same = False
+    if same:
+        return load_workload(workload.file, overrides)
     raise RoofsimError(
         f"wl_overrides: workload {workload.name!r} was built with other parameters or not from a file, so "
         f"{', '.join(map(str, overrides))} cannot be applied to it; pass its name or file, or build it with them")
