@@ -67,6 +67,7 @@ class Optimizer:
     name: str
     state_bytes: float
     factored: bool = False        # Adafactor: row and column statistics of each matrix
+    rowwise: bool = False         # one state per embedding-table row (row-wise Adagrad)
     hessian: bool = False         # keeps a Hessian-diagonal estimate (second order)
     source: str = ""
 
@@ -77,6 +78,10 @@ OPTIMIZERS = {o.name: o for o in (
     Optimizer("sgd-momentum", FP32, source="one momentum buffer per parameter"),
     Optimizer("adam", 2 * FP32, source="Kingma & Ba 2015: first and second moments (ZeRO's K = 12 with the fp32 master copy)"),
     Optimizer("adamw", 2 * FP32, source="Loshchilov & Hutter 2019: Adam's two moments, decoupled weight decay"),
+    Optimizer("adagrad", FP32, source="Duchi et al. 2011: one accumulated squared gradient per parameter"),
+    Optimizer("rowwise-adagrad", FP32, rowwise=True,
+              source="row-wise Adagrad (FBGEMM / TorchRec, DLRM training): one fp32 accumulator per embedding-table "
+                     "row, Adagrad's per-parameter accumulator for the dense layers"),
     Optimizer("adafactor", 0.0, factored=True,
               source="Shazeer & Stern 2018: no first moment (beta1 = 0); the second moment of an r x c matrix "
                      "is kept as r + c row and column sums, vectors keep a full second moment"),
@@ -256,14 +261,15 @@ def footprint(workload, hw: Optional[HardwareSpec] = None, **techniques: Any) ->
     weights = params * weight_bpp / shard
     grads = opt = 0.0
     other = 0.0
-    opt_name = t.optimizer or ((workload.param("optimizer") or "adamw") if training else "none")
+    opt_name = t.optimizer or (str(workload.param("optimizer") or "adamw").replace("_", "-") if training else "none")
     if opt_name not in OPTIMIZERS:
+        notes.append(f"optimizer {opt_name!r} is not in roofsim.memory.OPTIMIZERS: its state is counted as adamw's")
         opt_name = "adamw"
     optimizer = OPTIMIZERS[opt_name]
     if training:
         dense_bpp = DTYPE_BYTES[t.weight_dtype or workload.param("weight_dtype") or "fp32"] \
             if (t.weight_dtype or workload.param("weight_dtype")) else weight_bpp
-        grads = params * min(dense_bpp, FP32) / shard
+        grads = _gradient_bytes(workload, optimizer, params, min(dense_bpp, FP32)) / shard
         master = t.master_weights if t.master_weights is not None else dense_bpp < FP32
         states = _optimizer_state_bytes(workload, optimizer, params)
         opt = (params * (FP32 if master else 0.0) + states) / shard
@@ -316,6 +322,32 @@ def offload_time_s(fp: Footprint, hw: HardwareSpec) -> float:
     if not level.bandwidth_bytes_per_s:
         return math.inf
     return fp.offload_traffic / (level.bandwidth_bytes_per_s * hw.efficiency.memory_fraction(level.name))
+
+
+def offload_ops(fp: Footprint) -> tuple:
+    """One op per step that moves the offload traffic over its tier (an explicit per-level byte
+    count, so the roofline charges it to that tier's bandwidth); none without offload."""
+    if not fp.offload_traffic:
+        return ()
+    from .ops.kinds import custom
+    what = "+".join(c for c, _ in fp.offloaded)
+    return (custom(f"offload.{what}", 0.0, "fp32", level_bytes={fp.offload_tier: fp.offload_traffic},
+                   phase="communication", notes=f"{what} streamed over {fp.offload_tier}, not overlapped"),)
+
+
+def builder_recompute(scheme: str) -> str:
+    """The Transformer builder's recompute setting that does a checkpointing scheme's extra work:
+    every-k and sqrt recompute every layer's forward once, as full does."""
+    return {"none": "none", "selective": "selective"}.get(scheme, "full")
+
+
+def excess_stream_time_s(fp: Footprint, hw: HardwareSpec) -> Optional[tuple[str, float]]:
+    """(far tier, seconds) to stream what does not fit over the first far tier once per step;
+    None when it fits or there is no far tier."""
+    far = hw.memory[hw.main_index + 1:]
+    if not fp.excess or not far or not far[0].bandwidth_bytes_per_s:
+        return None
+    return far[0].name, fp.excess / (far[0].bandwidth_bytes_per_s * hw.efficiency.memory_fraction(far[0].name))
 
 
 def _offload_tier(hw: HardwareSpec, name: Optional[str]) -> str:
@@ -383,22 +415,30 @@ def _parameters(workload) -> tuple[float, float]:
     """(parameter count, stored bytes per parameter).
 
     A workload that declares its weight dtype (the Transformer builder) is counted as parameters x
-    that dtype (its own exact count; tied embeddings counted once). Otherwise the bytes are those
-    of the forward ops' weight tensors and the count divides them by each op's dtype.
+    that dtype (its own exact count; tied embeddings counted once; integer dtypes with their
+    default group scales, see ``quantised_bytes``). Otherwise the bytes are those of the forward
+    ops' weight tensors (a table-backed gather: its whole table) and the count divides them by
+    each op's dtype.
     """
     wdt = workload.param("weight_dtype")
     if workload.parameters and wdt in DTYPE_BYTES:
-        return float(workload.parameters), DTYPE_BYTES[wdt]
+        return float(workload.parameters), quantised_bytes(wdt)
     total = count = 0.0
     for op in _forward(workload):
         b = _weight_tensor_bytes(op) * op.count
         total += b
         count += b / DTYPE_BYTES.get(op.dtype or "fp32", FP32)
-    params = float(workload.parameters) if workload.parameters else count
-    return params, (total / params if params else 0.0)
+    # the count comes from the same tensors as the bytes: a builder that shards its tables over
+    # devices (DLRM) declares the whole model's parameters but holds only its share
+    return count, (total / count if count else 0.0)
 
 
 def _optimizer_state_bytes(workload, opt: Optimizer, params: float) -> float:
+    if opt.rowwise:
+        tables = [(op.access, op) for op in _forward(workload) if hasattr(op.access, "table_rows")]
+        rows = sum(a.table_rows * op.count for a, op in tables)
+        elements = sum(a.table_rows * a.row_bytes / DTYPE_BYTES.get(op.dtype or "fp32", FP32) * op.count for a, op in tables)
+        return FP32 * (rows + max(params - elements, 0.0))
     if not opt.factored:
         return params * opt.state_bytes
     # Adafactor: r + c fp32 statistics per weight matrix, a full second moment for the rest
@@ -413,6 +453,21 @@ def _optimizer_state_bytes(workload, opt: Optimizer, params: float) -> float:
             matrices += a.table_rows * dim * op.count
             stats += (a.table_rows + dim) * op.count
     return FP32 * (stats + max(params - matrices, 0.0))
+
+
+def _gradient_bytes(workload, opt: Optimizer, params: float, grad_bpp: float) -> float:
+    """One gradient per parameter; under a row-wise (sparse) optimizer an embedding table's
+    gradient is only the rows the step looked up (a sparse gradient, as TorchRec's fused update)."""
+    if not opt.rowwise:
+        return params * grad_bpp
+    table_params = touched = 0.0
+    for op in _forward(workload):
+        a = op.access
+        if hasattr(a, "table_rows"):
+            elem = DTYPE_BYTES.get(op.dtype or "fp32", FP32)
+            table_params += a.table_rows * a.row_bytes / elem * op.count
+            touched += min(getattr(a, "lookups", a.table_rows), a.table_rows) * a.row_bytes / elem * op.count
+    return (max(params - table_params, 0.0) + touched) * grad_bpp
 
 
 def _largest_layer_weights(workload, bpp: float, params: float) -> float:

@@ -308,15 +308,18 @@ class StepTime:
 
 
 def step(hw: HardwareSpec, workload: Workload, layout: Layout, *, ideal: bool = False, predictor=None,
-         work: Optional[DeviceWork] = None) -> tuple[StepTime, Any]:
-    """(StepTime, the per-op DataFrame of one micro-batch and the step ops) of ``workload``."""
+         overhead: str = "kernel", work: Optional[DeviceWork] = None, extra_step_ops: tuple = ()
+         ) -> tuple[StepTime, Any]:
+    """(StepTime, the per-op DataFrame of one micro-batch and the step ops) of ``workload``;
+    ``extra_step_ops`` run once per step too (offload traffic)."""
     import pandas as pd
 
     from .roofline import evaluate
     work = work or per_device(workload, layout)
-    mb_df = evaluate(hw, work.microbatch, ideal=ideal, predictor=predictor)
+    mb_df = evaluate(hw, work.microbatch, ideal=ideal, predictor=predictor, overhead=overhead)
     mb_df["scope"] = "microbatch"
-    step_df = evaluate(hw, list(work.step_ops), ideal=ideal, predictor=predictor) if work.step_ops else None
+    step_ops = list(work.step_ops) + list(extra_step_ops)
+    step_df = evaluate(hw, step_ops, ideal=ideal, predictor=predictor, overhead=overhead) if step_ops else None
     M, pp, v = work.microbatches, layout.pp, layout.interleave
 
     def split(df):
@@ -350,3 +353,32 @@ def step(hw: HardwareSpec, workload: Workload, layout: Layout, *, ideal: bool = 
     df = pd.concat([mb_df, step_df]) if step_df is not None else mb_df
     return StepTime(total, compute, memory, comm, bubble, t_mb, M, work.tokens_per_step, layout.devices, flops,
                     hidden, work.notes), df
+
+
+# ------------------------------------------------------------------------------ one call for run
+
+@dataclass(frozen=True)
+class Plan:
+    """What ``roofsim run`` reports: the per-op frame, the step (None on one plain device) and the
+    per-device footprint."""
+    frame: Any
+    step: Optional[StepTime]
+    footprint: Any
+    layout: Layout
+
+
+def plan(hw: HardwareSpec, workload: Workload, layout: Optional[Layout] = None, *, ideal: bool = False,
+         predictor=None, overhead: str = "kernel", **techniques: Any) -> Plan:
+    """Footprint and time of ``workload`` on ``hw`` under ``layout`` and memory ``techniques``
+    (roofsim.memory.footprint options). Offloaded components add their traffic as a step op. One
+    device without a layout is the plain roofline of every op (no micro-batch schedule)."""
+    from .memory import footprint, offload_ops
+    from .roofline import evaluate
+    layout = layout or Layout()
+    fp = footprint(workload, hw, **layout.techniques(), **techniques)
+    extra = offload_ops(fp)
+    if layout == Layout():
+        wl = replace(workload, ops=tuple(workload.ops) + extra) if extra else workload
+        return Plan(evaluate(hw, wl, ideal=ideal, predictor=predictor, overhead=overhead), None, fp, layout)
+    st, df = step(hw, workload, layout, ideal=ideal, predictor=predictor, overhead=overhead, extra_step_ops=extra)
+    return Plan(df, st, fp, layout)

@@ -55,8 +55,10 @@ def limiter_sentence(df, tot: dict[str, Any], hw_name: str, workload: str) -> st
             + tail)
 
 
-def run_json(df, hw, workload) -> dict[str, Any]:
-    """The stable JSON document of ``roofsim run`` for one device."""
+def run_json(df, hw, workload, memory=None, step=None, layout=None) -> dict[str, Any]:
+    """The stable JSON document of ``roofsim run`` for one device; ``memory`` (a roofsim.memory
+    Footprint) adds the ``memory`` section, ``step`` (a roofsim.parallel StepTime) the ``parallel``
+    section with the layout."""
     tot = totals(df)
     bound, share = limiter(tot)
     ops = []
@@ -76,7 +78,74 @@ def run_json(df, hw, workload) -> dict[str, Any]:
         **{k: tot[k] for k in ("total_time_s", "total_flops", "attained_flop_per_s", "time_by_bound_s", "time_by_phase_s")},
         "limiter": {"bound": bound, "share": share},
         "ops": ops,
+        **({"memory": memory.as_json()} if memory is not None else {}),
+        **({"parallel": {"layout": layout_json(layout), "step": step.as_json()}} if step is not None else {}),
     }
+
+
+def with_plans(doc: dict[str, Any], plans) -> dict[str, Any]:
+    """``compare``'s document with each device's memory, and under a parallel layout its step time
+    (which then replaces the sum of op times as ``total_time_s``, and the speedups follow)."""
+    rows = doc["hardware"]
+    for r, p in zip(rows, plans):
+        r["memory"] = p.footprint.as_json()
+        if p.step is not None:
+            r["total_time_s"] = p.step.total_s
+            r["step"] = p.step.as_json()
+    base = rows[0]["total_time_s"]
+    for r in rows:
+        r["speedup"] = base / r["total_time_s"] if r["total_time_s"] else None
+    if plans and plans[0].step is not None:
+        doc["layout"] = layout_json(plans[0].layout)
+    return doc
+
+
+def layout_json(layout) -> dict[str, Any]:
+    from dataclasses import asdict
+    return {**asdict(layout), "dp": layout.data_parallel}
+
+
+def memory_lines(fp, hw) -> list[str]:
+    """The footer of ``roofsim run``: the per-device footprint, whether it fits, and what the time
+    assumes when it does not."""
+    from .memory import excess_stream_time_s
+    parts = ", ".join(f"{c} {format_quantity(b, 'bytes')}" for c, b in fp.by_component.items() if b > 0)
+    lines = []
+    if fp.capacity is None:
+        lines.append(f"Memory per device: {format_quantity(fp.total, 'bytes')} ({parts}); "
+                     f"{fp.memory or 'main memory'} has no capacity in the spec, so whether it fits is unknown.")
+    else:
+        verdict = "fits" if fp.fits else "DOES NOT FIT"
+        lines.append(f"Memory per device: {format_quantity(fp.total, 'bytes')} of {format_quantity(fp.capacity, 'bytes', binary=True)} "
+                     f"{fp.memory} ({fp.total / fp.capacity:.0%}): {verdict}. {parts[0].upper() + parts[1:] if parts else ''}.")
+    if fp.offloaded:
+        moved = ", ".join(f"{c} {format_quantity(b, 'bytes')}" for c, b in fp.offloaded)
+        lines.append(f"Offloaded to {fp.offload_tier}: {moved}; {format_quantity(fp.offload_traffic, 'bytes')} per step "
+                     f"cross its link, counted in the time above (op offload.*), not overlapped.")
+    lines += [f"Note: {n}." for n in fp.notes if not n.startswith("offloaded to")]
+    if fp.fits is False:
+        stream = excess_stream_time_s(fp, hw)
+        extra = (f" Streaming the {format_quantity(fp.excess, 'bytes')} that do not fit from {stream[0]} once per step "
+                 f"would add at least {format_quantity(stream[1], 'time')} (--offload), or spread it over devices "
+                 f"(--devices N --tp N).") if stream else " Spread it over devices (--devices N --tp N)."
+        lines.append(f"The time above assumes everything is resident in {fp.memory} (no offload): it is not a "
+                     f"time this device can achieve." + extra)
+    return lines
+
+
+def step_lines(st) -> list[str]:
+    """Step time by part for a parallel layout."""
+    parts = [("compute", st.compute_s), ("memory", st.memory_s), ("exposed communication", st.communication_s),
+             ("pipeline bubble", st.bubble_s)]
+    body = ", ".join(f"{name} {format_quantity(t, 'time')} ({t / st.total_s:.0%})" for name, t in parts) if st.total_s else ""
+    lines = [f"Step on {st.devices} devices: {format_quantity(st.total_s, 'time')} = {body}; "
+             f"{st.microbatches} micro-batches of {format_quantity(st.microbatch_s, 'time')}; "
+             f"{st.tokens_per_s:,.0f} tokens/s in all."]
+    if st.hidden_communication_s:
+        lines.append(f"Overlapped with the backward pass: {format_quantity(st.hidden_communication_s, 'time')} of "
+                     f"data-parallel communication.")
+    lines += [f"Note: {n}." for n in st.notes]
+    return lines
 
 
 def compare_json(df, hws, workload, ideal: bool) -> dict[str, Any]:

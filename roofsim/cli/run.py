@@ -7,6 +7,8 @@ from ..errors import Problem, SpecError
 from ..units import format_quantity as fq
 from . import output
 from .common import CACHE_MODEL, HW_PATH, IDEAL, OUTPUT, OVERHEAD, SET, WL_PATH, emit, parse_sets
+from .layout import (LAYOUT_KEYS, TECHNIQUE_KEYS, build_layout, build_techniques, checkpoint_override, layout_options,
+                     pop_options, technique_options)
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
 
@@ -38,6 +40,17 @@ def _load(hw_names, workload, sets, hw_path, wl_path):
     return hws, wl
 
 
+def _memory_setup(wl, opts: dict, sets, workload, hw_path, wl_path):
+    """(layout or None, footprint techniques, the workload rebuilt for --checkpoint's recomputation)."""
+    layout = build_layout(pop_options(opts, LAYOUT_KEYS))
+    tech = build_techniques(pop_options(opts, TECHNIQUE_KEYS))
+    over = checkpoint_override(wl, tech)
+    if over:
+        from ..workloads import get_workload
+        wl = get_workload(workload, wl_path, overrides={**parse_sets(sets)[1], **over})
+    return layout, tech, wl
+
+
 def _op_rows(df, top: int, main: str) -> list[dict]:
     """The ``top`` slowest ops, in human units, with the bytes each moves at main memory."""
     d = df.sort_values("time_s", ascending=False)
@@ -57,15 +70,20 @@ def _op_rows(df, top: int, main: str) -> list[dict]:
 @click.option("--workload", "-w", required=True, help="Workload name, YAML file or Hugging Face config.json.")
 @click.option("--top", type=int, default=15, show_default=True, help="Ops shown in the table (0: all).")
 @evaluation_options
-def run(hw_name, workload, top, fmt, output_path, ideal, overhead, sets, cache_model, hw_path, wl_path):
-    """Time, bound and attainment of every op of WORKLOAD on one device."""
+@layout_options
+@technique_options
+def run(hw_name, workload, top, fmt, output_path, ideal, overhead, sets, cache_model, hw_path, wl_path, **opts):
+    """Time, bound and attainment of every op of WORKLOAD on one device (of a parallel layout),
+    with the memory it needs per device and whether it fits."""
     from ..api import predictor
-    from ..report import limiter_sentence, run_json, totals
-    from ..roofline import evaluate
+    from ..parallel import plan
+    from ..report import limiter_sentence, memory_lines, run_json, step_lines, totals
     (hw,), wl = _load([hw_name], workload, sets, hw_path, wl_path)
-    df = evaluate(hw, wl, ideal=ideal, predictor=predictor(cache_model), overhead=overhead)
+    layout, tech, wl = _memory_setup(wl, opts, sets, workload, hw_path, wl_path)
+    p = plan(hw, wl, layout, ideal=ideal, predictor=predictor(cache_model), overhead=overhead, **tech)
+    df = p.frame
     if fmt == "json":
-        emit(output.json_text(run_json(df, hw, wl)), output_path)
+        emit(output.json_text(run_json(df, hw, wl, memory=p.footprint, step=p.step, layout=p.layout)), output_path)
         return
     if fmt == "csv":
         emit(output.csv_text(df.to_dict("records"), list(df.columns)), output_path)
@@ -79,11 +97,18 @@ def run(hw_name, workload, top, fmt, output_path, ideal, overhead, sets, cache_m
                   for p, t in tot["time_by_phase_s"].items()]
     render = output.markdown if fmt == "markdown" else (lambda r: output.table(r, align_right=("count", "FLOPs", f"{main} bytes", "time", "share", "attained", "of peak")))
     mode = " (ideal roofline)" if ideal else ""
-    parts = [f"{wl.name} on {hw.name}{mode}: {len(wl.ops)} ops, {fq(tot['total_flops'], 'flops')}",
+    per = " per device, one micro-batch and the per-step ops" if p.step else ""
+    parts = [f"{wl.name} on {hw.name}{mode}: {len(df)} ops{per}, {fq(tot['total_flops'], 'flops')}",
              "", f"Ops by time (top {min(top, len(rows)) if top else len(rows)} of {len(df)}):", render(rows),
              "", "Time by bound:", render(bound_rows), "", "Time by phase:", render(phase_rows), "",
-             f"Total: {fq(tot['total_time_s'], 'time')}, attained {fq(tot['attained_flop_per_s'], 'flop_rate')}",
-             limiter_sentence(df, tot, hw.name, wl.name)]
+             f"Total: {fq(tot['total_time_s'], 'time')}, attained {fq(tot['attained_flop_per_s'], 'flop_rate')}"]
+    if p.step:
+        parts[-1] = (f"Sum of the ops above (one micro-batch and the once-per-step ops): {fq(tot['total_time_s'], 'time')}; "
+                     f"the step schedules them:")
+        parts += step_lines(p.step)
+    else:
+        parts.append(limiter_sentence(df, tot, hw.name, wl.name))
+    parts += memory_lines(p.footprint, hw)
     emit("\n".join(parts), output_path)
 
 
@@ -91,23 +116,32 @@ def run(hw_name, workload, top, fmt, output_path, ideal, overhead, sets, cache_m
 @click.option("--hw", "hw_names", required=True, help="Comma-separated hardware ids, aliases or files; the first is the baseline.")
 @click.option("--workload", "-w", required=True, help="Workload name or file.")
 @evaluation_options
-def compare(hw_names, workload, fmt, output_path, ideal, overhead, sets, cache_model, hw_path, wl_path):
-    """Totals of WORKLOAD side by side on several devices, speedup against the first."""
+@layout_options
+@technique_options
+def compare(hw_names, workload, fmt, output_path, ideal, overhead, sets, cache_model, hw_path, wl_path, **opts):
+    """Totals of WORKLOAD side by side on several devices, speedup against the first; with a
+    parallel layout, the step time of each device type in that layout."""
     from ..api import predictor
-    from ..report import compare_json
+    from ..parallel import plan
+    from ..report import compare_json, with_plans
     from ..roofline import evaluate
     hws, wl = _load(_device_names(hw_names), workload, sets, hw_path, wl_path)
+    layout, tech, wl = _memory_setup(wl, opts, sets, workload, hw_path, wl_path)
     df = evaluate(hws, wl, ideal=ideal, predictor=predictor(cache_model), overhead=overhead)
-    doc = compare_json(df, hws, wl, ideal)
+    plans = [plan(h, wl, layout, ideal=ideal, predictor=predictor(cache_model), overhead=overhead, **tech) for h in hws]
+    doc = with_plans(compare_json(df, hws, wl, ideal), plans)
     rows = doc["hardware"]
     if fmt == "json":
         emit(output.json_text(doc), output_path)
         return
     if fmt == "csv":
-        emit(output.csv_text([{k: v for k, v in r.items() if k != "time_by_bound_s"} for r in rows]), output_path)
+        emit(output.csv_text([{k: v for k, v in r.items() if k not in ("time_by_bound_s", "memory", "step")}
+                              for r in rows]), output_path)
         return
     human = [{"hardware": r["hardware"], "time": fq(r["total_time_s"], "time"), "speedup": f"{r['speedup']:.2f}x",
-              "limited by": f"{r['limiter']} ({r['limiter_share']:.0%})", "attained": fq(r["attained_flop_per_s"], "flop_rate")}
+              "limited by": f"{r['limiter']} ({r['limiter_share']:.0%})", "attained": fq(r["attained_flop_per_s"], "flop_rate"),
+              "memory/device": fq(r["memory"]["total_per_device_bytes"], "bytes"),
+              "fits": {True: "yes", False: "NO", None: "?"}[r["memory"]["fits"]]}
              for r in rows]
     render = output.markdown if fmt == "markdown" else (lambda r: output.table(r, align_right=("time", "speedup", "attained")))
     lines = [f"{wl.name}: speedup against {hws[0].id}" + (" (ideal roofline)" if ideal else ""), render(human), ""]
