@@ -41,6 +41,7 @@ COMMANDS = (
     ("trends", "trends"),
     ("probe", "probe"),
     ("calibrate", "calibrate"),
+    ("plot", "plot"),
 )
 
 

@@ -76,8 +76,9 @@ def json_text(obj: Any) -> str:
     return json.dumps(clean(obj), indent=2, default=_json_default, allow_nan=False)
 
 
-def write_output(path: str | os.PathLike, text: str) -> None:
-    """Write an output file without ever harming what the path names.
+def write_output(path: str | os.PathLike, text: str | bytes) -> None:
+    """Write an output file without ever harming what the path names. Text gets a final newline;
+    bytes (an image) are written as they are.
 
     A regular file (or a new one) is written to a temporary file in the same folder and renamed
     over the target, so a failed run leaves nothing half-written; a new file gets the usual
@@ -88,7 +89,7 @@ def write_output(path: str | os.PathLike, text: str) -> None:
     """
     where = str(path)
     target = Path(os.path.realpath(path))  # follows symlinks, also chains and dangling ones
-    data = (text if text.endswith("\n") else text + "\n").encode("utf-8")
+    data = text if isinstance(text, bytes) else (text if text.endswith("\n") else text + "\n").encode("utf-8")
     try:
         st = os.stat(target)
     except FileNotFoundError:
