@@ -67,9 +67,9 @@ def test_mrc_json_equals_api(files):
 
 @pytest.mark.parametrize("args, message", [
     (("simulate", "--trace", "{d}/missing.npy", "--level", "32KiB,8,64,lru"),
-     "error: {d}/missing.npy: no such trace file"),
+     "error: {d}/missing.npy: no such file"),
     (("simulate", "--trace", "{d}/f.npy", "--level", "32KiB,8,64,lru"),
-     "error: {d}/f.npy: expected a 1-D .npy of uint64 byte addresses, found 1-D float64"),
+     "error: {d}/f.npy: expected integer byte addresses (e.g. uint64 or int64), found float64"),
     (("simulate", "--trace", "{d}/t.npy", "--level", "32KiB,8,64,lfu"),
      "error: cache level L1: policy: expected one of lru, fifo, random, plru, found 'lfu'"),
     (("mrc", "--trace", "{d}/t.npy", "--sample-rate", "2"),

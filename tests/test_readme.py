@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from roofsim.cli import main
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-PLACEHOLDERS = ("my-", "path/to", "T.npy", "result.md")
+PLACEHOLDERS = ("my-", "path/to", "T.npy", "T.npz", "result.md")
 
 
 def readme_commands():

@@ -15,6 +15,9 @@ _WRITE_ALIASES = {"wb": "write-back", "write-back": "write-back",
                   "wt": "write-through", "write-through": "write-through"}
 _ALLOCATE_ALIASES = {"wa": True, "write-allocate": True, "nwa": False, "no-write-allocate": False}
 MAX_LEVELS = 8
+# Every access scans its set's ways, so a set of millions of ways (a huge "full" level) would
+# take hours; fully associative LRU of any size is what `roofsim cache mrc` computes exactly.
+MAX_WAYS = 1 << 16
 
 
 def _is_pow2(n: int) -> bool:
@@ -50,6 +53,10 @@ class CacheLevelConfig:
             if self.capacity_bytes % (self.ways * self.line_bytes):
                 problems.append(f"capacity_bytes: expected a multiple of ways x line_bytes = "
                                 f"{self.ways * self.line_bytes}, found {self.capacity_bytes}")
+            if self.ways > MAX_WAYS:
+                problems.append(f"ways: expected at most {MAX_WAYS} (each access scans its set; "
+                                f"`roofsim cache mrc` gives fully associative LRU of any size), "
+                                f"found {self.ways}")
             if self.policy == "plru" and not _is_pow2(self.ways):
                 problems.append(f"ways: tree-PLRU needs a power of two, found {self.ways}")
         if problems:

@@ -140,6 +140,13 @@ def small_trace_histogram(lines: np.ndarray) -> tuple[np.ndarray, int]:
     return hist, int(n - reused.shape[0])
 
 
+def preload() -> None:
+    """Compile (first use) or load the reuse-distance kernel now, so callers can time it apart."""
+    from ..kernels import load
+
+    load("reuse").stack_distance_histogram(np.zeros(2, np.int64), 4096)
+
+
 def mrc(addrs, line_bytes: int = 64, sizes=None, sample_rate: float = 1.0,
         seed: int = 0) -> MissRatioCurve:
     """Miss-ratio curve of the trace for fully associative LRU caches of every size."""
@@ -149,13 +156,23 @@ def mrc(addrs, line_bytes: int = 64, sizes=None, sample_rate: float = 1.0,
     total = int(lines.shape[0])
     rate = float(sample_rate)
     if rate < 1:
+        applied = int(round(rate * (1 << _SAMPLE_BITS))) / (1 << _SAMPLE_BITS)
+        if applied == 0:
+            raise CacheConfigError(f"sample rate: expected at least 2^-{_SAMPLE_BITS} = "
+                                   f"{2.0 ** -_SAMPLE_BITS:.2g} (the sampling hash's resolution), "
+                                   f"found {sample_rate!r}")
         lines = spatial_sample(lines, rate, seed)
-        rate = int(round(rate * (1 << _SAMPLE_BITS))) / (1 << _SAMPLE_BITS)  # the rate applied
+        rate = applied
+        if total and not lines.shape[0]:
+            raise CacheConfigError(f"sample rate {sample_rate!r} sampled none of the trace's "
+                                   f"{total} line accesses: raise it (SHARDS wants thousands of "
+                                   f"sampled lines; 1 is exact)")
     if lines.shape[0] <= SMALL_TRACE:
         hist, cold = small_trace_histogram(lines)
     else:
-        from ..kernels.reuse import stack_distance_histogram  # lazy: numba loads here
+        from ..kernels import load
 
+        stack_distance_histogram = load("reuse").stack_distance_histogram  # lazy: numba loads here
         capacity = max(4096, min(int(lines.shape[0]), 1 << 20))
         hist, cold, _ = stack_distance_histogram(np.require(lines, np.int64, ["C", "W"]), capacity)
     return MissRatioCurve(int(line_bytes), total, int(lines.shape[0]), int(cold), hist, rate)

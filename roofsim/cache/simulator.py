@@ -97,28 +97,39 @@ def _as_writes(writes, n: int) -> np.ndarray:
     raise CacheConfigError(f"writes: expected a boolean (or 0/1) write mask, found {w.dtype}")
 
 
+# Levels of up to this many ways x sets keep every set in one dense array (64 MiB of tags);
+# larger ones (an HBM-sized "cache") keep only the sets the trace touches, found through a hash
+# table, so memory grows with the lines the trace touches, not with the capacity.
+DENSE_SLOTS = 1 << 23
+FIRST_SPARSE_SETS = 1 << 10  # a sparse level starts with room for this many sets, then doubles
+
+
+def _next_pow2(n: int) -> int:
+    return 1 << max(0, int(n - 1).bit_length())
+
+
 class Hierarchy:
     """A cache hierarchy (innermost level first) with its state.
 
     inclusive=False (default): non-inclusive, non-exclusive. inclusive=True: an outer eviction
-    back-invalidates inner copies. seed: the random policy's seed (see rng_seed).
+    back-invalidates inner copies. seed: the random policy's seed (see rng_seed). dense_slots:
+    levels with more ways x sets than this are held sparsely (same results; tests lower it).
     """
 
-    def __init__(self, levels, inclusive: bool = False, seed: int = 0):
+    def __init__(self, levels, inclusive: bool = False, seed: int = 0, dense_slots: int = DENSE_SLOTS):
+        from ..kernels.cachesim_layout import N_PARAMS  # numba-free constants
+
         self.levels: tuple[CacheLevelConfig, ...] = check_hierarchy(levels)
         self.inclusive = bool(inclusive)
         self.seed = int(seed)
         n = len(self.levels)
-        self._params = np.zeros((n, 8), np.int64)
-        offset = 0
+        self._sparse = [lv.sets * lv.ways > dense_slots for lv in self.levels]
+        self._params = np.zeros((n, N_PARAMS), np.int64)
         for i, lv in enumerate(self.levels):
             sets = lv.sets
-            self._params[i] = (sets, lv.ways, lv.line_bytes.bit_length() - 1,
-                               _POLICY_CODES[lv.policy], lv.write_policy == "write-back",
-                               lv.write_allocate, offset,
-                               sets - 1 if sets & (sets - 1) == 0 else -1)
-            offset += sets * lv.ways
-        self._slots = offset
+            self._params[i, :8] = (sets, lv.ways, lv.line_bytes.bit_length() - 1,
+                                   _POLICY_CODES[lv.policy], lv.write_policy == "write-back",
+                                   lv.write_allocate, 0, sets - 1 if sets & (sets - 1) == 0 else -1)
         # The specialised kernel (roofsim.kernels.cachesim.simulate_lru) serves the common case:
         # every level LRU, write-back + write-allocate, power-of-two sets, one line size,
         # non-inclusive. It keeps the same state arrays, so feeds may alternate kernels.
@@ -132,11 +143,75 @@ class Hierarchy:
     def reset(self) -> None:
         """Empty every level and zero the counters."""
         n = len(self.levels)
-        self._tags = np.full(self._slots, -1, np.int64)  # line << 1 | dirty; -1 = empty way
-        self._plru = np.zeros(self._slots, np.uint8)  # `ways` tree bits per set; node 0 unused
+        self._layout([min(lv.sets, FIRST_SPARSE_SETS) if sparse else lv.sets
+                      for lv, sparse in zip(self.levels, self._sparse)], keep=False)
         self._rng = np.array([rng_seed(self.seed, i) for i in range(n)], np.uint64)
         self._counters = np.zeros((n, 8), np.int64)
         self.trace_accesses = 0
+
+    @property
+    def allocated_bytes(self) -> int:
+        """Bytes of simulator state (tags, PLRU bits, set tables): what grows with the trace."""
+        return sum(a.nbytes for a in (self._tags, self._plru, self._dir_keys, self._dir_vals))
+
+    def _layout(self, caps: list[int], keep: bool) -> None:
+        """(Re)allocate the state arrays for `caps` sets per level; keep: carry the state over
+        (sets keep their compact numbers; the hash tables are rebuilt at their new size)."""
+        from ..kernels.cachesim_layout import P_CAP, P_DIR_MASK, P_DIR_OFF, P_OFFSET, P_USED
+
+        p = self._params
+        ways = [lv.ways for lv in self.levels]
+        tables = [_next_pow2(2 * c) if sparse else 0 for c, sparse in zip(caps, self._sparse)]
+        slot_off = np.concatenate([[0], np.cumsum([c * w for c, w in zip(caps, ways)])]).astype(np.int64)
+        dir_off = np.concatenate([[0], np.cumsum(tables)]).astype(np.int64)
+        tags = np.full(int(slot_off[-1]), -1, np.int64)  # line << 1 | dirty; -1 = empty way
+        plru = np.zeros(int(slot_off[-1]), np.uint8)       # `ways` tree bits per set; node 0 unused
+        keys = np.full(int(dir_off[-1]), -1, np.int64)
+        vals = np.zeros(int(dir_off[-1]), np.int64)
+        for i, sparse in enumerate(self._sparse):
+            if keep:
+                used = int(p[i, P_USED]) if sparse else caps[i]
+                old, new = int(p[i, P_OFFSET]), int(slot_off[i])
+                tags[new:new + used * ways[i]] = self._tags[old:old + used * ways[i]]
+                plru[new:new + used * ways[i]] = self._plru[old:old + used * ways[i]]
+                if sparse:
+                    from ..kernels import load
+
+                    o, m = int(p[i, P_DIR_OFF]), int(p[i, P_DIR_MASK]) + 1
+                    load("cachesim").rehash(self._dir_keys[o:o + m], self._dir_vals[o:o + m],
+                           keys[dir_off[i]:dir_off[i + 1]], vals[dir_off[i]:dir_off[i + 1]])
+            else:
+                p[i, P_USED] = 0
+            p[i, P_OFFSET] = slot_off[i]
+            p[i, P_DIR_OFF] = dir_off[i]
+            p[i, P_DIR_MASK] = tables[i] - 1 if sparse else -1
+            p[i, P_CAP] = caps[i]
+        self._tags, self._plru, self._dir_keys, self._dir_vals = tags, plru, keys, vals
+
+    def _set_room(self, fast: bool, max_size: int) -> None:
+        """P_ROOM: the most sets one kernel step can allocate at each level. Specialised kernel:
+        a round of FAST_CHUNK accesses sends at most (i + 1) x FAST_CHUNK requests to level i.
+        General kernel, per trace access: level 0 serves ceil(size / line) + 1 lines; each line a
+        level serves sends at most 3 requests on (write-back, fetch, forwarded write), each over
+        at most max(1, line_i / line_i+1) lines of the next level."""
+        from ..kernels.cachesim_layout import FAST_CHUNK, P_ROOM
+
+        lines = -(-max_size // self.levels[0].line_bytes) + 1
+        for i, lv in enumerate(self.levels):
+            self._params[i, P_ROOM] = (i + 1) * FAST_CHUNK if fast else min(lines, lv.sets)
+            if i + 1 < len(self.levels):
+                lines *= 3 * max(1, lv.line_bytes // self.levels[i + 1].line_bytes)
+
+    def _grow(self) -> None:
+        from ..kernels.cachesim_layout import P_CAP, P_ROOM, P_USED
+
+        p = self._params
+        caps = [int(c) for c in p[:, P_CAP]]
+        for i, (lv, sparse) in enumerate(zip(self.levels, self._sparse)):
+            used, room = int(p[i, P_USED]), int(p[i, P_ROOM])
+            if sparse and caps[i] - used < min(room, lv.sets - used):
+                caps[i] = min(lv.sets, max(2 * caps[i], used + room))
+        self._layout(caps, keep=True)
 
     def feed(self, addrs, sizes=None, writes=None) -> "Hierarchy":
         """Run one chunk of a trace (byte addresses; optional sizes in bytes and write mask)."""
@@ -145,21 +220,35 @@ class Hierarchy:
         w = _as_writes(writes, a.shape[0])
         if s.size and a.size and int(a.max()) + int(s.max()) >= 2**62:
             raise CacheConfigError("trace: address + size must stay below 2**62")
+        fast = False
         if self._fast:
             shift = int(self._params[0, 2])
             # accesses inside one line are served like 1-byte ones (write-back, write-allocate:
             # traffic is counted in whole lines); any access spanning lines: general kernel
-            if s.size == 0 or not np.any((a & ((1 << shift) - 1)) + s > (1 << shift)):
-                from ..kernels.cachesim import simulate_lru  # lazy: numba loads here
+            fast = s.size == 0 or not np.any((a & ((1 << shift) - 1)) + s > (1 << shift))
+        self._set_room(fast, int(s.max()) if s.size else 1)
+        from ..kernels import load
 
-                simulate_lru(a, w, shift, self._params, self._tags, self._counters)
-                self.trace_accesses += a.shape[0]
-                return self
-        from ..kernels.cachesim import simulate  # lazy: numba loads on first simulation
+        cachesim = load("cachesim")  # lazy: numba loads on first simulation
 
-        simulate(a, s, w, self._params, self._tags, self._plru, self._rng, self._counters,
-                 1 if self.inclusive else 0)
-        self.trace_accesses += a.shape[0]
+        done, n = 0, a.shape[0]
+        while True:
+            rest = slice(done, None)
+            if fast:
+                served, _ = cachesim.simulate_lru(a[rest], w[rest] if w.size else w, shift,
+                                                  self._params, self._tags, self._counters,
+                                                  self._dir_keys, self._dir_vals)
+            else:
+                served = cachesim.simulate(a[rest], s[rest] if s.size else s,
+                                           w[rest] if w.size else w, self._params, self._tags,
+                                           self._plru, self._rng, self._counters,
+                                           1 if self.inclusive else 0, self._dir_keys,
+                                           self._dir_vals)
+            done += served
+            if done >= n:
+                break
+            self._grow()  # a sparse level needs room for more sets
+        self.trace_accesses += n
         return self
 
     def results(self) -> tuple[LevelResult, ...]:

@@ -4,6 +4,7 @@ Heavy imports (pandas, numba, matplotlib) happen inside commands, so ``roofsim -
 """
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -27,6 +28,22 @@ class RoofsimGroup(click.Group):
 @click.version_option(package_name="roofsim")
 def main():
     """roofsim: is this workload compute-, memory-, interconnect- or latency-bound on this chip?"""
+    _notes_to_stderr()
+
+
+class _Notes(logging.Handler):
+    """The package's INFO records (e.g. the one-time kernel compile) as `note:` lines on stderr."""
+
+    def emit(self, record):
+        click.echo(f"note: {record.getMessage()}", err=True)
+
+
+def _notes_to_stderr() -> None:
+    log = logging.getLogger("roofsim")
+    if not any(isinstance(h, _Notes) for h in log.handlers):
+        log.addHandler(_Notes())
+        log.setLevel(logging.INFO)
+        log.propagate = False
 
 
 # (module under roofsim.cli, command name). Add one line per new command; an import error in a

@@ -157,18 +157,24 @@ def _ratio(va, vb):
 
 @hw.command("validate")
 @click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @HW_PATH
-def validate_cmd(files, hw_path):
+def validate_cmd(files, hw_path, fmt):
     """Check hardware files; print every problem; exit 0 if all are valid, 1 otherwise."""
     from ..hw import validate_files
     results = validate_files(files, hw_path)
-    bad = 0
-    for path, err in results.items():
-        if err is None:
-            click.echo(f"ok    {path}")
-        else:
-            bad += 1
-            for line in str(err).splitlines():
-                click.echo(f"error {line}" if line.startswith(path) else f"error {path}: {line}")
-    click.echo(f"{len(results) - bad} valid, {bad} invalid")
+    problems = {path: [] if err is None else [line if line.startswith(path) else f"{path}: {line}"
+                                              for line in str(err).splitlines()]
+                for path, err in results.items()}
+    bad = sum(1 for p in problems.values() if p)
+    if fmt == "json":
+        click.echo(output.json_text({"files": [{"file": f, "valid": not p, "problems": p} for f, p in problems.items()],
+                                     "valid": len(problems) - bad, "invalid": bad}))
+    elif fmt == "csv":
+        click.echo(output.csv_text([{"file": f, "valid": not p, "problem": line}
+                                    for f, p in problems.items() for line in (p or [""])]))
+    else:
+        for f, p in problems.items():
+            click.echo("\n".join(f"error {line}" for line in p) if p else f"ok    {f}")
+        click.echo(f"{len(problems) - bad} valid, {bad} invalid")
     sys.exit(1 if bad else 0)

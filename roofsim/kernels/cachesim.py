@@ -24,9 +24,9 @@ from numba import njit
 from .config import NJIT
 
 LRU, FIFO, RANDOM, PLRU = 0, 1, 2, 3
-# columns of the int64 params array, one row per level
-P_SETS, P_WAYS, P_SHIFT, P_POLICY, P_WRITE_BACK, P_WRITE_ALLOCATE, P_OFFSET, P_MASK = range(8)
-N_PARAMS = 8
+from .cachesim_layout import (  # noqa: E402  (the layout of the state arrays, numba-free)
+    EMPTY_KEY, FAST_CHUNK, N_PARAMS, P_CAP, P_DIR_MASK, P_DIR_OFF, P_MASK, P_OFFSET, P_POLICY,
+    P_ROOM, P_SETS, P_SHIFT, P_USED, P_WAYS, P_WRITE_ALLOCATE, P_WRITE_BACK)
 # columns of the int64 counters array, one row per level
 (C_ACCESSES, C_HITS, C_MISSES, C_EVICTIONS, C_WRITEBACKS,
  C_BYTES_FROM_NEXT, C_BYTES_TO_NEXT, C_INVALIDATIONS) = range(8)
@@ -78,12 +78,62 @@ def plru_victim(bits, ways):
     return lo
 
 
+@njit(inline="always", **NJIT)
+def _sparse_base(params, level, set_index, dir_keys, dir_vals, insert):
+    """First slot of set `set_index` at a sparse level (linear probing from a multiplicative
+    hash); a new set gets the next compact number when `insert`, else -1 when absent."""
+    off = params[level, P_DIR_OFF]
+    mask = np.uint64(params[level, P_DIR_MASK])
+    i = ((np.uint64(set_index) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(29)) & mask
+    while True:
+        key = dir_keys[off + np.int64(i)]
+        if key == set_index:
+            return params[level, P_OFFSET] + dir_vals[off + np.int64(i)] * params[level, P_WAYS]
+        if key == EMPTY_KEY:
+            if not insert:
+                return np.int64(-1)
+            number = params[level, P_USED]
+            params[level, P_USED] = number + 1
+            dir_keys[off + np.int64(i)] = set_index
+            dir_vals[off + np.int64(i)] = number
+            return params[level, P_OFFSET] + number * params[level, P_WAYS]
+        i = (i + np.uint64(1)) & mask
+
+
+@njit(**NJIT)
+def rehash(keys, vals, new_keys, new_vals):
+    """Insert every (key, value) of one level's old table into its empty, larger new one."""
+    mask = np.uint64(new_keys.shape[0] - 1)
+    for j in range(keys.shape[0]):
+        key = keys[j]
+        if key == EMPTY_KEY:
+            continue
+        i = ((np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(29)) & mask
+        while new_keys[np.int64(i)] != EMPTY_KEY:
+            i = (i + np.uint64(1)) & mask
+        new_keys[np.int64(i)] = key
+        new_vals[np.int64(i)] = vals[j]
+
+
+@njit(inline="always", **NJIT)
+def _room_low(params):
+    """True when some sparse level could run out of allocated sets in the next step."""
+    for level in range(params.shape[0]):
+        if params[level, P_DIR_MASK] >= 0:
+            free = params[level, P_CAP] - params[level, P_USED]
+            if free < min(params[level, P_ROOM], params[level, P_SETS] - params[level, P_USED]):
+                return True
+    return False
+
+
 # The hot loop below is one function on purpose: numba increfs/decrefs an array passed to a
 # helper (atomic operations), which made a helper-based version ~10x slower; even a push helper cost
 # 20%. Only the rare paths (PLRU, random, back-invalidation) call helpers taking arrays.
 @njit(**NJIT)
-def simulate(addrs, sizes, writes, params, tags, plru, rng, counters, inclusive):
-    """Run a trace chunk through the hierarchy, updating the state arrays in place.
+def simulate(addrs, sizes, writes, params, tags, plru, rng, counters, inclusive, dir_keys,
+             dir_vals):
+    """Run a trace chunk through the hierarchy, updating the state arrays in place; return the
+    number of trace accesses served (fewer than given when a sparse level needs more room).
 
     addrs int64 byte addresses; sizes int64 (empty: 1 byte each); writes uint8 (empty: reads).
     tags holds (line << 1 | dirty) per way, INVALID (-1) when empty. LRU and FIFO sets are kept
@@ -99,8 +149,13 @@ def simulate(addrs, sizes, writes, params, tags, plru, rng, counters, inclusive)
     has_sizes = sizes.shape[0] > 0
     has_writes = writes.shape[0] > 0
     write_back0 = params[0, P_WRITE_BACK]
+    any_sparse = False
+    for level in range(nlev):
+        any_sparse |= params[level, P_DIR_MASK] >= 0
     last_slot = -1  # level-0 slot of the previous request: touching it again changes no order
     for k in range(addrs.shape[0]):
+        if any_sparse and _room_low(params):
+            return k
         start = addrs[k]
         nbytes = sizes[k] if has_sizes else np.int64(1)
         write = np.int64(writes[k]) if has_writes else np.int64(0)
@@ -148,7 +203,10 @@ def simulate(addrs, sizes, writes, params, tags, plru, rng, counters, inclusive)
             write_back = params[level, P_WRITE_BACK]
             mask = params[level, P_MASK]
             set_index = line & mask if mask >= 0 else line % params[level, P_SETS]
-            base = params[level, P_OFFSET] + set_index * ways
+            if params[level, P_DIR_MASK] >= 0:
+                base = _sparse_base(params, level, set_index, dir_keys, dir_vals, True)
+            else:
+                base = params[level, P_OFFSET] + set_index * ways
             counters[level, C_ACCESSES] += 1
             dirty_bit = 1 if (write != 0 and write_back != 0) else 0
 
@@ -230,7 +288,8 @@ def simulate(addrs, sizes, writes, params, tags, plru, rng, counters, inclusive)
                 old >>= 1
                 if inclusive != 0 and level > 0:
                     # inner copies go too; their dirty data leaves with this victim
-                    send_back |= _back_invalidate(level, old, params, tags, counters)
+                    send_back |= _back_invalidate(level, old, params, tags, counters,
+                                                  dir_keys, dir_vals)
                 if send_back != 0:
                     counters[level, C_WRITEBACKS] += 1
                     counters[level, C_BYTES_TO_NEXT] += line_bytes
@@ -263,9 +322,11 @@ def simulate(addrs, sizes, writes, params, tags, plru, rng, counters, inclusive)
                     st[sp, 4] = 1
                     sp += 1
 
+    return addrs.shape[0]
+
 
 @njit(**NJIT)
-def _back_invalidate(level, victim, params, tags, counters):
+def _back_invalidate(level, victim, params, tags, counters, dir_keys, dir_vals):
     """Remove from every inner level the lines overlapping `victim` (a line of `level`).
 
     Return 1 if any was dirty. LRU/FIFO sets close the gap so invalid ways stay last.
@@ -281,7 +342,12 @@ def _back_invalidate(level, victim, params, tags, counters):
         ordered = params[k, P_POLICY] == LRU or params[k, P_POLICY] == FIFO
         for line in range(lo >> ks, ((hi - 1) >> ks) + 1):
             set_index = line & mask if mask >= 0 else line % params[k, P_SETS]
-            base = params[k, P_OFFSET] + set_index * ways
+            if params[k, P_DIR_MASK] >= 0:
+                base = _sparse_base(params, k, set_index, dir_keys, dir_vals, False)
+                if base < 0:  # a set never touched holds nothing
+                    continue
+            else:
+                base = params[k, P_OFFSET] + set_index * ways
             for j in range(ways):
                 if (tags[base + j] >> 1) == line:
                     counters[k, C_INVALIDATIONS] += 1
@@ -310,7 +376,6 @@ def _back_invalidate(level, victim, params, tags, counters):
 # The state arrays are those of `simulate` (MRU first, invalid ways last, line << 1 | dirty), so
 # the two kernels can take turns on one hierarchy; tests/test_cachesim.py checks both the counts
 # and the tag arrays against `simulate` and the naive twin.
-FAST_CHUNK = 4096    # trace accesses per round through the levels (buffers stay in host L2)
 PREFETCH_AHEAD = 16  # requests between the touch of a set and its use
 PREFETCH_BYTES = 1 << 15  # levels with more tag bytes than this get the touches
 SIMD_WAYS = (2, 4, 8, 16)  # set sizes served by one vector compare (_set_access_simd)
@@ -401,7 +466,8 @@ _set_access_2, _set_access_4, _set_access_8, _set_access_16 = (_make(w) for w in
 
 
 @njit(**NJIT)
-def _lru_stage(reqs, n, out, tags, off, mask, ways, first, emit, ahead, acc):
+def _lru_stage(reqs, n, out, tags, off, mask, ways, first, emit, ahead, acc, params, level,
+               dir_keys, dir_vals):
     """Serve reqs[:n] at one LRU level (sets at tags[off + set * ways]); write its outgoing
     requests to out (when emit) and return (count out, misses, evictions, write-backs, fetches,
     touch accumulator). Branch-free per request apart from branches that always go one way."""
@@ -415,13 +481,18 @@ def _lru_stage(reqs, n, out, tags, off, mask, ways, first, emit, ahead, acc):
     writebacks = 0
     fetches = 0
     touched = acc
+    sparse = params[level, P_DIR_MASK] >= 0
     for k in range(n):
         if ahead > 0 and k + ahead < n:
             # software prefetch: load the set needed `ahead` requests later (first and last way)
             b = uoff + ((np.uint64(reqs[np.uint64(k + ahead)]) >> np.uint64(1)) & umask) * uways
             touched += tags[b] + tags[b + last]
         r = reqs[np.uint64(k)]
-        base = uoff + ((np.uint64(r) >> np.uint64(1)) & umask) * uways
+        if sparse:
+            base = np.uint64(_sparse_base(params, level, np.int64((np.uint64(r) >> np.uint64(1)) & umask),
+                                          dir_keys, dir_vals, True))
+        else:
+            base = uoff + ((np.uint64(r) >> np.uint64(1)) & umask) * uways
         if ways == 16:
             hit, old = _set_access_16(tags, base, r)
         elif ways == 8:
@@ -449,11 +520,13 @@ def _lru_stage(reqs, n, out, tags, off, mask, ways, first, emit, ahead, acc):
 
 
 @njit(**NJIT)
-def simulate_lru(addrs, writes, shift, params, tags, counters):
+def simulate_lru(addrs, writes, shift, params, tags, counters, dir_keys, dir_vals):
     """`simulate` for the common case above (the caller checks eligibility); same state arrays.
 
     addrs int64 byte addresses (accesses inside one line); writes uint8 (empty: reads).
-    Returns the touch accumulator (returning it keeps LLVM from dropping the prefetch loads).
+    Returns (trace accesses served, the touch accumulator): fewer accesses than given when a
+    sparse level needs more room (P_ROOM: level i receives at most (i + 1) x FAST_CHUNK
+    requests a round); returning the accumulator keeps LLVM from dropping the prefetch loads.
     """
     nlev = params.shape[0]
     n_total = addrs.shape[0]
@@ -463,7 +536,12 @@ def simulate_lru(addrs, writes, shift, params, tags, counters):
     a = np.empty(size, np.int64)
     b = np.empty(size, np.int64)
     touched = np.int64(0)
+    any_sparse = False
+    for lvl in range(nlev):
+        any_sparse |= params[lvl, P_DIR_MASK] >= 0
     for c0 in range(0, n_total, FAST_CHUNK):
+        if any_sparse and _room_low(params):
+            return c0, touched
         c1 = min(c0 + FAST_CHUNK, n_total)
         # level-0 requests; a repeat of the previous line is a hit on the MRU way, so it is
         # merged into that request (its write bit too: same final state, same outgoing requests)
@@ -489,9 +567,11 @@ def simulate_lru(addrs, writes, shift, params, tags, counters):
             mask = params[lvl, P_MASK]
             first = 1 if lvl == 0 else 0
             emit = 1 if lvl + 1 < nlev else 0
-            ahead = PREFETCH_AHEAD if params[lvl, P_SETS] * ways * 8 > PREFETCH_BYTES else 0
+            big = params[lvl, P_SETS] * ways * 8 > PREFETCH_BYTES and params[lvl, P_DIR_MASK] < 0
+            ahead = PREFETCH_AHEAD if big else 0
             m, miss, ev, wb, fe, touched = _lru_stage(a, n, b, tags, off, mask, ways, first,
-                                                      emit, ahead, touched)
+                                                      emit, ahead, touched, params, lvl,
+                                                      dir_keys, dir_vals)
             counters[lvl, C_ACCESSES] += n
             counters[lvl, C_HITS] += n - miss
             counters[lvl, C_MISSES] += miss
@@ -501,4 +581,4 @@ def simulate_lru(addrs, writes, shift, params, tags, counters):
             counters[lvl, C_BYTES_FROM_NEXT] += fe * line_bytes
             a, b = b, a
             n = m
-    return touched
+    return n_total, touched
