@@ -93,9 +93,12 @@ def _fit_tile(extent, tile, smallest):
 def row_passes(hw: HardwareSpec, cols: float) -> int:
     """Reads of the input a softmax/norm makes: 1 when a row fits one core's scratchpad, else 2."""
     pads = [m.capacity_bytes for m in hw.memory if m.type in ("scratchpad", "register") and m.capacity_bytes]
-    if not pads:
-        return 1
-    return 1 if cols * WORKING_BYTES <= max(pads) else 2
+    return 1 if not pads else int(passes_with(cols, max(pads)))
+
+
+def passes_with(cols: float, scratchpad_bytes):
+    """1 or 2 reads of a row of ``cols`` elements, for a scratchpad size (or an array of them)."""
+    return np.where(cols * WORKING_BYTES <= scratchpad_bytes, 1, 2)
 
 
 @dataclass(frozen=True)
@@ -135,17 +138,21 @@ def kernel_terms(hws, ops, oa, overhead: str = "kernel") -> KernelTerms:
 def _resident(h: HardwareSpec, ops) -> np.ndarray:
     """Bytes of each op's reads served by the last cache because the previous op wrote them there."""
     caches = [m for m in h.memory[:h.main_index] if m.type == "cache" and m.total_capacity_bytes]
-    out = np.zeros(len(ops))
     if not caches:
-        return out
-    capacity = caches[-1].total_capacity_bytes
+        return np.zeros(len(ops))
+    return resident_with(ops, caches[-1].total_capacity_bytes)
+
+
+def resident_with(ops, capacity):
+    """``_resident`` for a last cache of ``capacity`` bytes, or [P] capacities -> [P, N]."""
+    written, reads = np.zeros(len(ops)), np.zeros(len(ops))
     for j in range(1, len(ops)):
         prev, op = ops[j - 1], ops[j]
         if prev.access.kind == "comm" or op.access.kind in ("comm", "explicit"):
             continue
-        written = prev.write_bytes if prev.write_bytes <= capacity else 0.0
-        out[j] = min(written, _activation_reads(op))
-    return out
+        written[j], reads[j] = prev.write_bytes, _activation_reads(op)
+    fits = written <= np.asarray(capacity, dtype=np.float64)[..., None]
+    return np.where(fits, np.minimum(written, reads), 0.0)
 
 
 def _activation_reads(op) -> float:

@@ -41,6 +41,17 @@ class LevelArrays:
     main_index: np.ndarray     # [H] int
 
 
+def tile_capacities(capacity: np.ndarray) -> np.ndarray:
+    """[H, L] per-instance capacities (nan: unknown) -> [H, L] bytes a tile may use in the level
+    inside each level: the next level out tiles against the nearest inner level with a capacity."""
+    out = np.full(capacity.shape, np.nan)
+    inner = np.full(capacity.shape[0], np.nan)
+    for j in range(capacity.shape[1]):
+        out[:, j] = inner * TILE_FRACTION
+        inner = np.where(np.isnan(capacity[:, j]), inner, capacity[:, j])
+    return out
+
+
 def level_arrays(hws: list[HardwareSpec]) -> LevelArrays:
     H, L = len(hws), max(len(h.memory) for h in hws)
     bw = np.full((H, L), np.inf)
@@ -51,20 +62,18 @@ def level_arrays(hws: list[HardwareSpec]) -> LevelArrays:
     main = np.zeros(H, int)
     for i, h in enumerate(hws):
         main[i] = h.main_index
-        inner_cap, inner_line = np.nan, DEFAULT_LINE_BYTES
+        inner_line = DEFAULT_LINE_BYTES
         for j, m in enumerate(h.memory):
             if m.bandwidth_bytes_per_s:
                 bw[i, j] = m.bandwidth_bytes_per_s
             eff[i, j] = h.efficiency.memory_fraction(m.name)
-            cap[i, j] = inner_cap * TILE_FRACTION
+            if m.capacity_bytes:
+                cap[i, j] = m.capacity_bytes
             line[i, j] = inner_line
             active[i, j] = j <= h.main_index
-            # the next level out tiles against this one (or the nearest inner level with a capacity)
-            if m.capacity_bytes:
-                inner_cap = m.capacity_bytes
             if m.line_bytes:
                 inner_line = m.line_bytes
-    return LevelArrays([[m.name for m in h.memory] for h in hws], bw, eff, cap, line, active, main)
+    return LevelArrays([[m.name for m in h.memory] for h in hws], bw, eff, tile_capacities(cap), line, active, main)
 
 
 @dataclass(frozen=True)

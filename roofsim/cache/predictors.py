@@ -22,6 +22,9 @@ which over-counts the first-touch misses of the part not simulated (conservative
 from __future__ import annotations
 
 import math
+
+import numpy as np
+
 from ..errors import CacheConfigError
 from . import traces
 from .config import CacheLevelConfig
@@ -45,6 +48,14 @@ def _pow2_floor(x: float) -> int:
     return 1 << max(0, int(math.floor(math.log2(max(x, 1)))))
 
 
+def modelled_capacity(total, line: int, ways: int):
+    """Bytes of a cache of ``total`` bytes as modelled: whole sets of ``ways`` lines (0 if smaller
+    than one set). Works on arrays too (a sweep over capacities)."""
+    total = np.floor(np.asarray(total, dtype=np.float64))
+    w = np.maximum(1, np.minimum(ways, total // line))
+    return (total // (w * line)) * w * line
+
+
 def cache_levels(hw) -> list[tuple[int, CacheLevelConfig]]:
     """(index in hw.memory, config) of the levels modelled as caches, innermost first."""
     out = []
@@ -54,10 +65,10 @@ def cache_levels(hw) -> list[tuple[int, CacheLevelConfig]]:
         line = _pow2_floor(m.line_bytes or DEFAULT_LINE_BYTES)
         total = int(m.capacity_bytes * (getattr(m, "instances", 1) or 1))
         ways = max(1, min(int(m.ways or DEFAULT_WAYS), total // line))
-        sets = total // (ways * line)
-        if sets < 1:
+        capacity = int(modelled_capacity(total, line, int(m.ways or DEFAULT_WAYS)))
+        if capacity < 1:
             continue  # smaller than one line: nothing to model
-        out.append((j, CacheLevelConfig(sets * ways * line, ways, line, "lru", name=m.name)))
+        out.append((j, CacheLevelConfig(capacity, ways, line, "lru", name=m.name)))
     return out
 
 
@@ -102,21 +113,27 @@ def _other_bytes(op, accessed: float) -> float:
     return max(float(rw) + float(getattr(op, "write_bytes", 0.0) or 0.0) - accessed, 0.0)
 
 
-def _assemble(hw, levels, misses: list[float], accessed: float, other: float) -> tuple:
-    """Spread the per-cache misses over hw.memory (see the module docstring)."""
-    main = _main_index(hw)
-    served = [0.0] * len(hw.memory)
+def assemble(n_levels: int, main: int, modelled: list[tuple[int, int]], misses: list, accessed: float,
+             other: float) -> list:
+    """Spread the per-cache misses over the levels (see the module docstring).
+
+    ``modelled``: (level index, line bytes) of each modelled cache, innermost first; ``misses``:
+    each one's misses, floats or arrays over design points (a sweep). Returns one value per level.
+    """
+    served = [0.0] * n_levels
     leaving = accessed  # bytes leaving the nearest modelled cache so far (all, before the first)
     k = 0
-    for j in range(len(hw.memory)):
-        if j > main:
-            break  # far levels serve nothing
-        if k < len(levels) and levels[k][0] == j:
-            served[j] = leaving + other
-            leaving = misses[k] * levels[k][1].line_bytes
+    for j in range(min(main + 1, n_levels)):  # far levels serve nothing
+        served[j] = leaving + other
+        if k < len(modelled) and modelled[k][0] == j:
+            leaving = misses[k] * modelled[k][1]
             k += 1
-        else:
-            served[j] = leaving + other
+    return served
+
+
+def _assemble(hw, levels, misses: list[float], accessed: float, other: float) -> tuple:
+    served = assemble(len(hw.memory), _main_index(hw), [(j, lv.line_bytes) for j, lv in levels], misses,
+                      accessed, other)
     return tuple(float(x) for x in served)
 
 
@@ -148,25 +165,50 @@ class _TracePredictor(CachePredictor):
 
 
 class MRCPredictor(_TracePredictor):
-    """Fast: fully associative LRU miss ratios at each level's total capacity, from one MRC."""
+    """Fast: fully associative LRU miss ratios at each level's total capacity, from one MRC.
+
+    The trace of an access descriptor and its curve for each line size are built once and kept:
+    a cache of any other capacity (another device, a sweep over capacities) only reads them."""
 
     name = "mrc"
 
     def __init__(self, sample_rate: float = 1.0, max_accesses: int = 2_000_000, seed: int = 0):
         super().__init__(max_accesses, seed)
         self.sample_rate = float(sample_rate)
+        self._traces: dict = {}
+        self._curves: dict = {}
 
-    def _misses(self, t, levels):
-        from .mrc import mrc
+    def trace(self, access) -> tuple[traces.Trace, float]:
+        hit = self._traces.get(access)
+        if hit is None:
+            hit = self._traces[access] = op_trace(access, self.max_accesses)
+        return hit
 
-        curves: dict[int, object] = {}
-        out = []
-        for lv in levels:
-            if lv.line_bytes not in curves:
-                curves[lv.line_bytes] = mrc(t.addrs, lv.line_bytes, t.sizes, self.sample_rate,
-                                            self.seed)
-            out.append(float(curves[lv.line_bytes].misses(lv.capacity_bytes)))
-        return out
+    def curve(self, access, line_bytes: int):
+        """The miss-ratio curve of the access's trace at ``line_bytes`` (built once)."""
+        key = (access, line_bytes)
+        hit = self._curves.get(key)
+        if hit is None:
+            from .mrc import mrc
+            t, _ = self.trace(access)
+            hit = self._curves[key] = mrc(t.addrs, line_bytes, t.sizes, self.sample_rate, self.seed)
+        return hit
+
+    def misses(self, access, line_bytes: int, capacity_bytes):
+        """Misses of one execution at ``capacity_bytes`` (a float or an array of capacities)."""
+        _, scale = self.trace(access)
+        return np.asarray(self.curve(access, line_bytes).misses(capacity_bytes), dtype=np.float64) * scale
+
+    def accessed_bytes(self, access) -> float:
+        t, scale = self.trace(access)
+        return t.bytes_accessed * scale
+
+    def level_bytes(self, op, hw) -> tuple[float, ...]:
+        access = getattr(op, "access", None)
+        levels = cache_levels(hw)
+        misses = [float(self.misses(access, lv.line_bytes, lv.capacity_bytes)) for _, lv in levels]
+        accessed = self.accessed_bytes(access)
+        return _assemble(hw, levels, misses, accessed, _other_bytes(op, accessed))
 
 
 class SimulationPredictor(_TracePredictor):

@@ -59,6 +59,7 @@ COMMANDS = (
     ("probe", "probe"),
     ("calibrate", "calibrate"),
     ("plot", "plot"),
+    ("sweep", "sweep"),
 )
 
 

@@ -1,0 +1,740 @@
+"""Design-space sweeps: many hypothetical variants of one device, evaluated as arrays.
+
+A sweep varies spec fields of a base device (``memory.hbm.bandwidth``, ``compute.bf16``,
+``memory.l2.capacity``...) over ranges or lists (``parse_vary``), samples design points from them
+(grid, random or Latin hypercube: ``design_points``) and evaluates every point on one or more
+workloads (``Sweep``). Design points are arrays, never HardwareSpecs: the base device is turned
+into arrays once (``roofsim.roofline.evaluate_arrays`` on one validated probe design, which also
+checks every swept path), and each swept field replaces its column. What a sweep can change:
+
+- a compute peak (``compute.<unit>.<dtype>``; ``compute.<dtype>`` is the unit that has it,
+  matrix first): every op whose FLOPs run at that peak;
+- a level's bandwidth (``memory.<level>.bandwidth``): that level's time term;
+- a level's capacity (``memory.<level>.capacity``, per instance as in the YAML): the GEMM tiling
+  of the level outside it, the miss-ratio curve of a modelled cache (each curve is read once for
+  every capacity), and whether the workload fits in main memory;
+- a link's bandwidth (``interconnect.<link>.bandwidth_per_direction``) and the per-op latency
+  floor (``efficiency.latency``).
+
+Points that violate a spec invariant (an inner level not smaller than main memory), whose
+workload does not fit in main memory (roofsim.memory.footprint), or that cannot run an op (no
+link for a collective) are infeasible: counted, reported with a reason, left off the Pareto
+front, never an error. Every point also gets a cost (``CostModel``): a power proxy fitted to the
+catalogue, or a user expression over the point's spec fields.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from .errors import BadValue, Problem, SpecError
+from .specs import DTYPE_BYTES, UNITS, HardwareSpec
+from .units import parse_quantity
+
+MAX_POINTS = 4_000_000     # design points per sweep: the results table stays within a few GB
+CHUNK_POINTS = 16_384      # points evaluated together: [chunk, ops, levels] arrays of a few MB
+METHODS = ("grid", "random", "latin")
+# Column suffix of each swept dimension, in the results table's SI units.
+SUFFIX = {"flop_rate": "flop_per_s", "bandwidth": "bytes_per_s", "bytes": "bytes", "time": "s"}
+
+
+# ---- what can be swept -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Param:
+    """One sweepable spec field: its --set path, how the arrays use it, and its unit dimension."""
+    path: str           # as --set and `set:` spell it, e.g. memory.hbm.bandwidth
+    kind: str           # one of PARAM_KINDS
+    dimension: str      # roofsim.units dimension of its values
+    target: tuple       # peak: (unit, dtype); bandwidth/capacity: (level index,); link: (name,)
+
+    @property
+    def column(self) -> str:
+        return f"{self.path}_{SUFFIX[self.dimension]}"
+
+    @property
+    def name(self) -> str:
+        """The field as a name in cost expressions: dots become underscores."""
+        return self.path.replace(".", "_")
+
+
+PARAM_KINDS = {"peak": "flop_rate", "bandwidth": "bandwidth", "capacity": "bytes", "link": "bandwidth",
+               "latency": "time"}
+
+
+def sweepable(hw: HardwareSpec) -> list[str]:
+    """Every path ``param`` accepts for ``hw`` (the listing shown for an unknown path)."""
+    peaks = [f"compute.{u}.{d}" for u in UNITS for d, _ in getattr(hw.compute, u)]
+    levels = [f"memory.{m.name}.{f}" for m in hw.memory for f in ("bandwidth", "capacity")]
+    links = [f"interconnect.{l.name}.bandwidth_per_direction" for l in hw.interconnect]
+    return peaks + levels + links + ["efficiency.latency"]
+
+
+def param(path: str, hw: HardwareSpec) -> Param:
+    """The Param of a sweep path on ``hw``; unknown paths list the valid ones."""
+    parts = path.split(".")
+    names = [m.name for m in hw.memory]
+    links = [l.name for l in hw.interconnect]
+    if parts[0] == "compute" and len(parts) == 2 and parts[1] in DTYPE_BYTES:
+        unit = next((u for u in UNITS if hw.compute.get(u, parts[1])), "matrix")
+        return Param(f"compute.{unit}.{parts[1]}", "peak", "flop_rate", (unit, parts[1]))
+    if parts[0] == "compute" and len(parts) == 3 and parts[1] in UNITS and parts[2] in DTYPE_BYTES:
+        return Param(path, "peak", "flop_rate", (parts[1], parts[2]))
+    if parts[0] == "memory" and len(parts) == 3 and parts[1] in names and parts[2] in ("bandwidth", "capacity"):
+        return Param(path, parts[2], PARAM_KINDS[parts[2]], (names.index(parts[1]),))
+    if parts[0] == "interconnect" and len(parts) == 3 and parts[1] in links and parts[2] == "bandwidth_per_direction":
+        return Param(path, "link", "bandwidth", (parts[1],))
+    if path == "efficiency.latency":
+        return Param(path, "latency", "time", ())
+    raise SpecError(Problem(None, f"--vary {path}", f"a sweepable field of {hw.id}: "
+                            + ", ".join(sweepable(hw)) + " (compute.<dtype> picks the unit that has it)",
+                            repr(path)))
+
+
+def base_value(p: Param, hw: HardwareSpec) -> Optional[float]:
+    if p.kind == "peak":
+        return hw.compute.get(*p.target)
+    if p.kind in ("bandwidth", "capacity"):
+        m = hw.memory[p.target[0]]
+        return m.bandwidth_bytes_per_s if p.kind == "bandwidth" else m.capacity_bytes
+    if p.kind == "link":
+        return hw.link(p.target[0]).bandwidth_bytes_per_s_per_direction
+    return hw.efficiency.latency_s
+
+
+# ---- --vary ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Axis:
+    """The values one parameter takes: a range (lo, hi, n points, log spacing) or a list."""
+    path: str
+    lo: float
+    hi: float
+    n: Optional[int] = None
+    log: bool = False
+    values: Optional[tuple] = None   # a list axis
+
+    def grid(self) -> np.ndarray:
+        if self.values is not None:
+            return np.array(self.values, dtype=np.float64)
+        if self.n == 1:
+            return np.array([self.lo])
+        return np.geomspace(self.lo, self.hi, self.n) if self.log else np.linspace(self.lo, self.hi, self.n)
+
+    def from_unit(self, q: np.ndarray) -> np.ndarray:
+        """Quantiles in [0, 1) -> values: uniform (log-uniform) in a range, an item of a list."""
+        if self.values is not None:
+            v = np.array(self.values, dtype=np.float64)
+            return v[np.minimum((q * len(v)).astype(np.int64), len(v) - 1)]
+        if self.log:
+            return np.exp(np.log(self.lo) + q * (np.log(self.hi) - np.log(self.lo)))
+        return self.lo + q * (self.hi - self.lo)
+
+
+_VARY = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*=\s*(.+?)\s*$")
+
+
+def parse_vary(text: str, hw: HardwareSpec) -> tuple[Param, Axis]:
+    """``PATH=LO:HI:N[:log]``, ``PATH=LO:HI[:log]`` (random/latin) or ``PATH=V1,V2,...``; every
+    value with its unit (``memory.hbm.bandwidth=2TB/s:8TB/s:7``)."""
+    where = f"--vary {text}"
+    m = _VARY.match(text)
+    if not m:
+        raise SpecError(Problem(None, where, "PATH=LO:HI:N[:log] or PATH=V1,V2,..., e.g. "
+                                "memory.hbm.bandwidth=2TB/s:8TB/s:7", repr(text)))
+    p = param(m.group(1), hw)
+    spec = m.group(2)
+
+    def value(s: str) -> float:
+        try:
+            v = parse_quantity(s.strip(), p.dimension)
+        except BadValue as e:
+            raise SpecError(Problem(None, where, e.expected, e.found)) from None
+        if not (v > 0 and math.isfinite(v)):
+            raise SpecError(Problem(None, where, "a positive, finite value", repr(s.strip())))
+        return v
+
+    if ":" not in spec:
+        items = [s for s in spec.split(",")]
+        if len(items) > MAX_POINTS or any(not s.strip() for s in items):
+            raise SpecError(Problem(None, where, f"a list of 1 to {MAX_POINTS:,} values, e.g. 2TB/s,4TB/s",
+                                    repr(spec if len(spec) < 80 else spec[:77] + "...")))
+        vals = tuple(value(s) for s in items)
+        return p, Axis(p.path, min(vals), max(vals), len(vals), values=vals)
+    parts = [s.strip() for s in spec.split(":")]
+    log = parts[-1] in ("log", "lin")
+    spacing = parts.pop() if log else "lin"
+    if len(parts) not in (2, 3):
+        raise SpecError(Problem(None, where, "LO:HI:N[:log] or LO:HI[:log]", repr(spec)))
+    lo, hi = value(parts[0]), value(parts[1])
+    if not lo < hi:
+        raise SpecError(Problem(None, where, "LO below HI", f"{parts[0]} to {parts[1]}"))
+    n = None
+    if len(parts) == 3:
+        if not parts[2].isdigit() or len(parts[2]) > 9 or not 2 <= int(parts[2]) <= MAX_POINTS:
+            raise SpecError(Problem(None, where, f"N, a whole number of points from 2 to {MAX_POINTS:,}",
+                                    repr(parts[2][:20])))
+        n = int(parts[2])
+    return p, Axis(p.path, lo, hi, n, log=spacing == "log")
+
+
+def design_points(axes: Sequence[Axis], method: str = "grid", samples: Optional[int] = None,
+                  seed: int = 0) -> np.ndarray:
+    """[P, A] values of the A axes at every design point. Grid: the Cartesian product (every
+    range needs N); random: independent uniform (log-uniform) draws; latin: a Latin hypercube
+    (each axis's range cut into ``samples`` strata, each stratum used once)."""
+    if method not in METHODS:
+        raise SpecError(Problem(None, "--method", f"one of {', '.join(METHODS)}", repr(method)))
+    if method == "grid":
+        if samples is not None:
+            raise SpecError(Problem(None, "--samples", "--samples only with --method random or latin",
+                                    f"--samples {samples} with a grid"))
+        missing = [a.path for a in axes if a.n is None]
+        if missing:
+            raise SpecError(Problem(None, f"--vary {missing[0]}", "LO:HI:N for a grid (or --method random/latin)",
+                                    "a range without N"))
+        total = math.prod(a.n for a in axes)
+        _check_size(total, " x ".join(str(a.n) for a in axes))
+        grids = [a.grid() for a in axes]
+        mesh = np.meshgrid(*grids, indexing="ij")
+        return np.stack([g.ravel() for g in mesh], axis=1)
+    if samples is None or samples < 1:
+        raise SpecError(Problem(None, "--samples", f"a number of points for --method {method}", repr(samples)))
+    _check_size(samples, f"--samples {samples}")
+    rng = np.random.default_rng(seed)
+    if method == "random":
+        q = rng.random((samples, len(axes)))
+    else:
+        q = np.stack([(rng.permutation(samples) + rng.random(samples)) / samples for _ in axes], axis=1)
+    return np.stack([a.from_unit(q[:, i]) for i, a in enumerate(axes)], axis=1)
+
+
+def _check_size(total: int, what: str) -> None:
+    if total > MAX_POINTS:
+        raise SpecError(Problem(None, "--vary", f"at most {MAX_POINTS:,} design points",
+                                f"{total:,} ({what}); use fewer points per axis or --method random --samples N"))
+
+
+# ---- the array model ---------------------------------------------------------------------------
+@dataclass
+class _Tables:
+    """One workload on the probe design, as arrays (see Sweep)."""
+    name: str
+    weight: float
+    counts: np.ndarray        # [N]
+    flops: np.ndarray         # [N, K]
+    peak: np.ndarray          # [K] the probe's peak each FLOP key runs at
+    peak_of: list             # [K] (unit, dtype) of that peak
+    compute_frac: np.ndarray  # [K]
+    size_eff: Optional[np.ndarray]  # [N] the compute_by_size fraction, or None
+    bytes: np.ndarray         # [N, L] the probe's bytes per level
+    dense: np.ndarray         # [N] bool: tiled ops, whose bytes depend on capacities
+    dense_oa: object          # traffic.OpArrays of the tiled ops
+    irregular: list           # (op index, access, streamed bytes given accessed) for the cache model
+    t_link: np.ndarray        # [N] the probe's link time
+    links: list               # (op index, candidate algorithms' phases) of collectives, when a link is swept
+    footprint: float          # bytes one device holds (roofsim.memory.footprint)
+    kernel: Optional[object] = None  # roofsim.kernelmodel.KernelTerms on the probe (None if ideal)
+    ops: tuple = ()
+
+
+class Sweep:
+    """The base device and workloads as arrays; ``evaluate`` answers any number of points.
+
+    ``params`` are the swept fields (``param``); ``workloads`` Workload objects with ``weights``
+    (a design serving a mix: time_s is the weighted sum). ``evaluate(X)`` takes [P, A] values in
+    the order of ``params``; ``first`` is one such row, for fields the base device lacks.
+    """
+
+    def __init__(self, base: HardwareSpec, workloads: Sequence, params: Sequence[Param],
+                 weights: Optional[Sequence[float]] = None, ideal: bool = False, predictor=None,
+                 first: Optional[Sequence[float]] = None):
+        from .hw import derive
+        from .traffic import level_arrays
+        if len({p.path for p in params}) != len(params):
+            raise SpecError(Problem(None, "--vary", "each field once", ", ".join(p.path for p in params)))
+        if any(p.kind == "capacity" for p in params) and predictor is not None and not hasattr(predictor, "curve"):
+            raise SpecError(Problem(None, "--cache-model", "mrc or compulsory when a capacity is swept",
+                                    f"{getattr(predictor, 'name', predictor)} (it simulates one hierarchy at a time)"))
+        self.base, self.params, self.ideal, self.predictor = base, tuple(params), ideal, predictor
+        # One validated design with every swept field set (to the base's value where it has one):
+        # checks the paths, and fixes which peak each op runs at (a peak the base lacks, e.g. fp8
+        # on a V100, moves fp8 ops to it for every point alike).
+        # A field the base lacks (a new peak, a bandwidth for a level without one) takes the
+        # value of the first design point (``first``): it fixes the structure, every point sets its own.
+        overrides = {p.path: base_value(p, base) or (first[i] if first is not None else None)
+                     for i, p in enumerate(params)}
+        lacking = [k for k, v in overrides.items() if v is None]
+        if lacking:
+            raise SpecError(Problem(None, f"--vary {lacking[0]}", f"a field {base.id} has, or a first design point",
+                                    "neither"))
+        self.probe = derive(base, overrides, id=f"{base.id}-sweep", where="--vary")
+        self.level_names = [m.name for m in self.probe.memory]
+        self.main = self.probe.main_index
+        self.instances = np.array([m.instances for m in self.probe.memory], dtype=np.float64)
+        self._lv0 = level_arrays([self.probe])
+        weights = list(weights) if weights is not None else [1.0] * len(workloads)
+        self.tables = [self._tables(wl, float(w)) for wl, w in zip(workloads, weights)]
+
+    def _tables(self, wl, weight: float) -> _Tables:
+        from .cache.predictors import _other_bytes
+        from .memory import footprint
+        from .roofline import _size_efficiency, evaluate_arrays
+        from .kernelmodel import kernel_terms
+        from .traffic import op_arrays
+        ev = evaluate_arrays(self.probe, wl, ideal=self.ideal, predictor=self.predictor)
+        res = ev.resolutions[0]
+        # The roofline's own bytes and compute time, before the kernel model adjusts them
+        # (an ideal evaluation has no kernel model): the kernel terms are applied per point.
+        raw = ev if self.ideal else evaluate_arrays(self.probe, wl, ideal=True, predictor=self.predictor)
+        kt = None if self.ideal else kernel_terms([self.probe], list(ev.ops), op_arrays(list(ev.ops)))
+        links = [(n, self._collective_phases(op.access)) for n, op in enumerate(ev.ops)
+                 if op.access.kind == "comm" and 0 < ev.t_link[0, n] < math.inf
+                 and any(p.kind == "link" for p in self.params)]
+        dense = np.array([op.access.kind == "dense" for op in ev.ops], dtype=bool)
+        return _Tables(
+            name=wl.name, weight=weight, counts=ev.counts.astype(np.float64), flops=ev.flops,
+            peak=np.array([r.flop_per_s for r in res] or [np.inf]), peak_of=[(r.unit, r.dtype) for r in res],
+            compute_frac=np.array([1.0 if self.ideal else self.probe.efficiency.compute_fraction(r.dtype)
+                                   for r in res] or [1.0]),
+            size_eff=None if self.ideal else _size_efficiency(self.probe, ev.flops.sum(axis=1)),
+            bytes=raw.bytes[0], dense=dense, dense_oa=op_arrays([op for op, d in zip(ev.ops, dense) if d]),
+            irregular=[(n, op.access, (lambda a, op=op: _other_bytes(op, a))) for n, op in enumerate(ev.ops)
+                       if op.access.kind == "irregular" and self.predictor is not None],
+            t_link=ev.t_link[0], links=links, footprint=footprint(wl).total, kernel=kt, ops=tuple(ev.ops))
+
+    def _collective_phases(self, a) -> list:
+        """Each algorithm roofsim.comm may pick for this collective, as its phases (link, bytes,
+        latency part): time = latency + bytes / (link bandwidth x efficiency), and the fastest
+        algorithm wins at each point, as collective_cost decides for one device."""
+        from .comm import collective_cost
+        out = []
+        for algo in (("ring", "tree", "hierarchical") if a.algorithm == "auto" else (a.algorithm,)):
+            cost = collective_cost(self.probe, a.collective, a.bytes, a.participants, scope=a.scope,
+                                   stride=a.stride, algorithm=algo, ideal=self.ideal)
+            if math.isfinite(cost.time_s):
+                out.append(tuple((ph.link, ph.bytes, ph.time_s - ph.bytes / self._link_rate(ph.link))
+                                 for ph in cost.phases if ph.bytes > 0))
+        return out
+
+    def _link_rate(self, name: str, bandwidth=None):
+        link = self.probe.link(name)
+        eff = 1.0 if self.ideal else self.probe.efficiency.link_fraction(name)
+        return (link.bandwidth_bytes_per_s_per_direction if bandwidth is None else bandwidth) * eff
+
+    def fields(self, X: np.ndarray) -> dict:
+        """The design's fields at each point of X: bw, cap [P, L] (per instance), links {name: [P]},
+        floor [P], peaks {(unit, dtype): [P]} (the swept ones), eff [L]."""
+        P, hw = X.shape[0], self.probe
+        f = {"bw": np.tile([m.bandwidth_bytes_per_s or np.inf for m in hw.memory], (P, 1)),
+             "cap": np.tile([m.capacity_bytes or np.nan for m in hw.memory], (P, 1)),
+             "links": {l.name: np.full(P, l.bandwidth_bytes_per_s_per_direction) for l in hw.interconnect},
+             "floor": np.full(P, 0.0 if self.ideal else hw.efficiency.latency_s), "peaks": {},
+             "eff": np.array([1.0 if self.ideal else hw.efficiency.memory_fraction(n) for n in self.level_names])}
+        for i, p in enumerate(self.params):
+            col = X[:, i]
+            if p.kind == "peak":
+                f["peaks"][p.target] = col
+            elif p.kind in ("bandwidth", "capacity"):
+                f["bw" if p.kind == "bandwidth" else "cap"][:, p.target[0]] = col
+            elif p.kind == "link":
+                f["links"][p.target[0]] = col
+            elif not self.ideal:  # the latency floor; an ideal roofline has none
+                f["floor"] = col
+        return f
+
+    def _bytes(self, t: _Tables, f: dict) -> np.ndarray:
+        """[P or 1, N, L] bytes per level per execution at each point."""
+        if not any(p.kind == "capacity" for p in self.params):
+            return t.bytes[None]
+        from .cache.predictors import DEFAULT_LINE_BYTES, DEFAULT_WAYS, _pow2_floor, assemble, modelled_capacity
+        from .traffic import LevelArrays, analytic_bytes, tile_capacities
+        P, L = f["cap"].shape
+        B = np.repeat(t.bytes[None], P, axis=0)
+        if t.dense.any():  # tiled ops; the rest move what they move on the probe
+            lv = LevelArrays([self.level_names] * P, f["bw"], np.tile(f["eff"], (P, 1)), tile_capacities(f["cap"]),
+                             np.repeat(self._lv0.inner_line, P, axis=0), np.repeat(self._lv0.active, P, axis=0),
+                             np.full(P, self.main))
+            B[:, t.dense, :] = analytic_bytes(t.dense_oa, lv)
+        # (level, line, ways) of the caches the model simulates, as cache_levels picks them
+        caches = [(j, _pow2_floor(m.line_bytes or DEFAULT_LINE_BYTES), int(m.ways or DEFAULT_WAYS))
+                  for j, m in enumerate(self.probe.memory) if m.type == "cache" and m.capacity_bytes]
+        for n, access, other in t.irregular:  # each curve read once, at every point's capacity
+            misses = [self.predictor.misses(access, line, modelled_capacity(f["cap"][:, j] * self.instances[j], line, ways))
+                      for j, line, ways in caches]
+            accessed = self.predictor.accessed_bytes(access)
+            served = assemble(L, self.main, [(j, line) for j, line, _ in caches], misses, accessed, other(accessed))
+            B[:, n, :] = np.stack([np.broadcast_to(np.asarray(v, dtype=np.float64), (P,)) for v in served], axis=1)
+        return B
+
+    def _memory_time(self, t: _Tables, f: dict) -> np.ndarray:
+        """[P or 1, N, L] seconds per level: bytes / (bandwidth x efficiency), with the kernel
+        model's extra and resident main-memory bytes and its round trip, as roofline applies them."""
+        B = self._bytes(t, f)
+        if t.kernel is None:
+            return B / (f["bw"] * f["eff"])[:, None, :]
+        from .kernelmodel import NORM_KINDS, applies, passes_with, resident_with
+        kt, main = t.kernel, self.main
+        extra, resident = kt.extra_main_bytes[0], kt.resident_bytes[0]
+        if applies(self.probe) and any(p.kind == "capacity" for p in self.params):
+            total = f["cap"] * self.instances
+            pads = [j for j, m in enumerate(self.probe.memory) if m.type in ("scratchpad", "register")]
+            if pads:  # a norm's row that outgrows the scratchpad is read twice
+                pad = np.nanmax(f["cap"][:, pads], axis=1)
+                extra = np.stack([np.where(passes_with(dict(op.shape).get("cols", 0), pad) > 1, op.reads[0].bytes, 0.0)
+                                  if op.kind in NORM_KINDS else np.zeros(len(pad)) for op in t.ops], axis=1)
+            caches = [j for j, m in enumerate(self.probe.memory[:main]) if m.type == "cache" and m.capacity_bytes]
+            if caches and self.probe.efficiency.kernel.residency:
+                resident = resident_with(t.ops, total[:, caches[-1]])
+        B = np.array(B)  # a copy: the probe's bytes are shared by every chunk
+        B[:, :, main] = np.maximum(B[:, :, main] + extra - resident, 0.0)
+        T = B / (f["bw"] * f["eff"])[:, None, :]
+        T[:, :, main] = np.where(T[:, :, main] > 0, T[:, :, main] + kt.latency_s[0], 0.0)
+        return T
+
+    def evaluate(self, X: np.ndarray) -> dict:
+        """Columns over the points of X [P, A]: time_s (weighted over the workloads), time_<wl>_s
+        when several, time_<bound>_s (time spent bound by each), bound (the one with most time),
+        footprint_bytes (largest over the workloads), fits, reason (why infeasible, "" if not)."""
+        from .roofline import bound_label
+        X = np.asarray(X, dtype=np.float64)
+        f = self.fields(X)
+        P, L = f["cap"].shape
+        codes = 3 + L
+        out: dict = {}
+        total, by_code = np.zeros(P), np.zeros((P, codes))
+        fits, no_link = np.ones(P, bool), np.zeros(P, bool)
+        main_total = f["cap"][:, self.main] * self.instances[self.main]
+        for t in self.tables:
+            peak = np.tile(t.peak, (P, 1))
+            for k, key in enumerate(t.peak_of):
+                if key in f["peaks"]:
+                    peak[:, k] = f["peaks"][key]
+            # the arithmetic of roofline.evaluate_arrays, with design points in place of devices
+            if t.size_eff is None:
+                t_compute = (t.flops[None, :, :] / (peak * t.compute_frac)[:, None, :]).sum(axis=2)
+            else:
+                t_compute = (t.flops[None, :, :] / peak[:, None, :]).sum(axis=2) / t.size_eff[None, :]
+            if t.kernel is not None:
+                t_compute = t_compute * t.kernel.compute_factor[0]
+            t_memory = self._memory_time(t, f)
+            t_link = np.repeat(t.t_link[None], P, axis=0)
+            for n, candidates in t.links:
+                t_link[:, n] = np.min([sum(latency + nbytes / self._link_rate(name, f["links"][name])
+                                           for name, nbytes, latency in phases) + np.zeros(P)
+                                       for phases in candidates], axis=0)
+            N = t_compute.shape[1]
+            terms = np.concatenate([t_compute[:, :, None], np.broadcast_to(f["floor"][:, None, None], (P, N, 1)),
+                                    t_link[:, :, None], np.broadcast_to(t_memory, (P, N, L))], axis=2)
+            bound = np.argmax(terms, axis=2)
+            time = np.take_along_axis(terms, bound[:, :, None], axis=2)[:, :, 0] * t.counts
+            wl_total = time.sum(axis=1)
+            if len(self.tables) > 1:
+                out[f"time_{t.name}_s"] = wl_total
+            total += t.weight * wl_total
+            for c in range(codes):
+                by_code[:, c] += t.weight * np.where(bound == c, time, 0.0).sum(axis=1)
+            fits &= np.isnan(main_total) | (t.footprint <= main_total)
+            no_link |= ~np.isfinite(wl_total)
+        labels = [bound_label(c, self.level_names, "").rstrip(":") for c in range(codes)]
+        out["time_s"] = total
+        out["bound"] = np.array(labels, dtype=object)[np.argmax(by_code, axis=1)]
+        for c in range(codes):
+            if by_code[:, c].any():
+                out[f"time_{labels[c].replace(':', '_')}_s"] = by_code[:, c]
+        out["footprint_bytes"] = np.full(P, max(t.footprint for t in self.tables))
+        out["fits"] = fits
+        invalid = self._invalid(f)
+        out["reason"] = np.where(invalid, "invalid design: a level not smaller than main memory",
+                                 np.where(no_link, "no link for a collective",
+                                          np.where(~fits, "does not fit in main memory", "")))
+        return out
+
+    def _invalid(self, f: dict) -> np.ndarray:
+        """[P] bool: an inner level's total capacity not below main memory's (the spec invariant
+        HardwareSpec checks on construction)."""
+        total = f["cap"] * self.instances
+        main = total[:, self.main]
+        bad = np.zeros(total.shape[0], bool)
+        for j in range(self.main):
+            bad |= ~np.isnan(total[:, j]) & ~np.isnan(main) & (total[:, j] >= main)
+        return bad
+
+
+# ---- cost -------------------------------------------------------------------------------------
+# Features of the catalogue's power proxy, each from a spec: (name, unit shown, value of a spec).
+def _bf16_peak(hw: HardwareSpec) -> float:
+    return max(hw.compute.peaks().get(d, 0.0) for d in ("bf16", "fp16"))
+
+
+def _on_chip_bytes(hw: HardwareSpec) -> float:
+    return sum(m.total_capacity_bytes or 0.0 for m in hw.memory if m.type in ("register", "scratchpad", "cache"))
+
+
+POWER_FEATURES = (
+    ("W per PFLOP/s of dense bf16", 1e15, _bf16_peak),
+    ("W per TB/s of main-memory bandwidth", 1e12, lambda hw: hw.main_memory.bandwidth_bytes_per_s or 0.0),
+    ("W per GiB of on-chip SRAM", 2.0**30, _on_chip_bytes),
+)
+POWER_KINDS = ("gpu", "accelerator", "tpu")
+
+
+@dataclass(frozen=True)
+class PowerModel:
+    """Board power ~ sum of non-negative coefficients x (bf16 peak, main bandwidth, on-chip SRAM),
+    least squares over the catalogue's accelerators (kind gpu/accelerator/tpu) with a TDP.
+
+    A proxy for cost across designs, not a power model of any chip: it says what the catalogue's
+    parts spend per unit of each resource on average, across process nodes."""
+    coefficients: tuple       # W per unit of each POWER_FEATURES entry
+    devices: tuple            # ids fitted
+    rms_error_w: float
+
+    def describe(self) -> str:
+        terms = ", ".join(f"{c:.3g} {name}" for c, (name, _, _) in zip(self.coefficients, POWER_FEATURES))
+        return (f"power proxy fitted to {len(self.devices)} catalogue accelerators' TDP (rms error "
+                f"{self.rms_error_w:.0f} W): {terms}")
+
+
+def fit_power_model(hws: Sequence[HardwareSpec]) -> PowerModel:
+    """Non-negative least squares by trying every subset of the features (there are three)."""
+    rows = [h for h in hws if h.kind in POWER_KINDS and h.tdp_w and h.main_memory.bandwidth_bytes_per_s
+            and _bf16_peak(h) > 0]
+    if len(rows) < len(POWER_FEATURES):
+        raise SpecError(Problem(None, "cost", f"at least {len(POWER_FEATURES)} accelerators with a TDP in the catalogue",
+                                str(len(rows))))
+    A = np.array([[fn(h) / unit for _, unit, fn in POWER_FEATURES] for h in rows])
+    y = np.array([h.tdp_w for h in rows])
+    best = None
+    for k in range(1, len(POWER_FEATURES) + 1):
+        for subset in itertools.combinations(range(len(POWER_FEATURES)), k):
+            coef, *_ = np.linalg.lstsq(A[:, subset], y, rcond=None)
+            if (coef < 0).any():
+                continue
+            full = np.zeros(len(POWER_FEATURES))
+            full[list(subset)] = coef
+            err = float(np.sqrt(np.mean((A @ full - y) ** 2)))
+            if best is None or err < best[1]:
+                best = (full, err)
+    return PowerModel(tuple(float(c) for c in best[0]), tuple(h.id for h in rows), best[1])
+
+
+class CostModel:
+    """Cost of each design point: the catalogue's power proxy (``expression=None``), or a user
+    expression over the point's fields (roofsim.ops.expr: + - * / ** and min/max/ceil/floor/
+    sqrt/log2, no eval). Names: every swept field with dots as underscores
+    (memory_hbm_bandwidth, in SI units), and for every device field ``peak_<dtype>`` (best unit),
+    ``<level>_bandwidth``, ``<level>_capacity`` (total over instances), ``tdp``."""
+
+    def __init__(self, sweep: Sweep, expression: Optional[str] = None, catalogue: Sequence[HardwareSpec] = ()):
+        self.sweep, self.expression = sweep, expression
+        self.power = None if expression else fit_power_model(catalogue)
+        if expression:
+            self(np.array([[base_value(p, sweep.probe) for p in sweep.params]]))  # name errors before any work
+
+    def describe(self) -> str:
+        return f"user expression: {self.expression}" if self.expression else self.power.describe()
+
+    def names(self, X: np.ndarray) -> dict:
+        s, hw = self.sweep, self.sweep.probe
+        f = s.fields(X)
+        names = {}
+        for d, v in hw.compute.peaks().items():
+            names[f"peak_{d}"] = np.full(X.shape[0], v)
+        for (unit, dtype), col in f["peaks"].items():
+            names[f"peak_{dtype}"] = np.maximum(col, hw.compute.get("vector" if unit == "matrix" else "matrix", dtype) or 0.0)
+        for j, name in enumerate(s.level_names):
+            names[f"{name}_bandwidth"] = f["bw"][:, j]
+            names[f"{name}_capacity"] = f["cap"][:, j] * s.instances[j]
+        names["tdp"] = np.full(X.shape[0], hw.tdp_w if hw.tdp_w else np.nan)
+        for i, p in enumerate(s.params):
+            names[p.name] = X[:, i]
+        return names
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        names = self.names(X)
+        if self.expression:
+            # roofsim.ops.expr checks the expression (grammar, names, size, bounds) on the first
+            # point; the same tree is then computed over all points at once with numpy.
+            from .ops.expr import evaluate
+            evaluate(self.expression, {k: float(v[0]) for k, v in names.items()})
+            import ast
+            with np.errstate(all="ignore"):
+                value = _array_eval(ast.parse(self.expression.strip(), mode="eval").body, names)
+            return np.broadcast_to(np.asarray(value, dtype=np.float64), (X.shape[0],)).copy()
+        s = self.sweep
+        peak = names.get("peak_bf16", names.get("peak_fp16", np.zeros(X.shape[0])))
+        sram = sum(names[f"{m.name}_capacity"] for m in s.probe.memory
+                   if m.type in ("register", "scratchpad", "cache") and m.capacity_bytes)
+        feats = (peak, names[f"{s.level_names[s.main]}_bandwidth"], sram if not np.isscalar(sram) else np.full(X.shape[0], sram))
+        return sum(c * np.nan_to_num(v) / unit for c, v, (_, unit, _) in zip(self.power.coefficients, feats, POWER_FEATURES))
+
+
+_ARRAY_FUNCS = {"min": np.minimum, "max": np.maximum, "ceil": np.ceil, "floor": np.floor, "sqrt": np.sqrt,
+                "log2": np.log2}
+_ARRAY_OPS = {"Add": np.add, "Sub": np.subtract, "Mult": np.multiply, "Div": np.divide, "FloorDiv": np.floor_divide,
+              "Mod": np.mod, "Pow": np.power}
+
+
+def _array_eval(node, names: dict):
+    """A tree roofsim.ops.expr.evaluate has accepted, over arrays (a result out of bounds at some
+    point becomes inf or nan there: that point's cost is not finite, and the point infeasible)."""
+    import ast
+    if isinstance(node, ast.Constant):
+        return float(node.value)
+    if isinstance(node, ast.Name):
+        return names[node.id]
+    if isinstance(node, ast.BinOp):
+        return _ARRAY_OPS[type(node.op).__name__](_array_eval(node.left, names), _array_eval(node.right, names))
+    if isinstance(node, ast.UnaryOp):
+        v = _array_eval(node.operand, names)
+        return -v if isinstance(node.op, ast.USub) else v
+    args = [_array_eval(a, names) for a in node.args]
+    fn = _ARRAY_FUNCS[node.func.id]
+    return functools.reduce(fn, args) if node.func.id in ("min", "max") else fn(*args)
+
+
+# ---- Pareto front ------------------------------------------------------------------------------
+def pareto_front(time: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """[P] bool: points no other point beats in both time and cost (lower is better; ties in both
+    are all kept). NaN or infinite points are never on it. O(P log P)."""
+    time, cost = np.asarray(time, dtype=np.float64), np.asarray(cost, dtype=np.float64)
+    ok = np.flatnonzero(np.isfinite(time) & np.isfinite(cost))
+    on = np.zeros(time.shape[0], bool)
+    if ok.size == 0:
+        return on
+    order = ok[np.lexsort((cost[ok], time[ok]))]   # by time, then cost
+    t, c = time[order], cost[order]
+    cheapest_before = np.concatenate([[np.inf], np.minimum.accumulate(c)[:-1]])
+    # identical (time, cost) points share one verdict: that of the first of them
+    first = np.concatenate([[True], (t[1:] != t[:-1]) | (c[1:] != c[:-1])])
+    group = np.cumsum(first) - 1
+    on[order] = (c[first] < cheapest_before[first])[group]
+    return on
+
+
+# ---- a whole sweep ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SweepResult:
+    """``frame``: one row per design point: the swept fields (SI, unit-suffixed columns), time_s,
+    time per workload and per bound, bound, footprint_bytes, fits, feasible, reason, cost, pareto.
+    ``infeasible``: reason -> number of points."""
+    frame: object
+    params: tuple
+    workloads: tuple          # (name, weight)
+    cost_model: str
+    infeasible: dict = field(default_factory=dict)
+
+    @property
+    def front(self):
+        """The Pareto-optimal feasible points, fastest first."""
+        return self.frame[self.frame["pareto"]].sort_values(["time_s", "cost"])
+
+
+def chunks(total: int, size: int = CHUNK_POINTS) -> list[tuple[int, int]]:
+    return [(i, min(i + size, total)) for i in range(0, total, size)]
+
+
+def run_sweep(sweep: Sweep, X: np.ndarray, cost: CostModel,
+              progress: Optional[Callable[[int, int], None]] = None) -> SweepResult:
+    """Evaluate every point of X [P, A] chunk by chunk (``progress(done, total)`` after each)."""
+    import pandas as pd
+    parts = []
+    for lo, hi in chunks(X.shape[0]):
+        parts.append(evaluate_chunk(sweep, cost, X[lo:hi]))
+        if progress:
+            progress(hi, X.shape[0])
+    return assemble_result(sweep, X, cost, parts, pd)
+
+
+def evaluate_chunk(sweep: Sweep, cost: CostModel, X: np.ndarray) -> dict:
+    cols = sweep.evaluate(X)
+    cols["cost"] = cost(X)
+    return cols
+
+
+def assemble_result(sweep: Sweep, X: np.ndarray, cost: CostModel, parts: list, pd) -> SweepResult:
+    cols = {p.column: X[:, i] for i, p in enumerate(sweep.params)}
+    for key in parts[0]:
+        cols[key] = np.concatenate([part[key] for part in parts])
+    reason = np.where((cols["reason"] == "") & ~np.isfinite(cols["cost"]), "cost not finite", cols["reason"])
+    cols["reason"] = reason
+    cols["feasible"] = reason == ""
+    t_feasible = np.where(cols["feasible"], cols["time_s"], np.nan)
+    cols["pareto"] = pareto_front(t_feasible, cols["cost"])
+    frame = pd.DataFrame(cols)
+    order = ["time_s", "bound", "cost", "feasible", "pareto", "fits", "footprint_bytes", "reason"]
+    frame = frame[[p.column for p in sweep.params] + order + [c for c in frame.columns if c not in order and c not in
+                                                            {p.column for p in sweep.params}]]
+    values, counts = np.unique(reason[reason != ""], return_counts=True)
+    return SweepResult(frame, sweep.params, tuple((t.name, t.weight) for t in sweep.tables), cost.describe(),
+                       {str(v): int(c) for v, c in zip(values, counts)})
+
+
+# ---- the entry point ------------------------------------------------------------------------
+def parse_workloads(text: str) -> list[tuple[str, float]]:
+    """``a,b=0.3,c`` -> [(a, 1.0), (b, 0.3), (c, 1.0)]: workloads with their weights in time_s."""
+    out = []
+    for item in text.split(","):
+        name, eq, weight = item.strip().partition("=")
+        name = name.strip()
+        if not name:
+            raise SpecError(Problem(None, "--workload", "NAME[=WEIGHT],... e.g. llama2-70b=0.7,dlrm=0.3", repr(text)))
+        w = 1.0
+        if eq:
+            try:
+                w = float(weight)
+            except ValueError:
+                w = math.nan
+            if not (w > 0 and math.isfinite(w)):
+                raise SpecError(Problem(None, f"--workload {name}", "a positive, finite weight", repr(weight.strip())))
+        out.append((name, w))
+    if len({n for n, _ in out}) != len(out):
+        raise SpecError(Problem(None, "--workload", "each workload once", repr(text)))
+    return out
+
+
+def design_sweep(hardware, workloads: str, vary: Sequence[str], *, method: str = "grid",
+                 samples: Optional[int] = None, seed: int = 0, cost: Optional[str] = None, ideal: bool = False,
+                 cache_model: str = "mrc", hw_overrides=None, wl_overrides=None, hw_path=(), wl_path=(),
+                 progress: Optional[Callable[[int, int], None]] = None) -> SweepResult:
+    """``roofsim sweep``: ``hardware`` a name, path or spec; ``workloads`` as parse_workloads
+    reads it; ``vary`` the --vary texts (parse_vary). Everything is checked before any point
+    is evaluated."""
+    from .api import predictor
+    from .hw import derive, get_hardware, list_hardware
+    from .workloads import get_workload
+    if isinstance(hardware, HardwareSpec):
+        hw = derive(hardware, hw_overrides, id=hardware.id, name=hardware.name, kind=hardware.kind,
+                    source=hardware.source) if hw_overrides else hardware
+    else:
+        hw = get_hardware(hardware, hw_path, overrides=hw_overrides or None)
+    if not vary:
+        raise SpecError(Problem(None, "--vary", "at least one PATH=LO:HI:N or PATH=V1,V2", "none"))
+    parsed = [parse_vary(v, hw) for v in vary]
+    X = design_points([a for _, a in parsed], method, samples, seed)
+    named = parse_workloads(workloads)
+    wls = [get_workload(n, wl_path, overrides=wl_overrides or None) for n, _ in named]
+    sweep = Sweep(hw, wls, [p for p, _ in parsed], [w for _, w in named], ideal=ideal,
+                  predictor=predictor(cache_model), first=X[0])
+    model = CostModel(sweep, cost, () if cost else list_hardware(hw_path))
+    return run_sweep(sweep, X, model, progress)
+
+
+def table_bytes(result: SweepResult, path: str) -> str | bytes:
+    """The results table for ``path``: CSV text, or Parquet bytes for a .parquet path (needs
+    pyarrow or fastparquet, which roofsim does not install)."""
+    if str(path).lower().endswith((".parquet", ".pq")):
+        import importlib.util
+        if not any(importlib.util.find_spec(m) for m in ("pyarrow", "fastparquet")):
+            raise SpecError(Problem(None, f"--output {path}", "pyarrow or fastparquet installed for Parquet "
+                                    "(pip install pyarrow), or a .csv file", "neither installed"))
+        import io
+        buf = io.BytesIO()
+        result.frame.to_parquet(buf, index=False)
+        return buf.getvalue()
+    return result.frame.to_csv(index=False)
