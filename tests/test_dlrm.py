@@ -224,3 +224,21 @@ def test_index_file_not_npy_or_special(tmp_path, monkeypatch):
     np.save(big, np.zeros(100, np.int64))
     with pytest.raises(SpecError, match="at most 64 bytes"):
         build_dlrm(**{**SMALL, "index_files": [str(big), None]})
+
+
+def test_dlrm_paper_reference_configs():
+    kaggle = dict(get_workload("dlrm-kaggle").params)
+    # Criteo Kaggle per-feature counts sum to 33,762,577 rows of dimension 16 (DLRM loader)
+    assert sum(kaggle["table_rows"]) == 33_762_577 and kaggle["embedding_parameters"] == 33_762_577 * 16
+    # dot interaction over 27 vectors of 16: 16 + 27*26/2 = 367 features into the 512-256-1 top MLP
+    assert kaggle["interaction_width"] == 367
+    bench = dict(get_workload("dlrm-benchmark").params)
+    # 8 tables x 1M rows x 64 = 512M embedding parameters; 8 x 100 lookups per sample
+    assert bench["embedding_parameters"] == 512_000_000 and bench["lookups_per_sample"] == 800
+
+
+def test_production_scale_config_has_hundreds_of_gb_of_tables():
+    full = dict(get_workload("dlrm-criteo-full").params)
+    # uncapped Criteo 1TB: 882,774,559 rows x 128 fp32 = 452.0 GB
+    assert sum(full["table_rows"]) == 882_774_559
+    assert full["embedding_bytes"] == 882_774_559 * 512

@@ -70,7 +70,7 @@ def test_tiled_gemm_touches_every_element():
 def test_bad_arguments():
     with pytest.raises(CacheConfigError, match="trace n: expected a positive integer, found 0"):
         traces.sequential(0)
-    with pytest.raises(CacheConfigError, match="expected one of uniform, zipf, found 'normal'"):
+    with pytest.raises(CacheConfigError, match="expected one of uniform, zipf, file, found 'normal'"):
         traces.embedding_gathers(10, 64, 10, "normal")
 
 

@@ -16,8 +16,20 @@ there is none); levels beyond main ('far') serve 0. Streamed bytes the descripto
 describe (indices, outputs: op.read_bytes + op.write_bytes minus the gathered rows, when the op
 has them) pass through every level up to main, as in the compulsory model of roofsim/traffic.py.
 
-Traces longer than max_accesses are cut to that many rows and the bytes scaled up linearly,
-which over-counts the first-touch misses of the part not simulated (conservative).
+Steady state. An op runs again and again (every training step, every epoch), so its bytes are
+those of one execution with the caches warmed by the executions before it, not of a cold start:
+the trace is a warm-up followed by the measured execution, and only the measured part's misses
+count (misses(warm-up + measured) - misses(warm-up), exact for LRU, whose decisions on a prefix do
+not depend on what follows).
+- Gathers (i.i.d. row ids, uniform or Zipf): the warm-up is the shortest run of earlier lookups
+  whose expected distinct rows fill the largest modelled cache (or touch 99% of a table that
+  fits); with a user's ids, the ids before the measured batch, as many as it takes for their
+  distinct rows to fill that cache. Cached rows are then those of a long history, as in a step of
+  a training run.
+- SpMM (the same graph every epoch): one whole pass is the warm-up of the next.
+Measured parts longer than max_accesses are cut to that many rows and the bytes scaled up
+linearly; the warm-up is at most max_accesses rows (a shorter one leaves the caches part cold,
+which over-counts misses: conservative).
 """
 from __future__ import annotations
 
@@ -79,29 +91,76 @@ def _main_index(hw) -> int:
     return len(hw.memory) - 1
 
 
-def op_trace(access, max_accesses: int) -> tuple[traces.Trace, float]:
-    """A seeded trace for an access descriptor (one access per row) and its scale factor."""
+def _span(access, lv: CacheLevelConfig) -> int:
+    """Bytes of the whole lines one row occupies."""
+    return -(-int(access.row_bytes) // lv.line_bytes) * lv.line_bytes
+
+
+def table_fits(access, levels: list[CacheLevelConfig]) -> list[bool]:
+    """Per level: does the whole table fit? Then, in steady state, every row stays resident and
+    the level misses nothing (the op alone uses the cache between executions)."""
+    if type(access).__name__ != "GatherAccess":
+        return [False] * len(levels)
+    return [access.table_rows * _span(access, lv) <= lv.capacity_bytes for lv in levels]
+
+
+def _rows_to_fill(access, levels: list[CacheLevelConfig]) -> float:
+    """Distinct rows whose lines fill the largest modelled cache the table overflows."""
+    need = 0.0
+    for lv, fits in zip(levels, table_fits(access, levels)):
+        if not fits:
+            need = max(need, lv.capacity_bytes / _span(access, lv))
+    return min(need, float(access.table_rows))
+
+
+def gather_warmup(access, levels: list[CacheLevelConfig], max_accesses: int) -> int:
+    """Lookups of the warm-up before a measured gather (see the module docstring)."""
+    need = _rows_to_fill(access, levels)
+    if need <= 0:
+        return 0
+    if access.distribution == "file":
+        ids = access.ids.ids
+        first = np.sort(np.unique(ids, return_index=True)[1])   # where each distinct id first occurs
+        k = int(min(math.ceil(need), first.shape[0]))
+        return int(min(first[k - 1] + 1, max_accesses)) if k else 0
+    from ..ops.popularity import expected_distinct_uniform, expected_distinct_zipf
+    target = need
+    grid = np.unique(np.geomspace(1, max_accesses, 48).astype(np.int64))   # steps of 1.36x
+    if access.distribution == "zipf":
+        distinct = expected_distinct_zipf(grid.astype(np.float64), int(access.table_rows), access.zipf_alpha,
+                                          head=1024, bins=256)
+    else:
+        distinct = np.array([expected_distinct_uniform(float(n), int(access.table_rows)) for n in grid])
+    ok = np.flatnonzero(distinct >= target)
+    return int(grid[ok[0]]) if ok.size else int(max_accesses)
+
+
+def op_trace(access, max_accesses: int, levels: tuple = ()) -> tuple[traces.Trace, int, float]:
+    """A seeded trace for an access descriptor (one access per row): (trace, accesses of its
+    warm-up prefix, scale of the measured part to one whole execution)."""
     if access is None:
         raise CacheConfigError("cache predictor: the op has no access descriptor")
     kind = type(access).__name__
     if kind == "GatherAccess":
         n = min(int(access.lookups), max_accesses)
-        t = traces.embedding_gathers(n, int(access.row_bytes), int(access.table_rows),
+        warm = gather_warmup(access, list(levels), max_accesses)
+        t = traces.embedding_gathers(warm + n, int(access.row_bytes), int(access.table_rows),
                                      access.distribution, access.zipf_alpha,
                                      max(1, int(access.pooling)), access_bytes=0,
-                                     seed=access.seed)
-        return t, access.lookups / n
+                                     seed=access.seed,
+                                     ids=access.ids.ids if getattr(access, "ids", None) is not None else None)
+        return t, warm, access.lookups / n
     if kind == "SparseAccess":
         n = min(int(access.nnz), max_accesses)
         rows = max(1, round(access.rows * n / access.nnz))  # keep the nonzeros per row
         t = traces.csr_gathers(rows, int(access.cols), n, int(access.feature_bytes),
                                access.degree_alpha, "spmm", access_bytes=0, seed=access.seed)
-        return t, access.nnz / n
+        return traces.repeat(t, 2) if levels else t, len(t) if levels else 0, access.nnz / n
     if kind == "SequentialAccess":
         per_pass = -(-int(access.nbytes) // int(access.access_bytes))
         n = min(per_pass, max_accesses)
         t = traces.sequential(n, int(access.access_bytes), passes=int(access.passes))
-        return t, per_pass / n
+        return t, 0, per_pass / n
     raise CacheConfigError(f"cache predictor: cannot build a trace for a {kind}; expected "
                            f"GatherAccess, SparseAccess or SequentialAccess")
 
@@ -155,10 +214,21 @@ class _TracePredictor(CachePredictor):
         key = (access, tuple(lv for _, lv in levels),
                tuple((m.type, m.name) for m in hw.memory))
         hit = self._memo.get(key)
+        configs = [lv for _, lv in levels]
+        fits = table_fits(access, configs)
+        if hit is None and configs and all(fits):   # steady state: every row resident, no misses
+            hit = ([0.0] * len(configs), float(access.lookups) * float(access.row_bytes))
+            self._memo[key] = hit
         if hit is None:
-            t, scale = op_trace(access, self.max_accesses)
-            misses = [m * scale for m in self._misses(t, [lv for _, lv in levels])]
-            hit = (misses, t.bytes_accessed * scale)
+            t, warm, scale = op_trace(access, self.max_accesses, tuple(configs))
+            misses = self._misses(t, configs)
+            if warm:   # steady state: only the misses after the warm-up count
+                w = traces.head(t, warm)
+                misses = [a - b for a, b in zip(misses, self._misses(w, configs))]
+                accessed = t.bytes_accessed - w.bytes_accessed
+            else:
+                accessed = t.bytes_accessed
+            hit = ([0.0 if f else m * scale for m, f in zip(misses, fits)], accessed * scale)
             self._memo[key] = hit
         misses, accessed = hit
         return _assemble(hw, levels, misses, accessed, _other_bytes(op, accessed))

@@ -140,18 +140,23 @@ def scatter(ranks: np.ndarray, items: int, seed: int) -> np.ndarray:
 def embedding_gathers(lookups: int, row_bytes: int, table_rows: int,
                       distribution: str = "zipf", zipf_alpha: float = 1.05, pooling: int = 1,
                       access_bytes: int = 64, seed: int = 0, base: int = 0,
-                      output: bool = False) -> Trace:
+                      output: bool = False, ids: Optional[np.ndarray] = None) -> Trace:
     """Embedding-bag row gathers: `lookups` rows (in bags of `pooling`), each read in
     access_bytes pieces (0: one access of row_bytes per row); with output=True each bag then
-    writes its pooled row to an output."""
+    writes its pooled row to an output. distribution 'file': the rows are `ids` in order,
+    cycled when lookups exceeds them."""
     _positive(lookups=lookups, row_bytes=row_bytes, table_rows=table_rows, pooling=pooling)
     rng = np.random.default_rng(seed)
-    if distribution == "uniform":
+    if distribution == "file":
+        if ids is None or len(ids) == 0:
+            raise CacheConfigError("trace distribution file: expected row ids, found none")
+        rows = np.asarray(ids, dtype=np.int64)[np.arange(lookups) % len(ids)]
+    elif distribution == "uniform":
         rows = rng.integers(0, table_rows, lookups)
     elif distribution == "zipf":
         rows = scatter(zipf_ranks(lookups, table_rows, zipf_alpha, rng), table_rows, seed)
     else:
-        raise CacheConfigError(f"trace distribution: expected one of uniform, zipf, "
+        raise CacheConfigError(f"trace distribution: expected one of uniform, zipf, file, "
                                f"found {distribution!r}")
     addrs = _row_reads(rows, row_bytes, access_bytes, base)
     if not output:
@@ -169,6 +174,18 @@ def embedding_gathers(lookups: int, row_bytes: int, table_rows: int,
     keep = merged != np.iinfo(np.uint64).max  # the last bag may be partial
     t = _trace(merged[keep], row_bytes, access_bytes)
     return Trace(t.addrs, t.sizes, writes[keep], t.access_bytes)
+
+
+def head(t: Trace, n: int) -> Trace:
+    """The first n accesses of a trace."""
+    return Trace(t.addrs[:n], None if t.sizes is None else t.sizes[:n],
+                 None if t.writes is None else t.writes[:n], t.access_bytes)
+
+
+def repeat(t: Trace, times: int) -> Trace:
+    """The trace played `times` times in a row (epochs over the same data)."""
+    rep = lambda a: None if a is None else np.tile(a, times)
+    return Trace(np.tile(t.addrs, times), rep(t.sizes), rep(t.writes), t.access_bytes)
 
 
 def power_law_graph(rows: int, cols: int, nnz: int, degree_alpha: float = 2.1,

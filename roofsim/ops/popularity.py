@@ -16,9 +16,11 @@ HEAD = 1 << 16
 TAIL_BINS = 4096
 
 
-def _touched(p: np.ndarray, n: float) -> np.ndarray:
-    """1 - (1 - p)^n, accurate for tiny p."""
-    return -np.expm1(n * np.log1p(-np.minimum(p, 1.0 - 1e-16)))
+def _touched(p: np.ndarray, n) -> np.ndarray:
+    """1 - (1 - p)^n, accurate for tiny p; n a number, or an array (a column of results per n)."""
+    n = np.asarray(n, dtype=np.float64)
+    lp = np.log1p(-np.minimum(p, 1.0 - 1e-16))
+    return -np.expm1(np.multiply.outer(n, lp)) if n.ndim else -np.expm1(n * lp)
 
 
 def expected_distinct_uniform(n: float, items: int) -> float:
@@ -29,14 +31,16 @@ def expected_distinct_uniform(n: float, items: int) -> float:
     return float(items * _touched(np.array(1.0 / items), n))
 
 
-def expected_distinct_zipf(n: float, items: int, alpha: float) -> float:
-    if n <= 0 or items <= 0:
-        return 0.0
-    head = min(items, HEAD)
+def expected_distinct_zipf(n, items: int, alpha: float, head: int = HEAD, bins: int = TAIL_BINS):
+    """Expected distinct items of n draws (n a number or an array of draw counts); a smaller
+    ``head`` and fewer ``bins`` trade accuracy (about 1% at 1024 / 256) for speed."""
+    if items <= 0:
+        return 0.0 if np.ndim(n) == 0 else np.zeros(np.shape(n))
+    head = min(items, head)
     k = np.arange(1, head + 1, dtype=np.float64)
     w_head = k ** -alpha
     if items > head:
-        edges = np.unique(np.round(np.geomspace(head + 1, items + 1, TAIL_BINS + 1)).astype(np.int64))
+        edges = np.unique(np.round(np.geomspace(head + 1, items + 1, bins + 1)).astype(np.int64))
         counts = np.diff(edges).astype(np.float64)
         centres = np.sqrt(edges[:-1] * (edges[1:] - 1.0).clip(min=edges[:-1]))
         # the normaliser's tail by the midpoint integral (as roofsim.cache.traces.zipf_ranks does)
@@ -46,10 +50,11 @@ def expected_distinct_zipf(n: float, items: int, alpha: float) -> float:
         counts = centres = np.zeros(0)
         tail_sum = 0.0
     total = w_head.sum() + tail_sum
-    out = _touched(w_head / total, n).sum()
+    out = _touched(w_head / total, n).sum(axis=-1)
     if counts.size:
-        out += (counts * _touched(centres ** -alpha / total, n)).sum()
-    return float(min(out, items, n))
+        out = out + (counts * _touched(centres ** -alpha / total, n)).sum(axis=-1)
+    out = np.minimum(np.minimum(out, items), np.maximum(n, 0))
+    return float(out) if np.ndim(out) == 0 else out
 
 
 def expected_distinct(n: float, items: int, distribution: str, alpha: float = 1.0, ids=None) -> float:
