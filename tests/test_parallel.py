@@ -110,7 +110,9 @@ def test_data_parallel_scaling_becomes_communication_bound_and_a_faster_network_
         st_fast, _ = step(fast, wl, layout)
         shares.append(st.communication_s / st.total_s)
         gains.append(st.total_s / st_fast.total_s)
-    assert shares == sorted(shares) and shares[0] < 0.05 and shares[-1] > 0.5
+    # at 4096 devices about half the step is communication (0.485 with the H100's fitted efficiencies
+    # of hardware/h100-sxm5.yaml, whose slower compute hides a little more of it than the defaults did)
+    assert shares == sorted(shares) and shares[0] < 0.05 and shares[-1] > 0.4
     # the all-reduce leaves the node past 8 devices: 4x the network bandwidth pays more and more
     assert gains[0] == pytest.approx(1.0) and gains[-1] > 1.2 and gains == sorted(gains)
 

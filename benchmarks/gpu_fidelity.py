@@ -1,0 +1,66 @@
+"""GPU fidelity: roofsim's predictions against the published kernel measurements it ships.
+
+    python benchmarks/gpu_fidelity.py
+
+For every device with measurements in roofsim/data/measurements/, prints the mean and median
+|predicted / measured - 1| of: the pure roofline (--ideal), the model with roofsim's documented
+defaults (no efficiency section), the catalogue entry (fitted efficiencies), 5-fold
+cross-validation (each fold fitted without its kernels, from the defaults) and, where a device
+has several sources, leave-one-source-out; then the catalogue's error per op family. Accuracy
+figures, not speed: recorded in benchmarks/RESULTS.md ("GPU fidelity") and the README.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+import roofsim
+from roofsim.hw import get_hardware
+from roofsim.measure.calibrate import by_source, cross_validate, folds, predict
+from roofsim.measure.records import load_measurements
+from roofsim.measure.validate import matches
+from roofsim.specs import DEFAULT_LATENCY_S, Efficiency
+
+DATA = Path(roofsim.__file__).parent / "data" / "measurements"
+
+
+def _err(hw, ms, ideal=False):
+    if ideal:
+        from roofsim.roofline import evaluate_arrays
+        p = np.array([evaluate_arrays(hw, list(m.ops), ideal=True).time[0].sum() for m in ms])
+    else:
+        p = predict(hw, ms)
+    return np.abs(p / np.array([m.time_s for m in ms]) - 1.0)
+
+
+def _fmt(e) -> str:
+    return "-" if e is None else f"{np.mean(e):6.1%} {np.median(e):6.1%}"
+
+
+def main() -> None:
+    ms = [m for f in sorted(DATA.glob("*.csv")) for m in load_measurements(f)]
+    print(f"{len(ms)} published kernels from {len({m.source for m in ms})} sources in {DATA}\n")
+    print(f"{'device':16s} {'kernels':>7s}  {'ideal':>13s}  {'defaults':>13s}  {'catalogue':>13s}  {'5-fold CV':>13s}  {'LOSO':>13s}")
+    print(f"{'':16s} {'':>7s}  {'mean  median':>13s}  {'mean  median':>13s}  {'mean  median':>13s}  {'mean  median':>13s}  {'mean  median':>13s}")
+    families = {}
+    for device in sorted({m.device for m in ms}):
+        hw = get_hardware(device)
+        mine = [m for m in ms if matches(hw, m.device)]
+        defaults = dataclasses.replace(hw, efficiency=Efficiency(latency_s=DEFAULT_LATENCY_S[hw.kind]))
+        cat = _err(hw, mine)
+        cv = cross_validate(defaults, mine, folds(mine, 5))
+        groups = by_source(mine)
+        loso = cross_validate(defaults, mine, groups) if len(groups) > 1 else None
+        print(f"{hw.id:16s} {len(mine):7d}  {_fmt(_err(hw, mine, ideal=True))}  {_fmt(_err(defaults, mine))}  "
+              f"{_fmt(cat)}  {_fmt(cv)}  {_fmt(loso)}")
+        for m, e in zip(mine, cat):
+            families.setdefault((hw.id, m.category), []).append(e)
+    print("\nCatalogue error per device and op family (mean, median, kernels):")
+    for (dev, fam), e in sorted(families.items()):
+        print(f"  {dev:16s} {fam:20s} {_fmt(np.array(e))}  {len(e):4d}")
+
+
+if __name__ == "__main__":
+    main()
