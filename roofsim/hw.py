@@ -53,7 +53,7 @@ def get_hardware(name: str | os.PathLike, hw_path: Sequence[os.PathLike | str] =
 
 
 def list_hardware(hw_path: Sequence[os.PathLike | str] = ()) -> list[HardwareSpec]:
-    return [load_hardware(p, _resolver(hw_path)) for p in catalog.list_files("hardware", hw_path)]
+    return [get_hardware(str(p.resolve()), hw_path) for p in catalog.list_files("hardware", hw_path)]  # cached
 
 
 def validate_files(paths: Sequence[os.PathLike | str], hw_path: Sequence[os.PathLike | str] = ()) -> dict[str, Optional[RoofsimError]]:

@@ -276,6 +276,11 @@ class Sweep:
         self.level_names = [m.name for m in self.probe.memory]
         self.main = self.probe.main_index
         self.instances = np.array([m.instances for m in self.probe.memory], dtype=np.float64)
+        # Levels whose time can be non-zero (through main memory, with a bandwidth); the others
+        # never bound an op, so the [points, ops, levels] arrays leave them out.
+        self.timed = [j for j, m in enumerate(self.probe.memory)
+                      if j == self.main or (j < self.main and m.bandwidth_bytes_per_s)]
+        self.tmain = self.timed.index(self.main)
         self._lv0 = level_arrays([self.probe])
         weights = list(weights) if weights is not None else [1.0] * len(workloads)
         self.tables = [self._tables(wl, float(w)) for wl, w in zip(workloads, weights)]
@@ -348,17 +353,18 @@ class Sweep:
         return f
 
     def _bytes(self, t: _Tables, f: dict) -> np.ndarray:
-        """[P or 1, N, L] bytes per level per execution at each point."""
+        """[P or 1, N, T] bytes per execution at each point, at the timed levels."""
         if not any(p.kind == "capacity" for p in self.params):
-            return t.bytes[None]
+            return t.bytes[None][:, :, self.timed]
         from .cache.predictors import DEFAULT_LINE_BYTES, DEFAULT_WAYS, _pow2_floor, assemble, modelled_capacity
         from .traffic import LevelArrays, analytic_bytes, tile_capacities
         P, L = f["cap"].shape
-        B = np.repeat(t.bytes[None], P, axis=0)
+        T = self.timed
+        B = np.repeat(t.bytes[None][:, :, T], P, axis=0)
         if t.dense.any():  # tiled ops; the rest move what they move on the probe
-            lv = LevelArrays([self.level_names] * P, f["bw"], np.tile(f["eff"], (P, 1)), tile_capacities(f["cap"]),
-                             np.repeat(self._lv0.inner_line, P, axis=0), np.repeat(self._lv0.active, P, axis=0),
-                             np.full(P, self.main))
+            lv = LevelArrays([[self.level_names[j] for j in T]] * P, f["bw"][:, T], np.tile(f["eff"][T], (P, 1)),
+                             tile_capacities(f["cap"])[:, T], np.repeat(self._lv0.inner_line[:, T], P, axis=0),
+                             np.repeat(self._lv0.active[:, T], P, axis=0), np.full(P, self.tmain))
             B[:, t.dense, :] = analytic_bytes(t.dense_oa, lv)
         # (level, line, ways) of the caches the model simulates, as cache_levels picks them
         caches = [(j, _pow2_floor(m.line_bytes or DEFAULT_LINE_BYTES), int(m.ways or DEFAULT_WAYS))
@@ -368,17 +374,18 @@ class Sweep:
                       for j, line, ways in caches]
             accessed = self.predictor.accessed_bytes(access)
             served = assemble(L, self.main, [(j, line) for j, line, _ in caches], misses, accessed, other(accessed))
-            B[:, n, :] = np.stack([np.broadcast_to(np.asarray(v, dtype=np.float64), (P,)) for v in served], axis=1)
+            B[:, n, :] = np.stack([np.broadcast_to(np.asarray(served[j], dtype=np.float64), (P,)) for j in T], axis=1)
         return B
 
     def _memory_time(self, t: _Tables, f: dict) -> np.ndarray:
-        """[P or 1, N, L] seconds per level: bytes / (bandwidth x efficiency), with the kernel
-        model's extra and resident main-memory bytes and its round trip, as roofline applies them."""
+        """[P or 1, N, T] seconds at the timed levels: bytes / (bandwidth x efficiency), with the
+        kernel model's extra and resident main-memory bytes and its round trip, as roofline has them."""
         B = self._bytes(t, f)
+        rate = (f["bw"] * f["eff"])[:, None, self.timed]
         if t.kernel is None:
-            return B / (f["bw"] * f["eff"])[:, None, :]
+            return B / rate
         from .kernelmodel import NORM_KINDS, applies, passes_with, resident_with
-        kt, main = t.kernel, self.main
+        kt, main = t.kernel, self.tmain
         extra, resident = kt.extra_main_bytes[0], kt.resident_bytes[0]
         if applies(self.probe) and any(p.kind == "capacity" for p in self.params):
             total = f["cap"] * self.instances
@@ -387,14 +394,14 @@ class Sweep:
                 pad = np.nanmax(f["cap"][:, pads], axis=1)
                 extra = np.stack([np.where(passes_with(dict(op.shape).get("cols", 0), pad) > 1, op.reads[0].bytes, 0.0)
                                   if op.kind in NORM_KINDS else np.zeros(len(pad)) for op in t.ops], axis=1)
-            caches = [j for j, m in enumerate(self.probe.memory[:main]) if m.type == "cache" and m.capacity_bytes]
+            caches = [j for j, m in enumerate(self.probe.memory[:self.main]) if m.type == "cache" and m.capacity_bytes]
             if caches and self.probe.efficiency.kernel.residency:
                 resident = resident_with(t.ops, total[:, caches[-1]])
         B = np.array(B)  # a copy: the probe's bytes are shared by every chunk
         B[:, :, main] = np.maximum(B[:, :, main] + extra - resident, 0.0)
-        T = B / (f["bw"] * f["eff"])[:, None, :]
-        T[:, :, main] = np.where(T[:, :, main] > 0, T[:, :, main] + kt.latency_s[0], 0.0)
-        return T
+        M = B / rate
+        M[:, :, main] = np.where(M[:, :, main] > 0, M[:, :, main] + kt.latency_s[0], 0.0)
+        return M
 
     def evaluate(self, X: np.ndarray) -> dict:
         """Columns over the points of X [P, A]: time_s (weighted over the workloads), time_<wl>_s
@@ -403,8 +410,8 @@ class Sweep:
         from .roofline import bound_label
         X = np.asarray(X, dtype=np.float64)
         f = self.fields(X)
-        P, L = f["cap"].shape
-        codes = 3 + L
+        P, T = X.shape[0], len(self.timed)
+        codes = 3 + T   # compute, latency, link, then the timed levels
         out: dict = {}
         total, by_code = np.zeros(P), np.zeros((P, codes))
         fits, no_link = np.ones(P, bool), np.zeros(P, bool)
@@ -429,18 +436,20 @@ class Sweep:
                                        for phases in candidates], axis=0)
             N = t_compute.shape[1]
             terms = np.concatenate([t_compute[:, :, None], np.broadcast_to(f["floor"][:, None, None], (P, N, 1)),
-                                    t_link[:, :, None], np.broadcast_to(t_memory, (P, N, L))], axis=2)
+                                    t_link[:, :, None], np.broadcast_to(t_memory, (P, N, T))], axis=2)
             bound = np.argmax(terms, axis=2)
-            time = np.take_along_axis(terms, bound[:, :, None], axis=2)[:, :, 0] * t.counts
+            time = terms.max(axis=2) * t.counts
             wl_total = time.sum(axis=1)
             if len(self.tables) > 1:
                 out[f"time_{t.name}_s"] = wl_total
             total += t.weight * wl_total
-            for c in range(codes):
-                by_code[:, c] += t.weight * np.where(bound == c, time, 0.0).sum(axis=1)
+            # time by bound at each point: one weighted count over (point, bound) pairs
+            by_code += t.weight * np.bincount((np.arange(P)[:, None] * codes + bound).ravel(), time.ravel(),
+                                              minlength=P * codes).reshape(P, codes)
             fits &= np.isnan(main_total) | (t.footprint <= main_total)
             no_link |= ~np.isfinite(wl_total)
-        labels = [bound_label(c, self.level_names, "").rstrip(":") for c in range(codes)]
+        labels = [bound_label(c if c < 3 else 3 + self.timed[c - 3], self.level_names, "").rstrip(":")
+                  for c in range(codes)]
         out["time_s"] = total
         out["bound"] = np.array(labels, dtype=object)[np.argmax(by_code, axis=1)]
         for c in range(codes):
