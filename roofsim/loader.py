@@ -200,13 +200,13 @@ def read_json(path: os.PathLike | str) -> Any:
 
 
 def _json_depth(doc: Any) -> int:
+    """Nodes on the deepest path, the scalar at its end included (as YAML's limit counts)."""
     deepest, stack = 0, [(doc, 1)]
     while stack:
         x, d = stack.pop()
-        if isinstance(x, (dict, list)):
-            deepest = max(deepest, d)
-            if d <= MAX_DEPTH:  # one level past the limit is enough to know
-                stack.extend((v, d + 1) for v in (x.values() if isinstance(x, dict) else x))
+        deepest = max(deepest, d)
+        if isinstance(x, (dict, list)) and d <= MAX_DEPTH:  # one level past the limit is enough
+            stack.extend((v, d + 1) for v in (x.values() if isinstance(x, dict) else x))
     return deepest
 
 

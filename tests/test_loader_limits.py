@@ -146,3 +146,18 @@ def test_missing_roofsim_path_entry_is_one_line(tmp_path, monkeypatch):
     one_line_error(("hw", "show", "a100"), f"ROOFSIM_PATH: expected an existing folder, found {str(tmp_path / 'gone')!r} (no such folder)")
     monkeypatch.setenv("ROOFSIM_PATH", f"{tmp_path}:")
     assert invoke("hw", "show", "a100").exit_code == 0
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_depth_limit_is_exact_and_the_same_for_yaml_and_json(tmp_path, suffix):
+    # [[...[1]...]] with k brackets has k + 1 nodes on its path (the scalar 1 included)
+    read = read_json if suffix == ".json" else read_yaml
+    ok, deep = tmp_path / f"ok{suffix}", tmp_path / f"deep{suffix}"
+    ok.write_text("[" * (MAX_DEPTH - 1) + "1" + "]" * (MAX_DEPTH - 1))
+    deep.write_text("[" * MAX_DEPTH + "1" + "]" * MAX_DEPTH)
+    doc = read(ok)
+    for _ in range(MAX_DEPTH - 1):
+        doc = doc[0]
+    assert doc == 1
+    with pytest.raises(SpecError, match=f"nesting deeper than {MAX_DEPTH} levels"):
+        read(deep)
