@@ -257,7 +257,7 @@ class Sweep:
         from .traffic import level_arrays
         if len({p.path for p in params}) != len(params):
             raise SpecError(Problem(None, "--vary", "each field once", ", ".join(p.path for p in params)))
-        if any(p.kind == "capacity" for p in params) and predictor is not None and not hasattr(predictor, "curve"):
+        if any(p.kind == "capacity" for p in params) and predictor is not None and not hasattr(predictor, "sweep_misses"):
             raise SpecError(Problem(None, "--cache-model", "mrc or compulsory when a capacity is swept",
                                     f"{getattr(predictor, 'name', predictor)} (it simulates one hierarchy at a time)"))
         self.base, self.params, self.ideal, self.predictor = base, tuple(params), ideal, predictor
@@ -369,10 +369,10 @@ class Sweep:
         # (level, line, ways) of the caches the model simulates, as cache_levels picks them
         caches = [(j, _pow2_floor(m.line_bytes or DEFAULT_LINE_BYTES), int(m.ways or DEFAULT_WAYS))
                   for j, m in enumerate(self.probe.memory) if m.type == "cache" and m.capacity_bytes]
-        for n, access, other in t.irregular:  # each curve read once, at every point's capacity
-            misses = [self.predictor.misses(access, line, modelled_capacity(f["cap"][:, j] * self.instances[j], line, ways))
-                      for j, line, ways in caches]
-            accessed = self.predictor.accessed_bytes(access)
+        modelled = np.stack([modelled_capacity(f["cap"][:, j] * self.instances[j], line, ways)
+                             for j, line, ways in caches], axis=1) if caches else np.zeros((P, 0))
+        for n, access, other in t.irregular:  # curves built once per warm-up, read at every capacity
+            misses, accessed = self.predictor.sweep_misses(access, [(line, ways) for _, line, ways in caches], modelled)
             served = assemble(L, self.main, [(j, line) for j, line, _ in caches], misses, accessed, other(accessed))
             B[:, n, :] = np.stack([np.broadcast_to(np.asarray(served[j], dtype=np.float64), (P,)) for j in T], axis=1)
         return B

@@ -34,6 +34,7 @@ which over-counts misses: conservative).
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 
@@ -115,35 +116,42 @@ def _rows_to_fill(access, levels: list[CacheLevelConfig]) -> float:
 
 def gather_warmup(access, levels: list[CacheLevelConfig], max_accesses: int) -> int:
     """Lookups of the warm-up before a measured gather (see the module docstring)."""
-    need = _rows_to_fill(access, levels)
-    if need <= 0:
-        return 0
+    return int(warmup_lookups(access, _rows_to_fill(access, levels), max_accesses))
+
+
+def warmup_lookups(access, need, max_accesses: int):
+    """Lookups of warm-up whose distinct rows reach ``need`` (a number, or an array of them for a
+    sweep over cache capacities)."""
+    need = np.asarray(need, dtype=np.float64)
     if access.distribution == "file":
         ids = access.ids.ids
         first = np.sort(np.unique(ids, return_index=True)[1])   # where each distinct id first occurs
-        k = int(min(math.ceil(need), first.shape[0]))
-        return int(min(first[k - 1] + 1, max_accesses)) if k else 0
-    from ..ops.popularity import expected_distinct_uniform, expected_distinct_zipf
-    target = need
-    grid = np.unique(np.geomspace(1, max_accesses, 48).astype(np.int64))   # steps of 1.36x
-    if access.distribution == "zipf":
-        distinct = expected_distinct_zipf(grid.astype(np.float64), int(access.table_rows), access.zipf_alpha,
-                                          head=1024, bins=256)
+        k = np.minimum(np.ceil(need), first.shape[0]).astype(np.int64)
+        out = np.where(k > 0, np.minimum(first[np.maximum(k, 1) - 1] + 1, max_accesses), 0)
     else:
-        distinct = np.array([expected_distinct_uniform(float(n), int(access.table_rows)) for n in grid])
-    ok = np.flatnonzero(distinct >= target)
-    return int(grid[ok[0]]) if ok.size else int(max_accesses)
+        from ..ops.popularity import expected_distinct_uniform, expected_distinct_zipf
+        grid = np.unique(np.geomspace(1, max_accesses, 48).astype(np.int64))   # steps of 1.36x
+        if access.distribution == "zipf":
+            distinct = expected_distinct_zipf(grid.astype(np.float64), int(access.table_rows), access.zipf_alpha,
+                                              head=1024, bins=256)
+        else:
+            distinct = np.array([expected_distinct_uniform(float(n), int(access.table_rows)) for n in grid])
+        reached = distinct[None, :] >= need.reshape(-1, 1)          # the first grid step that reaches it
+        out = np.where(reached.any(axis=1), grid[reached.argmax(axis=1)], int(max_accesses)).reshape(need.shape)
+    return np.where(need <= 0, 0, out)
 
 
-def op_trace(access, max_accesses: int, levels: tuple = ()) -> tuple[traces.Trace, int, float]:
+def op_trace(access, max_accesses: int, levels: tuple = (), warm: Optional[int] = None
+             ) -> tuple[traces.Trace, int, float]:
     """A seeded trace for an access descriptor (one access per row): (trace, accesses of its
-    warm-up prefix, scale of the measured part to one whole execution)."""
+    warm-up prefix, scale of the measured part to one whole execution). A gather's warm-up is the
+    one ``levels`` need, or ``warm`` lookups when given."""
     if access is None:
         raise CacheConfigError("cache predictor: the op has no access descriptor")
     kind = type(access).__name__
     if kind == "GatherAccess":
         n = min(int(access.lookups), max_accesses)
-        warm = gather_warmup(access, list(levels), max_accesses)
+        warm = gather_warmup(access, list(levels), max_accesses) if warm is None else int(warm)
         t = traces.embedding_gathers(warm + n, int(access.row_bytes), int(access.table_rows),
                                      access.distribution, access.zipf_alpha,
                                      max(1, int(access.pooling)), access_bytes=0,
@@ -169,7 +177,8 @@ def _other_bytes(op, accessed: float) -> float:
     rw = getattr(op, "read_bytes", None)
     if rw is None:
         return 0.0
-    return max(float(rw) + float(getattr(op, "write_bytes", 0.0) or 0.0) - accessed, 0.0)
+    out = np.maximum(float(rw) + float(getattr(op, "write_bytes", 0.0) or 0.0) - accessed, 0.0)
+    return out if np.ndim(out) else float(out)   # accessed may be an array over design points
 
 
 def assemble(n_levels: int, main: int, modelled: list[tuple[int, int]], misses: list, accessed: float,
@@ -235,50 +244,64 @@ class _TracePredictor(CachePredictor):
 
 
 class MRCPredictor(_TracePredictor):
-    """Fast: fully associative LRU miss ratios at each level's total capacity, from one MRC.
-
-    The trace of an access descriptor and its curve for each line size are built once and kept:
-    a cache of any other capacity (another device, a sweep over capacities) only reads them."""
+    """Fast: fully associative LRU miss ratios at each level's total capacity, from one MRC."""
 
     name = "mrc"
 
     def __init__(self, sample_rate: float = 1.0, max_accesses: int = 2_000_000, seed: int = 0):
         super().__init__(max_accesses, seed)
         self.sample_rate = float(sample_rate)
-        self._traces: dict = {}
         self._curves: dict = {}
 
-    def trace(self, access) -> tuple[traces.Trace, float]:
-        hit = self._traces.get(access)
-        if hit is None:
-            hit = self._traces[access] = op_trace(access, self.max_accesses)
-        return hit
+    def _misses(self, t, levels):
+        return [float(self._curve(t, lv.line_bytes).misses(lv.capacity_bytes)) for lv in levels]
 
-    def curve(self, access, line_bytes: int):
-        """The miss-ratio curve of the access's trace at ``line_bytes`` (built once)."""
-        key = (access, line_bytes)
-        hit = self._curves.get(key)
-        if hit is None:
-            from .mrc import mrc
-            t, _ = self.trace(access)
-            hit = self._curves[key] = mrc(t.addrs, line_bytes, t.sizes, self.sample_rate, self.seed)
-        return hit
+    def _curve(self, t, line_bytes: int):
+        from .mrc import mrc
+        return mrc(t.addrs, line_bytes, t.sizes, self.sample_rate, self.seed)
 
-    def misses(self, access, line_bytes: int, capacity_bytes):
-        """Misses of one execution at ``capacity_bytes`` (a float or an array of capacities)."""
-        _, scale = self.trace(access)
-        return np.asarray(self.curve(access, line_bytes).misses(capacity_bytes), dtype=np.float64) * scale
+    def sweep_misses(self, access, caches: list[tuple[int, int]], capacities: np.ndarray):
+        """level_bytes' misses and accessed bytes of one execution at P points at once: ``caches``
+        the (line bytes, ways) of each modelled cache, ``capacities`` [P, C] their modelled bytes.
 
-    def accessed_bytes(self, access) -> float:
-        t, scale = self.trace(access)
-        return t.bytes_accessed * scale
+        Points are grouped by the warm-up their capacities need (a gather's warm-up takes one of
+        at most 48 lengths); each group's trace and its warm-up prefix get one miss-ratio curve per
+        line size, read at every capacity of the group. Returns ([C] arrays [P], accessed [P])."""
+        P, C = capacities.shape
+        configs = lambda row: [CacheLevelConfig(int(c), max(1, min(w, int(c) // l)), l, "lru")  # noqa: E731
+                               for c, (l, w) in zip(row, caches)]
+        gather = type(access).__name__ == "GatherAccess"
+        if gather:
+            span = np.array([-(-int(access.row_bytes) // l) * l for l, _ in caches], dtype=np.float64)
+            fits = access.table_rows * span[None, :] <= capacities
+            need = np.minimum(np.max(np.where(fits, 0.0, capacities / span[None, :]), axis=1, initial=0.0),
+                              float(access.table_rows))
+            warm = warmup_lookups(access, need, self.max_accesses)
+        else:
+            fits = np.zeros((P, C), bool)
+            warm = np.zeros(P, np.int64)
+        misses = [np.zeros(P) for _ in caches]
+        accessed = np.zeros(P)
+        for w in np.unique(warm):
+            at = np.flatnonzero(warm == w)
+            t, w_used, scale = op_trace(access, self.max_accesses, tuple(configs(capacities[at[0]])) if C else (),
+                                        warm=int(w) if gather else None)
+            prefix = traces.head(t, w_used) if w_used else None
+            for k, (line, _) in enumerate(caches):
+                full = self._memo_curve(access, int(w), line, t, False).misses(capacities[at, k])
+                part = self._memo_curve(access, int(w), line, prefix, True).misses(capacities[at, k]) if w_used else 0.0
+                misses[k][at] = np.where(fits[at, k], 0.0, (np.asarray(full, float) - part) * scale)
+            accessed[at] = (t.bytes_accessed - (prefix.bytes_accessed if w_used else 0)) * scale
+        if gather and C:  # every table-fitting point: every row resident (as level_bytes has it)
+            resident = fits.all(axis=1)
+            accessed[resident] = float(access.lookups) * float(access.row_bytes)
+        return misses, accessed
 
-    def level_bytes(self, op, hw) -> tuple[float, ...]:
-        access = getattr(op, "access", None)
-        levels = cache_levels(hw)
-        misses = [float(self.misses(access, lv.line_bytes, lv.capacity_bytes)) for _, lv in levels]
-        accessed = self.accessed_bytes(access)
-        return _assemble(hw, levels, misses, accessed, _other_bytes(op, accessed))
+    def _memo_curve(self, access, warm: int, line: int, t, prefix: bool):
+        key = (access, warm, line, prefix)
+        if key not in self._curves:
+            self._curves[key] = self._curve(t, line)
+        return self._curves[key]
 
 
 class SimulationPredictor(_TracePredictor):
