@@ -707,16 +707,25 @@ def parse_workloads(text: str) -> list[tuple[str, float]]:
     return out
 
 
+def load_workloads(workloads, wl_path=(), wl_overrides=None) -> tuple[list, list[float]]:
+    """Workloads and weights from ``a,b=0.3`` (parse_workloads), or from (Workload or name,
+    weight) pairs for Python callers."""
+    from .ops import Workload
+    from .workloads import get_workload
+    pairs = parse_workloads(workloads) if isinstance(workloads, str) else list(workloads)
+    wls = [w if isinstance(w, Workload) else get_workload(w, wl_path, overrides=wl_overrides or None) for w, _ in pairs]
+    return wls, [float(x) for _, x in pairs]
+
+
 def design_sweep(hardware, workloads: str, vary: Sequence[str], *, method: str = "grid",
                  samples: Optional[int] = None, seed: int = 0, cost: Optional[str] = None, ideal: bool = False,
                  cache_model: str = "mrc", hw_overrides=None, wl_overrides=None, hw_path=(), wl_path=(),
                  progress: Optional[Callable[[int, int], None]] = None) -> SweepResult:
-    """``roofsim sweep``: ``hardware`` a name, path or spec; ``workloads`` as parse_workloads
-    reads it; ``vary`` the --vary texts (parse_vary). Everything is checked before any point
+    """``roofsim sweep``: ``hardware`` a name, path or spec; ``workloads`` as load_workloads
+    takes them; ``vary`` the --vary texts (parse_vary). Everything is checked before any point
     is evaluated."""
     from .api import predictor
     from .hw import derive, get_hardware, list_hardware
-    from .workloads import get_workload
     if isinstance(hardware, HardwareSpec):
         hw = derive(hardware, hw_overrides, id=hardware.id, name=hardware.name, kind=hardware.kind,
                     source=hardware.source) if hw_overrides else hardware
@@ -726,9 +735,8 @@ def design_sweep(hardware, workloads: str, vary: Sequence[str], *, method: str =
         raise SpecError(Problem(None, "--vary", "at least one PATH=LO:HI:N or PATH=V1,V2", "none"))
     parsed = [parse_vary(v, hw) for v in vary]
     X = design_points([a for _, a in parsed], method, samples, seed)
-    named = parse_workloads(workloads)
-    wls = [get_workload(n, wl_path, overrides=wl_overrides or None) for n, _ in named]
-    sweep = Sweep(hw, wls, [p for p, _ in parsed], [w for _, w in named], ideal=ideal,
+    wls, weights = load_workloads(workloads, wl_path, wl_overrides)
+    sweep = Sweep(hw, wls, [p for p, _ in parsed], weights, ideal=ideal,
                   predictor=predictor(cache_model), first=X[0])
     model = CostModel(sweep, cost, () if cost else list_hardware(hw_path))
     return run_sweep(sweep, X, model, progress)

@@ -60,6 +60,7 @@ COMMANDS = (
     ("calibrate", "calibrate"),
     ("plot", "plot"),
     ("sweep", "sweep"),
+    ("sweep", "sensitivity"),
 )
 
 

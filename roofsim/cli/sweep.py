@@ -1,4 +1,5 @@
-"""`roofsim sweep`: a design-space sweep of one device (roofsim.sweep.design_sweep)."""
+"""`roofsim sweep` and `roofsim sensitivity`: design-space sweeps of one device
+(roofsim.sweep.design_sweep) and the elasticity of runtime to its fields (roofsim.sensitivity)."""
 from __future__ import annotations
 
 import sys
@@ -7,7 +8,7 @@ import click
 
 from ..units import format_quantity as fq
 from . import output
-from .common import CACHE_MODEL, HW_PATH, IDEAL, SET, WL_PATH, _checked_output, parse_sets
+from .common import CACHE_MODEL, HW_PATH, IDEAL, OUTPUT, SET, WL_PATH, _checked_output, emit, parse_sets
 
 
 @click.command()
@@ -76,3 +77,47 @@ def summary(result, top: int, output_path) -> str:
     if output_path:
         lines += ["", f"Wrote {len(df):,} rows to {output_path}"]
     return "\n".join(lines)
+
+
+@click.command()
+@click.option("--hw", "hw_name", required=True, help="Device: hardware id, alias or YAML file.")
+@click.option("--workload", "-w", "workloads", required=True,
+              help="Workload, or several with weights: llama2-70b=0.7,dlrm=0.3 (time = weighted sum).")
+@click.option("--step", type=float, default=0.01, show_default=True, help="Relative step of the central difference.")
+@click.option("--all", "show_all", is_flag=True, help="Also list the fields that change nothing.")
+@click.option("--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
+@OUTPUT
+@IDEAL
+@SET
+@CACHE_MODEL
+@HW_PATH
+@WL_PATH
+def sensitivity(hw_name, workloads, step, show_all, fmt, output_path, ideal, sets, cache_model, hw_path, wl_path):
+    """Elasticity of runtime to every spec field (d ln t / d ln p), ranked: what buys the most speed."""
+    from ..sensitivity import sensitivity as analyse
+    hw_over, wl_over = parse_sets(sets)
+    df = analyse(hw_name, workloads, step=step, ideal=ideal, cache_model=cache_model, hw_overrides=hw_over,
+                 wl_overrides=wl_over, hw_path=hw_path, wl_path=wl_path)
+    if fmt in ("csv", "json"):
+        records = df.to_dict("records")
+        text = output.csv_text(records, list(df.columns)) if fmt == "csv" else output.json_text(
+            {"hardware": df.attrs["hardware"], "time_s": df.attrs["time_s"], "step": step,
+             "workloads": [{"name": n, "weight": w} for n, w in df.attrs["workloads"]], "fields": records})
+        emit(text, output_path)
+        return
+    moves = df if show_all else df[(df["elasticity"] != 0) | (df["speedup_2x"] != 1)]
+    rows = [{"field": r["field"], "value": fq(r["value"], r["dimension"]),
+             "elasticity": f"{r['elasticity']:+.3f}" if round(r["elasticity"], 3) else "0",
+             "speedup at 2x": "-" if r["speedup_2x"] != r["speedup_2x"] else f"{r['speedup_2x']:.3f}x",
+             "note": r["note"]} for _, r in moves.iterrows()]
+    render = output.markdown if fmt == "markdown" else (lambda r: output.table(r, align_right=("value", "elasticity", "speedup at 2x")))
+    mix = ", ".join(n + (f" x {w:g}" if len(df.attrs["workloads"]) > 1 else "") for n, w in df.attrs["workloads"])
+    lines = [f"{mix} on {df.attrs['hardware']}: {fq(df.attrs['time_s'], 'time')}; elasticity = d ln(time) / d ln(field) "
+             f"(-1: time falls in proportion), speedup when the field doubles"]
+    if not df.attrs["fits"]:
+        lines.append(f"(the workload needs {fq(df.attrs['footprint_bytes'], 'bytes')}: more than main memory holds)")
+    lines += ["", render(rows)]
+    unmoved = len(df) - len(moves)
+    if unmoved:
+        lines += ["", f"{unmoved} other fields change nothing here (--all lists them)."]
+    emit("\n".join(lines), output_path)
