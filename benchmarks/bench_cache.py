@@ -27,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from results_md import replace_section  # noqa: E402
 from roofsim.cache import traces  # noqa: E402
 from roofsim.cache.config import CacheLevelConfig  # noqa: E402
 from roofsim.cache.mrc import mrc  # noqa: E402
@@ -146,16 +147,7 @@ def write_results(rows, cold, warm, n, repeats) -> None:
         "```",
         "",
     ])
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
-    text = open(path).read() if os.path.exists(path) else "# Benchmark results\n\n"
-    start = text.find("## Cache model")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
-    with open(path, "w") as f:
-        f.write(text)
+    replace_section("## Cache model", section)
 
 
 if __name__ == "__main__":

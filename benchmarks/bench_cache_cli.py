@@ -27,6 +27,7 @@ import numpy as np
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
+from results_md import replace_section  # noqa: E402
 from roofsim.cache import traces  # noqa: E402
 from roofsim.cache.config import CacheLevelConfig  # noqa: E402
 from roofsim.cache.simulator import Hierarchy  # noqa: E402
@@ -108,16 +109,7 @@ def write_results(lines, n: int, cli: float) -> None:
         f"--write-results` ({n:,} uniform accesses over 64 MiB; 32 KiB/8 + 1 MiB/16 + 32 MiB/16, "
         f"64 B LRU). The CLI {verdict} in this run.", "",
         *[f"- {line}" for line in lines], "", "```", *lscpu, "```", ""])
-    path = os.path.join(ROOT, "benchmarks", "RESULTS.md")
-    text = open(path).read()
-    start = text.find("## Cache simulation through the CLI")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
-    with open(path, "w") as f:
-        f.write(text)
+    replace_section("## Cache simulation through the CLI", section)
 
 
 if __name__ == "__main__":
