@@ -14,16 +14,19 @@ SUFFIXES = (".yaml", ".yml", ".json")
 
 
 def get_workload(name: str | os.PathLike, wl_path: Sequence[os.PathLike | str] = (),
-                 overrides: Optional[Mapping[str, Any]] = None) -> Workload:
+                 overrides: Optional[Mapping[str, Any]] = None, where: str = "wl") -> Workload:
+    """A workload by name or path; ``overrides`` of its parameters are named ``{where}.KEY`` in
+    errors (the CLI passes ``--set wl``)."""
     path = catalog.resolve(str(name), "workloads", wl_path, suffixes=SUFFIXES)
-    return load_workload(path, overrides)
+    return load_workload(path, overrides, where)
 
 
 # Built workloads by (file, overrides); see roofsim/filecache.py.
 _WORKLOADS = StampedCache()
 
 
-def load_workload(path: os.PathLike | str, overrides: Optional[Mapping[str, Any]] = None) -> Workload:
+def load_workload(path: os.PathLike | str, overrides: Optional[Mapping[str, Any]] = None,
+                  where: str = "wl") -> Workload:
     try:
         key = (os.path.abspath(path), freeze(dict(overrides or {})))
     except TypeError:  # an override value that cannot be hashed: build without the cache
@@ -31,17 +34,17 @@ def load_workload(path: os.PathLike | str, overrides: Optional[Mapping[str, Any]
     wl = _WORKLOADS.get(key) if key else None
     if wl is None:
         before = stamp(path)
-        wl = _load_workload(Path(path), overrides)
+        wl = _load_workload(Path(path), overrides, where)
         if key:
             _WORKLOADS.put(key, wl, [before])
     return wl
 
 
-def _load_workload(p: Path, overrides: Optional[Mapping[str, Any]]) -> Workload:
+def _load_workload(p: Path, overrides: Optional[Mapping[str, Any]], where: str) -> Workload:
     if p.suffix == ".json":
         from .ops.hf_config import workload_from_hf_config  # provided by the transformer builder
-        return workload_from_hf_config(p, overrides)
-    return build_workload(read_yaml(p), file=str(p), overrides=overrides)
+        return workload_from_hf_config(p, overrides, where)
+    return build_workload(read_yaml(p), file=str(p), overrides=overrides, where=where)
 
 
 def list_workloads(wl_path: Sequence[os.PathLike | str] = ()) -> list[Path]:

@@ -258,7 +258,8 @@ def test_config_is_frozen_and_usable_without_yaml():
 def test_encoder_has_no_decode_phase():
     with pytest.raises(SpecError) as e:
         get_workload("bert-base", overrides={"phase": "decode"})
-    assert str(e.value).endswith("params.phase: expected training or prefill for an encoder (causal: false), "
+    # the override is named as the override (issue #14), not as the file's params.phase
+    assert str(e.value).endswith("bert-base.yaml: wl.phase: expected training or prefill for an encoder (causal: false), "
                                  "found 'decode' (an encoder has no autoregressive decode step)")
 
 

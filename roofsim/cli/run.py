@@ -36,7 +36,7 @@ def _load(hw_names, workload, sets, hw_path, wl_path):
     hw_over, wl_over = parse_sets(sets)
     hws = [get_hardware(n, hw_path, overrides=hw_over or None, si_numbers=False) for n in hw_names]
     require_distinct(hws, hw_names, "--hw")
-    wl = get_workload(workload, wl_path, overrides=wl_over or None)
+    wl = get_workload(workload, wl_path, overrides=wl_over or None, where="--set wl")
     return hws, wl
 
 

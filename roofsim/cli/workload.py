@@ -51,7 +51,7 @@ def show_cmd(name, fmt, sets, wl_path):
     from ..report import workload_json
     from ..workloads import get_workload
     _, wl_over = parse_sets(sets)
-    wl = get_workload(name, wl_path, overrides=wl_over or None)
+    wl = get_workload(name, wl_path, overrides=wl_over or None, where="--set wl")
     doc = workload_json(wl)
     if fmt == "json":
         click.echo(output.json_text(doc))

@@ -24,7 +24,7 @@ _FUNCS = {"min": min, "max": max, "ceil": math.ceil, "floor": math.floor, "sqrt"
 
 MAX_CHARS = 1000          # the longest shape formula in a real workload is under 200 characters
 MAX_NODES = 200
-MAX_DEPTH = 32
+MAX_DEPTH = 100           # a sum of n terms is n deep; the evaluator recurses about twice per level
 # Shapes, counts, parameter and token totals of any workload stay far below 1e30 (a frontier
 # training run is ~1e25 FLOP); products of a few such numbers stay finite as floats (< 1e308).
 MAX_MAGNITUDE = 1e30
@@ -78,7 +78,8 @@ def _check_size(root: ast.AST, text: str) -> None:
         if nodes > MAX_NODES or depth > MAX_DEPTH:
             what = f"more than {MAX_NODES} terms" if nodes > MAX_NODES else f"nesting deeper than {MAX_DEPTH}"
             raise ExprError(f"an expression of at most {MAX_NODES} terms, {MAX_DEPTH} deep", f"{what} in {shown(text)}")
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node)
+                     if not isinstance(child, (ast.operator, ast.unaryop, ast.expr_context)))  # not terms
 
 
 def _power(base: Any, exponent: Any, text: str) -> Any:

@@ -14,10 +14,10 @@ from typing import Any, Callable, Mapping, Optional
 from .. import schema as S
 from ..errors import BadValue, Problem, SpecError
 from ..specs import DTYPES
-from ..units import UNITS, UnitError, parse_quantity
+from ..units import UNITS, UnitError, parse_quantity, shown
 from . import kinds
 from .access import COLLECTIVES
-from .expr import as_int, evaluate
+from .expr import MAX_CHARS, MAX_MAGNITUDE, as_int, evaluate, number_ok
 from .op import PHASES, Workload
 
 SCHEMA_VERSION = 1
@@ -110,7 +110,72 @@ def _check_value(kind: Any, value: Any, params: Mapping[str, Any]) -> Any:
     raise AssertionError(kind)  # pragma: no cover
 
 
-def build_workload(doc: Any, file: Optional[str] = None, overrides: Optional[Mapping[str, Any]] = None) -> Workload:
+MAX_LIST = 100_000   # items of a list parameter (one per embedding table, at most dlrm's 100,000)
+
+
+def param_problem(value: Any) -> Optional[tuple[str, str]]:
+    """(expected, found) when ``value`` cannot be a workload parameter, else None.
+
+    Parameters are scalars (a number, an expression, a choice, true/false, null) or a flat list
+    of them (one value per table): never a mapping or a nested list, and always bounded, so no
+    parameter can blow up the output of ``workload show`` or the time of a build."""
+    expected = "a number, an expression, a choice, true/false, or a flat list of them"
+    if isinstance(value, list):
+        if len(value) > MAX_LIST:
+            return f"a list of at most {MAX_LIST} values", f"a list of {len(value)}"
+        for v in value:
+            if _scalar_problem(v):
+                return expected, f"a list holding {_kind(v)}"
+        return None
+    problem = _scalar_problem(value)
+    return (problem[0] if problem[0] != "scalar" else expected, problem[1]) if problem else None
+
+
+def _kind(value: Any) -> str:
+    return "a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list) else shown(value)
+
+
+def _scalar_problem(value: Any) -> Optional[tuple[str, str]]:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return None if number_ok(value) else (f"a finite number of magnitude at most {MAX_MAGNITUDE:.0e}", shown(value))
+    if isinstance(value, str):
+        return None if len(value) <= MAX_CHARS else (f"at most {MAX_CHARS} characters", shown(value))
+    return "scalar", _kind(value) if isinstance(value, (dict, list)) else f"a {type(value).__name__}"
+
+
+def build_workload(doc: Any, file: Optional[str] = None, overrides: Optional[Mapping[str, Any]] = None,
+                   where: str = "wl") -> Workload:
+    """The Workload of a document, with ``overrides`` of its parameters (named ``{where}.KEY`` in
+    errors: ``--set wl.batch`` from the CLI).
+
+    An override is checked once, in its own name: a bad value is one line naming the override,
+    not one line per op that uses it; a value that the file's ops or builder refuse (batch 0) is
+    one line naming the override and the first problem it causes, when the file builds without it."""
+    overrides = dict(overrides or {})
+    try:
+        return _build_workload(doc, file, overrides, where)
+    except SpecError as e:
+        if not overrides:
+            raise
+        own = [p for p in e.problems if p.path.startswith(f"{where}.")]
+        if own:
+            raise SpecError(own) from None
+        try:
+            _build_workload(doc, file, {}, where)
+        except SpecError:
+            raise e from None   # the file itself is broken: its own problems
+        first = e.problems[0]
+        n = len(e.problems) - 1
+        more = f" (and {n} more problem{'s' if n > 1 else ''})" if n else ""
+        raise SpecError(Problem(file, ", ".join(f"{where}.{k}" for k in overrides),
+                                f"a value with which {doc.get('name', 'the workload')} builds",
+                                f"{', '.join(shown(v) for v in overrides.values())}, which gives {first.path}: "
+                                f"expected {first.expected}, found {first.found}{more}")) from None
+
+
+def _build_workload(doc: Any, file: Optional[str], overrides: dict, where: str) -> Workload:
     ctx = S.Ctx(file)
     if not isinstance(doc, dict):
         raise SpecError(Problem(file, "", "a mapping of workload keys", type(doc).__name__))
@@ -126,17 +191,27 @@ def build_workload(doc: Any, file: Optional[str] = None, overrides: Optional[Map
         ctx.add("params", "a mapping of parameter names to values", repr(params))
         params = {}
     params = dict(params)
-    for key, value in (overrides or {}).items():
+    for key, value in params.items():
+        problem = param_problem(value)
+        if problem:
+            ctx.add(f"params.{key}", *problem)
+    for key, value in overrides.items():
+        label = f"{where}.{key}"
         if key not in params:
             close = difflib.get_close_matches(str(key), list(params), n=1)
-            ctx.add(f"wl.{key}", "a parameter of this workload (" + (", ".join(params) or "it has none") + ")",
-                    f"unknown parameter {key!r}", f"did you mean {close[0]!r}?" if close else "")
+            ctx.add(label, "a parameter of this workload (" + (", ".join(params) or "it has none") + ")",
+                    f"unknown parameter {shown(key)}", f"did you mean {close[0]!r}?" if close else "")
+        elif param_problem(value):
+            ctx.add(label, *param_problem(value))
+        elif S.finite(params[key]) and isinstance(value, str) and not _is_expression(value, params):
+            # a word where the file has a number is a typo, not a choice
+            ctx.add(label, f"a number or an expression (the file has {shown(params[key])})", shown(value))
         else:
             params[key] = value
     if ctx.problems:
         raise SpecError(ctx.problems)
     if "builder" in doc:
-        return _from_builder(doc, params, file)
+        return _from_builder(doc, params, file, {k: f"{where}.{k}" for k in overrides})
     ops_doc = doc.get("ops")
     if not isinstance(ops_doc, list) or not ops_doc:
         raise SpecError(Problem(file, "ops", "a non-empty list of ops (or a builder)", repr(ops_doc)))
@@ -149,7 +224,8 @@ def build_workload(doc: Any, file: Optional[str] = None, overrides: Optional[Map
             else:
                 resolved[k] = as_int(evaluate(v, resolved)) if isinstance(v, (str, int, float)) else v
         except BadValue as e:
-            ctx.add(f"params.{k}", e.expected, e.found)
+            # an override's fault is said once, in its own name
+            ctx.add(f"{where}.{k}" if k in overrides else f"params.{k}", e.expected, e.found)
     ops = []
     for i, od in enumerate(ops_doc):
         label = f"ops[{i}]" + (f" ({od['name']})" if isinstance(od, dict) and isinstance(od.get("name"), str) else "")
@@ -216,19 +292,24 @@ def _is_expression(text: str, names: Mapping[str, Any]) -> bool:
     return not word or text.strip() in names
 
 
-def _from_builder(doc: dict, params: dict, file: Optional[str]) -> Workload:
+def _from_builder(doc: dict, params: dict, file: Optional[str], labels: Mapping[str, str]) -> Workload:
+    """``labels``: parameter -> the override's name, for problems that an override causes."""
     name = doc["builder"]
-    if name not in BUILDERS:
+    if not isinstance(name, str) or name not in BUILDERS:
         _load_builders()
-    if name not in BUILDERS:
-        raise SpecError(Problem(file, "builder", "one of " + ", ".join(sorted(BUILDERS)), repr(name)))
+    if not isinstance(name, str) or name not in BUILDERS:
+        raise SpecError(Problem(file, "builder", "one of " + ", ".join(sorted(BUILDERS)), shown(name)))
+
+    def where(path: str) -> str:
+        key = re.split(r"[.\[]", path, maxsplit=1)[0]
+        return labels[key] + path[len(key):] if key in labels else f"params.{path}" if path else "params"
     try:
         wl = BUILDERS[name](name=doc["name"], **params)
     except SpecError as e:
-        raise SpecError([Problem(file, f"params.{p.path}" if p.path else "params", p.expected, p.found, p.hint)
-                         for p in e.problems]) from None
-    except TypeError as e:  # an unknown keyword for the builder
-        raise SpecError(Problem(file, "params", f"parameters of the {name} builder", str(e))) from None
+        raise SpecError([Problem(file, where(p.path), p.expected, p.found, p.hint) for p in e.problems]) from None
+    except (TypeError, ValueError, ArithmeticError) as e:  # a value the builder cannot use, in its words
+        raise SpecError(Problem(file, "params", f"parameters the {name} builder can use",
+                                f"{type(e).__name__}: {shown(str(e))}")) from None
     from dataclasses import replace
     return replace(wl, description=str(doc.get("description", wl.description)),
                    source=str(doc.get("source", wl.source)), file=file)

@@ -11,9 +11,14 @@ from typing import Any, Mapping, Optional
 
 from ..errors import Problem, SpecError
 from ..loader import read_json
+from ..units import shown
+from .from_doc import param_problem
 from .op import Workload
 from .transformer import build_transformer
 
+# Every size in a config is a count below 2^31 (the largest published vocabularies are ~256 k,
+# hidden sizes ~25 k, context lengths ~10 M); anything larger is a corrupt or hostile file.
+MAX_FIELD = 2**31 - 1
 LLAMA_LIKE = ("llama", "mistral", "mixtral", "qwen2")
 MODEL_TYPES = LLAMA_LIKE + ("gpt2", "bert")
 TORCH_DTYPES = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32"}
@@ -31,20 +36,29 @@ _BERT_KEYS = (("hidden", "hidden_size", True), ("layers", "num_hidden_layers", T
               ("type_vocab", "type_vocab_size", False))
 
 
-def workload_from_hf_config(path: os.PathLike | str, overrides: Optional[Mapping[str, Any]] = None) -> Workload:
+def workload_from_hf_config(path: os.PathLike | str, overrides: Optional[Mapping[str, Any]] = None,
+                            where: str = "wl") -> Workload:
+    """``overrides`` are transformer parameters, named ``{where}.KEY`` in errors."""
     p = Path(path)
     file = str(p)
     doc = read_json(p)  # within the loader's size and depth limits
     if not isinstance(doc, dict):
         raise SpecError(Problem(file, "", "a JSON object (a Hugging Face config.json)", type(doc).__name__))
+    overrides = dict(overrides or {})
+    bad = [Problem(file, f"{where}.{k}", *param_problem(v)) for k, v in overrides.items() if param_problem(v)]
+    if bad:
+        raise SpecError(bad)
     params = params_from_hf_config(doc, file)
-    params.update(overrides or {})
+    params.update(overrides)
     name = p.parent.name if p.name == "config.json" and p.parent.name else p.stem
     try:
         wl = build_transformer(name=name, **params)
     except SpecError as e:
-        key = lambda q: f"wl.{q.path}" if q.path in (overrides or {}) else q.path
+        key = lambda q: f"{where}.{q.path}" if q.path in overrides else q.path  # the override's own name
         raise SpecError([Problem(file, key(q), q.expected, q.found, q.hint) for q in e.problems]) from None
+    except (TypeError, ValueError, ArithmeticError) as e:  # a value the builder cannot use, in its words
+        raise SpecError(Problem(file, "", "a config the transformer builder can use",
+                                f"{type(e).__name__}: {shown(str(e))}")) from None
     source = f"Hugging Face config.json ({doc.get('_name_or_path') or name})"
     return Workload(name=wl.name, ops=wl.ops, params=wl.params, description=f"{doc['model_type']} from {file}",
                     source=source, parameters=wl.parameters, tokens=wl.tokens, file=file)
@@ -54,7 +68,7 @@ def params_from_hf_config(doc: dict, file: Optional[str] = None) -> dict[str, An
     """Builder parameters (architecture and sensible run defaults) from a config.json document."""
     model_type = doc.get("model_type")
     if model_type not in MODEL_TYPES:
-        raise SpecError(Problem(file, "model_type", "one of " + ", ".join(MODEL_TYPES), repr(model_type)))
+        raise SpecError(Problem(file, "model_type", "one of " + ", ".join(MODEL_TYPES), shown(model_type)))
     keys = _LLAMA_KEYS if model_type in LLAMA_LIKE else _GPT2_KEYS if model_type == "gpt2" else _BERT_KEYS
     params: dict[str, Any] = {}
     problems = []
@@ -64,13 +78,13 @@ def params_from_hf_config(doc: dict, file: Optional[str] = None) -> dict[str, An
             if required:
                 problems.append(Problem(file, theirs, "an integer", "nothing"))
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            problems.append(Problem(file, theirs, "an integer >= 1", repr(value)))
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_FIELD:
+            problems.append(Problem(file, theirs, f"an integer from 1 to {MAX_FIELD}", shown(value)))
             continue
         params[ours] = value
     dtype = doc.get("torch_dtype", "bfloat16")
-    if dtype not in TORCH_DTYPES:
-        problems.append(Problem(file, "torch_dtype", "one of " + ", ".join(TORCH_DTYPES), repr(dtype)))
+    if not isinstance(dtype, str) or dtype not in TORCH_DTYPES:
+        problems.append(Problem(file, "torch_dtype", "one of " + ", ".join(TORCH_DTYPES), shown(dtype)))
     if problems:
         raise SpecError(problems)
     dtype = TORCH_DTYPES[dtype]

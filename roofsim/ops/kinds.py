@@ -33,6 +33,18 @@ def _pos(name: str, **values) -> None:
         raise SpecError(bad)
 
 
+MAX_WHOLE = 2**53   # a count above this is not exact as a float (FLOPs and bytes are floats)
+
+
+def _whole(name: str, values: dict, low: int = 1, high: int = MAX_WHOLE) -> None:
+    """Shapes and counts are whole numbers: ``m: 0.5`` would give FLOPs from 0.5 and bytes from 0."""
+    bad = [Problem(None, f"{name}.{k}", f"a whole number from {low} to {'2^53' if high == MAX_WHOLE else high}",
+                   repr(v)) for k, v in values.items()
+           if isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= high or v != int(v)]
+    if bad:
+        raise SpecError(bad)
+
+
 def gemm(name: str, m: int, n: int, k: int, dtype: str = "fp16", batch: int = 1, out_dtype: Optional[str] = None,
          weight: Optional[str] = "b", count: int = 1, phase: str = "forward", unit: str = "matrix", notes: str = "") -> Op:
     """C[m,n] = A[m,k] @ B[k,n], ``batch`` times: 2*m*n*k*batch FLOPs.
@@ -41,7 +53,7 @@ def gemm(name: str, m: int, n: int, k: int, dtype: str = "fp16", batch: int = 1,
     experts); a weight shared by many rows is one GEMM with those rows folded into ``m``.
     ``weight`` names the operand that is a weight ("a", "b" or None) for byte accounting by role.
     """
-    _pos(name, m=m, n=n, k=k, batch=batch)
+    _whole(name, dict(m=m, n=n, k=k, batch=batch))
     b, bo = _b(dtype), _b(out_dtype or dtype)
     role = lambda x: "weight" if weight == x else "activation"
     return Op(
@@ -57,7 +69,8 @@ def gemm(name: str, m: int, n: int, k: int, dtype: str = "fp16", batch: int = 1,
 
 def elementwise(name: str, elements: float, dtype: str = "fp16", inputs: int = 1, outputs: int = 1,
                 flops_per_element: float = 1.0, count: int = 1, phase: str = "forward", notes: str = "") -> Op:
-    _pos(name, elements=elements)
+    _whole(name, dict(elements=elements))
+    _whole(name, dict(inputs=inputs, outputs=outputs), low=0, high=64)
     b = _b(dtype)
     return Op(
         name=name, kind="elementwise", flops=(FlopCount(dtype, elements * flops_per_element, "vector"),),
@@ -72,7 +85,7 @@ def elementwise(name: str, elements: float, dtype: str = "fp16", inputs: int = 1
 def reduction(name: str, elements: float, outputs: float = 1, dtype: str = "fp32", count: int = 1,
               phase: str = "forward", notes: str = "") -> Op:
     """Sum ``elements`` values into ``outputs`` results: elements - outputs additions (~elements)."""
-    _pos(name, elements=elements, outputs=outputs)
+    _whole(name, dict(elements=elements, outputs=outputs))
     b = _b(dtype)
     return Op(
         name=name, kind="reduction", flops=(FlopCount(dtype, float(elements), "vector"),), access=StreamAccess(),
@@ -83,7 +96,7 @@ def reduction(name: str, elements: float, outputs: float = 1, dtype: str = "fp32
 
 def softmax(name: str, rows: float, cols: float, dtype: str = "fp16", count: int = 1, phase: str = "forward",
             notes: str = "") -> Op:
-    _pos(name, rows=rows, cols=cols)
+    _whole(name, dict(rows=rows, cols=cols))
     b, n = _b(dtype), rows * cols
     return Op(
         name=name, kind="softmax", flops=(FlopCount(dtype, 5.0 * n, "vector"),), access=StreamAccess(),
@@ -94,7 +107,7 @@ def softmax(name: str, rows: float, cols: float, dtype: str = "fp16", count: int
 
 def layernorm(name: str, rows: float, cols: float, dtype: str = "fp16", rms: bool = False, count: int = 1,
               phase: str = "forward", notes: str = "") -> Op:
-    _pos(name, rows=rows, cols=cols)
+    _whole(name, dict(rows=rows, cols=cols))
     b, n = _b(dtype), rows * cols
     params = 1 if rms else 2  # RMSNorm has a scale only; LayerNorm a scale and a shift
     return Op(
@@ -110,7 +123,7 @@ def gather(name: str, lookups: int, row_bytes: int, table_rows: int, dtype: str 
            distribution: str = "uniform", zipf_alpha: float = 1.05, count: int = 1, phase: str = "forward",
            seed: int = 0, notes: str = "") -> Op:
     """Embedding-bag: ``lookups`` row reads (pooling rows summed per bag), one int32 id each."""
-    _pos(name, lookups=lookups, row_bytes=row_bytes, table_rows=table_rows, pooling=pooling)
+    _whole(name, dict(lookups=lookups, row_bytes=row_bytes, table_rows=table_rows, pooling=pooling))
     if distribution not in ("uniform", "zipf"):
         raise SpecError(Problem(None, f"{name}.distribution", "uniform or zipf", repr(distribution)))
     b = _b(dtype)
@@ -131,7 +144,7 @@ def gather(name: str, lookups: int, row_bytes: int, table_rows: int, dtype: str 
 def spmm(name: str, rows: int, cols: int, nnz: int, feature_dim: int, dtype: str = "fp32", degree_alpha: float = 2.1,
          count: int = 1, phase: str = "forward", seed: int = 0, notes: str = "") -> Op:
     """Y[rows,f] = A[rows,cols] (CSR, nnz) @ X[cols,f]: 2*nnz*f FLOPs; each nonzero gathers a row of X."""
-    _pos(name, rows=rows, cols=cols, nnz=nnz, feature_dim=feature_dim)
+    _whole(name, dict(rows=rows, cols=cols, nnz=nnz, feature_dim=feature_dim))
     b = _b(dtype)
     return Op(
         name=name, kind="spmm", flops=(FlopCount(dtype, 2.0 * nnz * feature_dim, "vector"),),
@@ -150,7 +163,8 @@ def collective(name: str, collective: str, bytes: float, participants: int, dtyp
     """A collective on a ``bytes`` buffer per device. Reductions add (p-1)/p of the elements."""
     if collective not in COLLECTIVES:
         raise SpecError(Problem(None, f"{name}.collective", f"one of {COLLECTIVES}", repr(collective)))
-    _pos(name, bytes=bytes, participants=participants)
+    _pos(name, bytes=bytes)
+    _whole(name, dict(participants=participants))
     p = participants
     reduce_flops = (p - 1) / p * bytes / _b(dtype) if collective in ("all-reduce", "reduce-scatter") else 0.0
     return Op(
@@ -200,7 +214,7 @@ def embedding_bag(name: str, bags: int, pooling: int, rows: int, dim: int, dtype
     per output value; quantised rows add a dequantising multiply-add per value read. Bytes: the
     gathered rows (through the cache model), the int32 ids and bag offsets, the pooled outputs.
     """
-    _pos(name, bags=bags, pooling=pooling, rows=rows, dim=dim)
+    _whole(name, dict(bags=bags, pooling=pooling, rows=rows, dim=dim))
     p = []
     if mode not in POOLING_MODES:
         p.append(Problem(None, f"{name}.mode", "one of " + ", ".join(POOLING_MODES), repr(mode)))
@@ -253,7 +267,8 @@ def embedding_update(name: str, bags: int, pooling: int, unique_rows: float, dim
     expanded to the looked-up rows, sorted by row id (ids and positions written and read back once),
     summed per distinct row, and only the ``unique_rows`` touched rows and their optimizer state are
     read, updated and written back."""
-    _pos(name, bags=bags, pooling=pooling, unique_rows=unique_rows, dim=dim)
+    _pos(name, unique_rows=unique_rows)
+    _whole(name, dict(bags=bags, pooling=pooling, dim=dim))
     _optimizer(name, optimizer)
     lookups = bags * pooling
     row_bytes = embedding_row_bytes(dim, dtype)
