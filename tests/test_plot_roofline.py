@@ -185,7 +185,7 @@ def test_cli_writes_through_a_symlink(tmp_path):
     (["-o", "{tmp}"], "expected a file name ending in .png, .svg or .pdf"),
     (["--hw", "no-such-chip"], "unknown hardware 'no-such-chip'"),
     (["--workload", "no-such-model"], "no-such-model"),
-    (["--set", "wl.batch=-3"], "expected a number > 0, found -6"),
+    (["--set", "wl.batch=-3"], "wl.batch: expected a value with which tiny builds, found -3"),
     (["--top", "-1"], "Invalid value for '--top'"),
     (["--hw", ","], "hardware"),
 ])
