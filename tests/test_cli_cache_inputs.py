@@ -151,6 +151,15 @@ def test_too_many_ways_is_one_line(tmp_path, trace):
                "gives fully associative LRU of any size), found 17179869184")
 
 
+@pytest.mark.parametrize("spec,found", [("1e30 B,8,64,lru", int(1e30)), ("8EiB,8,64,lru", 8 << 60)])  # quantities parse as floats
+def test_capacity_beyond_the_address_space_is_one_line(tmp_path, trace, spec, found):
+    # 1e30 B used to overflow the int64 parameter array with a traceback
+    np.save(tmp_path / "t.npy", trace)
+    error_line(run("simulate", "--trace", tmp_path / "t.npy", "--level", spec),
+               f"cache level L1: capacity_bytes: expected at most 2**62 (4 EiB, the address space "
+               f"simulated), found {found}")
+
+
 def test_csv_is_plain_numbers_with_units_in_names(tmp_path, trace):
     np.save(tmp_path / "t.npy", trace)
     r = run("simulate", "--trace", tmp_path / "t.npy", "--level", L1, "--format", "csv")
@@ -213,3 +222,11 @@ def test_hw_validate_formats():
     r = CliRunner().invoke(main, ["hw", "validate", good, bad, "--format", "csv"])
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert [(x["file"], x["valid"]) for x in rows] == [(good, "True"), (bad, "False")]
+
+
+@pytest.mark.parametrize("line", ["0", "3", "-64", str(1 << 70)])
+def test_mrc_line_sizes(tmp_path, trace, line):
+    # 2**70 used to run: a shift past 63 bits put every access in one line
+    np.save(tmp_path / "t.npy", trace)
+    error_line(run("mrc", "--trace", tmp_path / "t.npy", "--line", line),
+               f"line size: expected a power of two in bytes, at most 2**62, found {int(line)}")

@@ -18,6 +18,7 @@ MAX_LEVELS = 8
 # Every access scans its set's ways, so a set of millions of ways (a huge "full" level) would
 # take hours; fully associative LRU of any size is what `roofsim cache mrc` computes exactly.
 MAX_WAYS = 1 << 16
+MAX_CAPACITY = 1 << 62  # byte addresses are below 2**62: a larger cache holds nothing more
 
 
 def _is_pow2(n: int) -> bool:
@@ -53,6 +54,9 @@ class CacheLevelConfig:
             if self.capacity_bytes % (self.ways * self.line_bytes):
                 problems.append(f"capacity_bytes: expected a multiple of ways x line_bytes = "
                                 f"{self.ways * self.line_bytes}, found {self.capacity_bytes}")
+            if self.capacity_bytes > MAX_CAPACITY or self.line_bytes > MAX_CAPACITY:
+                problems.append(f"capacity_bytes: expected at most 2**62 (4 EiB, the address "
+                                f"space simulated), found {self.capacity_bytes}")
             if self.ways > MAX_WAYS:
                 problems.append(f"ways: expected at most {MAX_WAYS} (each access scans its set; "
                                 f"`roofsim cache mrc` gives fully associative LRU of any size), "

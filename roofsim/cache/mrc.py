@@ -85,8 +85,9 @@ class MissRatioCurve:
 def line_accesses(addrs, line_bytes: int, sizes=None) -> np.ndarray:
     """The trace as int64 line numbers; an access spanning k lines becomes k line accesses."""
     a = _as_int64_addresses(addrs)
-    if not isinstance(line_bytes, (int, np.integer)) or line_bytes < 1 or line_bytes & (line_bytes - 1):
-        raise CacheConfigError(f"line size: expected a power of two in bytes, found {line_bytes!r}")
+    if (not isinstance(line_bytes, (int, np.integer)) or line_bytes < 1 or line_bytes & (line_bytes - 1)
+            or line_bytes > 1 << 62):  # addresses are below 2**62 (a wider shift is undefined)
+        raise CacheConfigError(f"line size: expected a power of two in bytes, at most 2**62, found {line_bytes!r}")
     shift = int(line_bytes).bit_length() - 1
     first = a >> shift
     if sizes is None:
