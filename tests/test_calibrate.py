@@ -174,3 +174,19 @@ def test_too_few_kernels_to_fit_is_refused():
     base = get_hardware("h100")
     with pytest.raises(SpecError, match="at least 3 kernels"):
         calibrate(base, _synthetic(base, 0.0)[:2])
+
+
+def test_a_second_matrix_dtype_gets_its_own_compute_fraction():
+    base = get_hardware("h100")
+    truth = derive(base, {**TRUE, "efficiency.compute.fp8": 0.55})
+    rng = np.random.default_rng(3)
+    ops = _ops() + [gemm(f"f{m}x{k}", m, 8192, k, "fp8", weight=None) for m in (2048, 8192) for k in (1024, 8192)]
+    exact = [Measurement(op.name, "h100-sxm5", op.kind, (op,), 1.0, "s") for op in ops]
+    t = predict(truth, exact) * np.exp(rng.normal(0.0, 0.01, len(ops)))
+    ms = [Measurement(op.name, "h100-sxm5", op.kind, (op,), float(ti), "s") for op, ti in zip(ops, t)]
+    names = [p.name for p in fit_parameters(base, ms)]
+    # bf16 (16 GEMMs) sets the default; fp8 (4 GEMMs >= MIN_KERNELS) gets its own fraction
+    assert names[:2] == ["compute", "compute.fp8"]
+    _, values = fit(base, ms)
+    assert values["compute"] == pytest.approx(0.7, rel=0.05)
+    assert values["compute.fp8"] == pytest.approx(0.55, rel=0.05)

@@ -65,13 +65,38 @@ def _memory_latency_get(hw: HardwareSpec) -> float:
     return memory_latency(hw)
 
 
-def fit_parameters(hw: HardwareSpec) -> list[FitParameter]:
-    """The fitted parameters of ``hw`` (the main level's name is part of one path)."""
+def _compute_fraction(dtype: str) -> FitParameter:
+    key = "default" if dtype == "default" else dtype
+    return FitParameter(f"compute" if key == "default" else f"compute.{key}", f"efficiency.compute.{key}", 0.3, 1.0,
+                        lambda h: h.efficiency.compute_fraction(key),
+                        lambda h, v: _eff(h, compute=_with_fraction(h.efficiency.compute, key, v)))
+
+
+def _matrix_dtypes(hw: HardwareSpec, measurements: Sequence[Measurement]) -> list[str]:
+    """Dtypes (as the device runs them) of the matrix FLOPs in ``measurements``, most kernels first."""
+    counts: dict[str, int] = {}
+    for m in measurements:
+        for op in m.ops:
+            for f in op.flops:
+                if f.unit == "matrix" and f.flops > 0:
+                    d = hw.compute.resolve(f.dtype, f.unit).dtype
+                    counts[d] = counts.get(d, 0) + 1
+    return sorted(counts, key=lambda d: -counts[d])
+
+
+def fit_parameters(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -> list[FitParameter]:
+    """The fitted parameters of ``hw``: the five of the module docstring, plus one compute
+    fraction for every further matrix dtype with at least MIN_KERNELS kernels (TF32 GEMMs reach
+    a smaller share of their peak than bf16 ones); the commonest dtype sets ``default``."""
     main = hw.main_memory.name
+    dtypes = _matrix_dtypes(hw, measurements)
+    counts = {d: sum(1 for m in measurements for op in m.ops for f in op.flops
+                     if f.unit == "matrix" and f.flops > 0 and hw.compute.resolve(f.dtype, f.unit).dtype == d)
+              for d in dtypes}
+    extra = [_compute_fraction(d) for d in dtypes[1:] if counts[d] >= MIN_KERNELS]
     return [
-        FitParameter("compute", "efficiency.compute.default", 0.3, 1.0,
-                     lambda h: h.efficiency.compute_fraction("default"),
-                     lambda h, v: _eff(h, compute=_with_fraction(h.efficiency.compute, "default", v))),
+        _compute_fraction("default"),
+        *extra,
         FitParameter("memory", f"efficiency.memory.{main}", 0.3, 1.0, _main_fraction_get,
                      lambda h, v: _eff(h, memory=_with_fraction(h.efficiency.memory, main, v))),
         FitParameter("latency", "efficiency.latency", 0.5e-6, 50e-6, lambda h: h.efficiency.latency_s,
@@ -134,7 +159,7 @@ def _apply(hw, params, z):
 def fit(hw: HardwareSpec, measurements: Sequence[Measurement], params: Optional[Sequence[FitParameter]] = None
         ) -> tuple[HardwareSpec, dict]:
     """Robust fit of ``params`` (default: fit_parameters(hw)) -> (fitted spec, {name: value})."""
-    params = list(params if params is not None else fit_parameters(hw))
+    params = list(params if params is not None else fit_parameters(hw, measurements))
     if len(measurements) < MIN_KERNELS:
         raise SpecError(Problem(None, "measurements", f"at least {MIN_KERNELS} kernels to fit", str(len(measurements))))
     log_t = np.log([m.time_s for m in measurements])
@@ -222,7 +247,7 @@ class Calibration:
 def calibrate(hw: HardwareSpec, measurements: Sequence[Measurement], k: int = 5, seed: int = 0) -> Calibration:
     """Fit ``hw`` to its measurements (by device id or alias) and cross-validate the fit."""
     mine = select(hw, measurements)
-    params = fit_parameters(hw)
+    params = fit_parameters(hw, mine)
     fitted, values = fit(hw, mine, params)
     k = max(2, min(k, len(mine)))
     cv = cross_validate(hw, mine, folds(mine, k, seed), params)
