@@ -92,6 +92,7 @@ class OpArrays:
     row_bytes: np.ndarray
     other_bytes: np.ndarray   # irregular: the streamed rest (indices, outputs)
     explicit_main: np.ndarray  # explicit: bytes at main memory (0 if none)
+    stored: np.ndarray = None  # [N, 3] dense: stored bytes per GEMM-view element of A, B, C
 
 
 def op_arrays(ops: list[Op]) -> OpArrays:
@@ -99,6 +100,7 @@ def op_arrays(ops: list[Op]) -> OpArrays:
     z = lambda: np.zeros(N)
     pattern = np.zeros(N, int)
     m, n, k, batch, ab, bb, cb, rw, ra, rb, ob, em = (z() for _ in range(12))
+    stored = np.zeros((N, 3))
     for i, op in enumerate(ops):
         a = op.access
         pattern[i] = PATTERNS.index(a.kind)
@@ -106,6 +108,7 @@ def op_arrays(ops: list[Op]) -> OpArrays:
         if isinstance(a, DenseAccess):
             m[i], n[i], k[i], batch[i] = a.m, a.n, a.k, a.batch
             ab[i], bb[i], cb[i] = a.a_bytes, a.b_bytes, a.c_bytes
+            stored[i] = a.stored_bytes_per_element()
         elif isinstance(a, GatherAccess):
             ra[i], rb[i] = a.lookups, a.row_bytes
             ob[i] = max(rw[i] - a.lookups * a.row_bytes, 0.0)
@@ -114,7 +117,7 @@ def op_arrays(ops: list[Op]) -> OpArrays:
             ob[i] = max(rw[i] - a.nnz * a.feature_bytes, 0.0)
         elif isinstance(a, ExplicitAccess):
             em[i] = a.main or 0.0
-    return OpArrays(pattern, m, n, k, batch, ab, bb, cb, rw, ra, rb, ob, em)
+    return OpArrays(pattern, m, n, k, batch, ab, bb, cb, rw, ra, rb, ob, em, stored)
 
 
 def dense_bytes(m, n, k, a_b, b_b, c_b, cap):
@@ -152,8 +155,11 @@ def analytic_bytes(ops: OpArrays, lv: LevelArrays) -> np.ndarray:
         # it once per distinct capacity and scatter: [U, Nd] instead of [H, Nd, L].
         uniq, inv = np.unique(lv.tile_capacity.ravel(), return_inverse=True)
         sub = lambda x: x[dense][None, :]
-        per_cap = dense_bytes(sub(ops.m), sub(ops.n), sub(ops.k), sub(ops.a_bytes), sub(ops.b_bytes),
-                              sub(ops.c_bytes), uniq[:, None]) * sub(ops.batch)          # [U, Nd]
+        # stored bytes per element: an implicit operand (convolution input) counts the tensor it
+        # reads, re-read once per tile column as in implicit GEMM, never an im2col copy
+        st = ops.stored if ops.stored is not None else np.stack([ops.a_bytes, ops.b_bytes, ops.c_bytes], 1)
+        per_cap = dense_bytes(sub(ops.m), sub(ops.n), sub(ops.k), st[dense, 0][None, :], st[dense, 1][None, :],
+                              st[dense, 2][None, :], uniq[:, None]) * sub(ops.batch)          # [U, Nd]
         per_gemm = per_cap[inv.reshape(H, L)].transpose(0, 2, 1)                          # [H, Nd, L]
         out[:, dense, :] = np.where(act, per_gemm, 0.0)
     stream = np.flatnonzero(ops.pattern == 1)

@@ -28,7 +28,20 @@ class DenseAccess:
     a_bytes: float = 2.0
     b_bytes: float = 2.0
     c_bytes: float = 2.0
+    # Implicit operands (a convolution as implicit GEMM): the elements actually stored, per
+    # batch instance, when fewer than the GEMM view's (A's m x k im2col view of the input tensor).
+    a_elements: Optional[float] = None
+    b_elements: Optional[float] = None
+    c_elements: Optional[float] = None
     kind = "dense"
+
+    def stored_bytes_per_element(self) -> tuple[float, float, float]:
+        """Bytes per GEMM-view element of A, B and C such that (view elements x it) is the bytes
+        stored: the element size, scaled down for implicit operands."""
+        view = (self.m * self.k, self.k * self.n, self.m * self.n)
+        sizes = (self.a_bytes, self.b_bytes, self.c_bytes)
+        stored = (self.a_elements, self.b_elements, self.c_elements)
+        return tuple(b * (e / v if e is not None else 1.0) for b, v, e in zip(sizes, view, stored))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from . import kinds
 from .access import RowIds
 from .from_doc import register_builder
 from .op import FlopCount, Op, Tensor, Workload
+from .params import choice_param, int_param, number_param
 from .popularity import expected_distinct
 
 INTERACTIONS = ("dot", "dcnv2")
@@ -138,45 +139,12 @@ def _as_list(value: Any) -> Any:
     return value
 
 
-def _int(value: Any, key: str, minimum: int, problems: list) -> Optional[int]:
-    if isinstance(value, str):
-        try:
-            value = int(value.strip())
-        except ValueError:
-            pass
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 62:
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        problems.append(Problem(None, key, f"an integer >= {minimum}", repr(value)))
-        return None
-    return value
-
-
-def _number(value: Any, key: str, problems: list) -> Optional[float]:
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            pass
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < 1e3):
-        problems.append(Problem(None, key, "a number > 0 (and < 1000)", repr(value)))
-        return None
-    return float(value)
-
-
-def _choice(value: Any, key: str, choices: Sequence[str], problems: list) -> Optional[str]:
-    if value not in choices:
-        problems.append(Problem(None, key, "one of " + ", ".join(choices), repr(value)))
-        return None
-    return value
-
-
 def _ints(value: Any, key: str, minimum: int, problems: list) -> tuple[int, ...]:
     value = _as_list(value)
     if not isinstance(value, (list, tuple)) or not value:
         problems.append(Problem(None, key, "a non-empty list of integers", repr(value)))
         return ()
-    out = tuple(_int(v, f"{key}[{i}]", minimum, problems) for i, v in enumerate(value))
+    out = tuple(int_param(v, f"{key}[{i}]", minimum, problems) for i, v in enumerate(value))
     return out if None not in out else ()
 
 
@@ -211,10 +179,10 @@ def _tables(params: dict, problems: list, seed: int) -> tuple[Table, ...]:
     tables = []
     for i in range(n):
         at = lambda k: f"{k}[{i}]" if isinstance(params.get(k), (list, tuple)) else k
-        dim = _int(col["emb_dim"][i], at("emb_dim"), 1, problems)
-        pooling = _int(col["pooling"][i], at("pooling"), 1, problems)
-        mode = _choice(col["pooling_mode"][i], at("pooling_mode"), kinds.POOLING_MODES, problems)
-        dtype = _choice(col["emb_dtype"][i], at("emb_dtype"), DTYPES, problems)
+        dim = int_param(col["emb_dim"][i], at("emb_dim"), 1, problems)
+        pooling = int_param(col["pooling"][i], at("pooling"), 1, problems)
+        mode = choice_param(col["pooling_mode"][i], at("pooling_mode"), kinds.POOLING_MODES, problems)
+        dtype = choice_param(col["emb_dtype"][i], at("emb_dtype"), DTYPES, problems)
         path = col["index_files"][i]
         ids = None
         if path is not None:
@@ -225,8 +193,8 @@ def _tables(params: dict, problems: list, seed: int) -> tuple[Table, ...]:
                 problems.extend(e.problems)
             dist = "file"
         else:
-            dist = _choice(col["distribution"][i], at("distribution"), ("uniform", "zipf"), problems)
-        alpha = _number(col["zipf_alpha"][i], at("zipf_alpha"), problems)
+            dist = choice_param(col["distribution"][i], at("distribution"), ("uniform", "zipf"), problems)
+        alpha = number_param(col["zipf_alpha"][i], at("zipf_alpha"), problems)
         if None in (dim, pooling, mode, dtype, dist, alpha) or (path is not None and ids is None):
             continue
         tables.append(Table(rows[i], dim, pooling, mode, dtype, dist, alpha, ids))
@@ -241,21 +209,21 @@ def dlrm_config(params: dict) -> DLRMConfig:
                          for k in unknown])
     p: list[Problem] = []
     get = params.get
-    seed = _int(get("seed", 0), "seed", 0, p) or 0
+    seed = int_param(get("seed", 0), "seed", 0, p) or 0
     c = dict(
-        dense_features=_int(get("dense_features", 13), "dense_features", 1, p),
+        dense_features=int_param(get("dense_features", 13), "dense_features", 1, p),
         bottom_mlp=_ints(get("bottom_mlp"), "bottom_mlp", 1, p),
         top_mlp=_ints(get("top_mlp"), "top_mlp", 1, p),
         tables=_tables(params, p, seed),
-        interaction=_choice(get("interaction", "dot"), "interaction", INTERACTIONS, p),
-        cross_layers=_int(get("cross_layers", 3), "cross_layers", 1, p),
-        cross_rank=_int(get("cross_rank", 0), "cross_rank", 0, p),
-        dtype=_choice(get("dtype", "fp32"), "dtype", DTYPES, p),
-        phase=_choice(get("phase", "inference"), "phase", PHASES, p),
-        batch=_int(get("batch", 2048), "batch", 1, p),
-        devices=_int(get("devices", 1), "devices", 1, p),
-        optimizer=_choice(get("optimizer", "rowwise_adagrad"), "optimizer", kinds.OPTIMIZERS, p),
-        dense_optimizer=_choice(get("dense_optimizer", "adagrad"), "dense_optimizer",
+        interaction=choice_param(get("interaction", "dot"), "interaction", INTERACTIONS, p),
+        cross_layers=int_param(get("cross_layers", 3), "cross_layers", 1, p),
+        cross_rank=int_param(get("cross_rank", 0), "cross_rank", 0, p),
+        dtype=choice_param(get("dtype", "fp32"), "dtype", DTYPES, p),
+        phase=choice_param(get("phase", "inference"), "phase", PHASES, p),
+        batch=int_param(get("batch", 2048), "batch", 1, p),
+        devices=int_param(get("devices", 1), "devices", 1, p),
+        optimizer=choice_param(get("optimizer", "rowwise_adagrad"), "optimizer", kinds.OPTIMIZERS, p),
+        dense_optimizer=choice_param(get("dense_optimizer", "adagrad"), "dense_optimizer",
                                 tuple(o for o in kinds.OPTIMIZERS if o != "rowwise_adagrad"), p),
         seed=seed,
     )

@@ -248,10 +248,11 @@ def embedding_bag(name: str, bags: int, pooling: int, rows: int, dim: int, dtype
 #   sgd: w -= lr g (2).  adagrad: s += g^2 (2), w -= lr g / (sqrt(s) + eps) (5) = 7.
 #   rowwise_adagrad: one state per ROW: per value g^2 summed (2) and w -= c g (2) = 4, per row
 #   mean, s += , sqrt, + eps, lr / . (5, counted in ROW_FLOPS).  adam: m, v (7), update (5) = 12.
-OPTIMIZER_STATE_BYTES = {"sgd": 0, "adagrad": 4, "rowwise_adagrad": 0, "adam": 8}
-OPTIMIZER_ROW_STATE_BYTES = {"sgd": 0, "adagrad": 0, "rowwise_adagrad": 4, "adam": 0}
-OPTIMIZER_FLOPS = {"sgd": 2, "adagrad": 7, "rowwise_adagrad": 4, "adam": 12}
-OPTIMIZER_ROW_FLOPS = {"sgd": 0, "adagrad": 0, "rowwise_adagrad": 5, "adam": 0}
+#   sgd_momentum: v = mu v + g (2), w -= lr v (2) = 4, one fp32 buffer.
+OPTIMIZER_STATE_BYTES = {"sgd": 0, "sgd_momentum": 4, "adagrad": 4, "rowwise_adagrad": 0, "adam": 8}
+OPTIMIZER_ROW_STATE_BYTES = {"sgd": 0, "sgd_momentum": 0, "adagrad": 0, "rowwise_adagrad": 4, "adam": 0}
+OPTIMIZER_FLOPS = {"sgd": 2, "sgd_momentum": 4, "adagrad": 7, "rowwise_adagrad": 4, "adam": 12}
+OPTIMIZER_ROW_FLOPS = {"sgd": 0, "sgd_momentum": 0, "adagrad": 0, "rowwise_adagrad": 5, "adam": 0}
 OPTIMIZERS = tuple(OPTIMIZER_FLOPS)
 
 
@@ -309,3 +310,111 @@ def optimizer_step(name: str, parameters: float, optimizer: str = "adagrad", dty
         access=StreamAccess(), reads=tuple(reads), writes=tuple(writes), count=count, phase="optimizer",
         notes=notes, shape=(("parameters", parameters), ("optimizer", optimizer), ("dtype", dtype)),
     )
+
+
+# ---------------------------------------------------------------- convolutional networks
+
+CONV_PASSES = ("forward", "dgrad", "wgrad")
+
+
+def conv_output(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """Output extent of a convolution or pooling window (PyTorch's formula)."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _conv_checks(name, n, c, h, w, k, r, s, stride, padding, dilation, groups) -> tuple[int, int]:
+    bad = [Problem(None, f"{name}.{key}", f"an integer >= {lo}", repr(v)) for key, v, lo in
+           (("n", n, 1), ("c", c, 1), ("h", h, 1), ("w", w, 1), ("k", k, 1), ("r", r, 1), ("s", s, 1),
+            ("stride", stride, 1), ("padding", padding, 0), ("dilation", dilation, 1), ("groups", groups, 1))
+           if isinstance(v, bool) or not isinstance(v, int) or v < lo]
+    if bad:
+        raise SpecError(bad)
+    if c % groups or k % groups:
+        raise SpecError(Problem(None, f"{name}.groups", f"a divisor of c ({c}) and k ({k})", repr(groups)))
+    p, q = conv_output(h, r, stride, padding, dilation), conv_output(w, s, stride, padding, dilation)
+    if p < 1 or q < 1:
+        raise SpecError(Problem(None, f"{name}.padding", "a window that fits the padded input",
+                                f"output {p} x {q}"))
+    return p, q
+
+
+def conv2d(name: str, n: int, c: int, h: int, w: int, k: int, r: int, s: int, stride: int = 1, padding: int = 0,
+           dilation: int = 1, groups: int = 1, dtype: str = "fp16", out_dtype: Optional[str] = None,
+           pass_: str = "forward", count: int = 1, phase: Optional[str] = None, notes: str = "") -> Op:
+    """2-D convolution (NCHW input, K filters of C/groups x R x S) as an implicit GEMM per group.
+
+    FLOPs, exact for every pass: 2 N K P Q (C/groups) R S (P x Q the output; depthwise: groups = C
+    = K; pointwise: R = S = 1). Bytes: the tensors the pass reads and writes (input, weights,
+    output, or their gradients), each at its stored size; the tiling model re-reads the implicit
+    operand per tile column as implicit GEMM does, never an im2col copy.
+    - forward: Y[NPQ, K/g] = X~[NPQ, C/g R S] W[C/g R S, K/g]
+    - dgrad:   dX~ from dY[NPQ, K/g] W^T[K/g, C/g R S] (same FLOPs; the input gradient is stored)
+    - wgrad:   dW[K/g, C/g R S] = dY^T[K/g, NPQ] X~[NPQ, C/g R S]
+    Depthwise convolutions (one channel per group) run on the vector units.
+    """
+    p, q = _conv_checks(name, n, c, h, w, k, r, s, stride, padding, dilation, groups)
+    if pass_ not in CONV_PASSES:
+        raise SpecError(Problem(None, f"{name}.pass", "one of " + ", ".join(CONV_PASSES), repr(pass_)))
+    b, bo = _b(dtype), _b(out_dtype or dtype)
+    cg, kg = c // groups, k // groups
+    npq, crs = n * p * q, cg * r * s
+    x, wt, y = n * cg * h * w, kg * crs, n * kg * p * q          # elements per group
+    if pass_ == "forward":
+        acc = DenseAccess(npq, kg, crs, groups, b, b, bo, a_elements=x)
+        reads = (Tensor(f"{name}.X", x * groups * b), Tensor(f"{name}.W", wt * groups * b, "weight"))
+        writes = (Tensor(f"{name}.Y", y * groups * bo),)
+    elif pass_ == "dgrad":
+        acc = DenseAccess(npq, crs, kg, groups, b, b, bo, c_elements=x)
+        reads = (Tensor(f"{name}.dY", y * groups * b, "gradient"), Tensor(f"{name}.W", wt * groups * b, "weight"))
+        writes = (Tensor(f"{name}.dX", x * groups * bo, "gradient"),)
+    else:
+        acc = DenseAccess(kg, crs, npq, groups, b, b, bo, b_elements=x)
+        reads = (Tensor(f"{name}.dY", y * groups * b, "gradient"), Tensor(f"{name}.X", x * groups * b))
+        writes = (Tensor(f"{name}.dW", wt * groups * bo, "gradient"),)
+    unit = "vector" if cg == 1 and kg == 1 else "matrix"
+    return Op(
+        name=name, kind="conv2d", flops=(FlopCount(dtype, 2.0 * npq * kg * crs * groups, unit),), access=acc,
+        reads=reads, writes=writes, count=count, phase=phase or ("forward" if pass_ == "forward" else "backward"),
+        notes=notes,
+        shape=(("n", n), ("c", c), ("h", h), ("w", w), ("k", k), ("r", r), ("s", s), ("stride", stride),
+               ("padding", padding), ("dilation", dilation), ("groups", groups), ("pass", pass_), ("dtype", dtype)),
+    )
+
+
+def pool2d(name: str, n: int, c: int, h: int, w: int, r: int, s: int, stride: int = 1, padding: int = 0,
+           dtype: str = "fp16", backward: bool = False, count: int = 1, notes: str = "") -> Op:
+    """Max or average pooling over R x S windows: one compare or add per window element of each
+    output (R S P Q per channel); streams the input once and writes the output (backward: reads
+    the output gradient, writes the input gradient)."""
+    p, q = _conv_checks(name, n, c, h, w, c, r, s, stride, padding, 1, 1)
+    b = _b(dtype)
+    x, y = n * c * h * w * b, n * c * p * q * b
+    reads, writes = ((Tensor(f"{name}.dY", y, "gradient"),), (Tensor(f"{name}.dX", x, "gradient"),)) if backward \
+        else ((Tensor(f"{name}.X", x),), (Tensor(f"{name}.Y", y),))
+    return Op(name=name, kind="pool2d", flops=(FlopCount(dtype, float(n * c * p * q * r * s), "vector"),),
+              access=StreamAccess(), reads=reads, writes=writes, count=count,
+              phase="backward" if backward else "forward", notes=notes,
+              shape=(("n", n), ("c", c), ("h", h), ("w", w), ("r", r), ("s", s), ("stride", stride)))
+
+
+def batchnorm(name: str, n: int, c: int, h: int, w: int, dtype: str = "fp16", training: bool = True,
+              backward: bool = False, count: int = 1, notes: str = "") -> Op:
+    """Batch normalisation over N H W per channel (+ the activation that follows, fused).
+
+    Training forward reads the input twice (statistics, then normalise) and writes the output:
+    8 FLOPs per element (mean, variance, normalise, scale, shift, as layernorm); backward reads the
+    input and the output gradient and writes the input gradient (about 12 per element). Inference
+    applies the running statistics: a scale and shift, 2 per element, one read and one write."""
+    _pos(name, n=n, c=c, h=h, w=w)
+    b, e = _b(dtype), n * c * h * w
+    params = Tensor(f"{name}.gamma_beta", 2 * c * 4.0, "weight")
+    if backward:
+        reads, writes, f = (Tensor(f"{name}.X", e * b), Tensor(f"{name}.dY", e * b, "gradient"), params), \
+            (Tensor(f"{name}.dX", e * b, "gradient"),), 12.0
+    elif training:
+        reads, writes, f = (Tensor(f"{name}.X", 2 * e * b), params), (Tensor(f"{name}.Y", e * b),), 8.0
+    else:
+        reads, writes, f = (Tensor(f"{name}.X", e * b), params), (Tensor(f"{name}.Y", e * b),), 2.0
+    return Op(name=name, kind="batchnorm", flops=(FlopCount(dtype, f * e, "vector"),), access=StreamAccess(),
+              reads=reads, writes=writes, count=count, phase="backward" if backward else "forward", notes=notes,
+              shape=(("n", n), ("c", c), ("h", h), ("w", w), ("dtype", dtype)))
