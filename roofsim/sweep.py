@@ -16,10 +16,14 @@ checks every swept path), and each swept field replaces its column. What a sweep
 - a link's bandwidth (``interconnect.<link>.bandwidth_per_direction``) and the per-op latency
   floor (``efficiency.latency``).
 
-Points that violate a spec invariant (an inner level not smaller than main memory), whose
-workload does not fit in main memory (roofsim.memory.footprint), or that cannot run an op (no
-link for a collective) are infeasible: counted, reported with a reason, left off the Pareto
-front, never an error. Every point also gets a cost (``CostModel``): a power proxy fitted to the
+What main memory cannot hold of a workload's footprint (roofsim.memory.footprint) goes to the
+far tiers behind it in order (host DRAM, LPDDR, CXL: roofsim.memory.place's rule, a tier without a
+capacity holds the rest) and is read from there once per step at that tier's bandwidth, not
+overlapped: a sweep over tier capacities and bandwidths says how much HBM is enough and what a
+larger, slower tier behind it buys. Points that violate a spec invariant (an inner level not
+smaller than main memory), whose footprint no tier holds, or that cannot run an op (no link for
+a collective) are infeasible: counted, reported with a reason, left off the Pareto front, never
+an error. Every point also gets a cost (``CostModel``): a power proxy fitted to the
 catalogue, or a user expression over the point's spec fields.
 """
 from __future__ import annotations
@@ -281,6 +285,8 @@ class Sweep:
         self.timed = [j for j, m in enumerate(self.probe.memory)
                       if j == self.main or (j < self.main and m.bandwidth_bytes_per_s)]
         self.tmain = self.timed.index(self.main)
+        # Far tiers with a bandwidth: they hold what main memory cannot (see evaluate)
+        self.far = [j for j, m in enumerate(self.probe.memory) if j > self.main and m.bandwidth_bytes_per_s]
         self._lv0 = level_arrays([self.probe])
         weights = list(weights) if weights is not None else [1.0] * len(workloads)
         self.tables = [self._tables(wl, float(w)) for wl, w in zip(workloads, weights)]
@@ -406,15 +412,18 @@ class Sweep:
     def evaluate(self, X: np.ndarray) -> dict:
         """Columns over the points of X [P, A]: time_s (weighted over the workloads), time_<wl>_s
         when several, time_<bound>_s (time spent bound by each), bound (the one with most time),
-        footprint_bytes (largest over the workloads), fits, reason (why infeasible, "" if not)."""
+        footprint_bytes (largest over the workloads), fits (in main memory), spilled_bytes (the
+        largest excess held by the far tiers), reason (why infeasible, "" if not)."""
         from .roofline import bound_label
         X = np.asarray(X, dtype=np.float64)
         f = self.fields(X)
         P, T = X.shape[0], len(self.timed)
-        codes = 3 + T   # compute, latency, link, then the timed levels
+        far = self.far
+        codes = 3 + T + len(far)   # compute, latency, link, the timed levels, then the far tiers
         out: dict = {}
         total, by_code = np.zeros(P), np.zeros((P, codes))
-        fits, no_link = np.ones(P, bool), np.zeros(P, bool)
+        fits, placed, no_link = np.ones(P, bool), np.ones(P, bool), np.zeros(P, bool)
+        spilled = np.zeros(P)
         main_total = f["cap"][:, self.main] * self.instances[self.main]
         for t in self.tables:
             peak = np.tile(t.peak, (P, 1))
@@ -440,15 +449,28 @@ class Sweep:
             bound = np.argmax(terms, axis=2)
             time = terms.max(axis=2) * t.counts
             wl_total = time.sum(axis=1)
-            if len(self.tables) > 1:
-                out[f"time_{t.name}_s"] = wl_total
-            total += t.weight * wl_total
             # time by bound at each point: one weighted count over (point, bound) pairs
             by_code += t.weight * np.bincount((np.arange(P)[:, None] * codes + bound).ravel(), time.ravel(),
                                               minlength=P * codes).reshape(P, codes)
+            # What main memory cannot hold goes to the far tiers in order (roofsim.memory.place)
+            # and is read from there once per step, at that tier's bandwidth, not overlapped (as
+            # roofsim.memory's offload streams weights).
+            remaining = np.where(np.isnan(main_total), 0.0, np.maximum(t.footprint - main_total, 0.0))
+            spilled = np.maximum(spilled, remaining)
+            for k, j in enumerate(far):
+                held = np.minimum(remaining, np.nan_to_num(f["cap"][:, j] * self.instances[j], nan=np.inf))
+                spill_t = np.where(held > 0, held / (f["bw"][:, j] * f["eff"][j]), 0.0)
+                wl_total = wl_total + spill_t
+                by_code[:, 3 + T + k] += t.weight * spill_t
+                remaining = remaining - held
+            if len(self.tables) > 1:
+                out[f"time_{t.name}_s"] = wl_total
+            total += t.weight * wl_total
             fits &= np.isnan(main_total) | (t.footprint <= main_total)
+            placed &= remaining <= 0
             no_link |= ~np.isfinite(wl_total)
-        labels = [bound_label(c if c < 3 else 3 + self.timed[c - 3], self.level_names, "").rstrip(":")
+        levels = [*self.timed, *far]
+        labels = [bound_label(c if c < 3 else 3 + levels[c - 3], self.level_names, "").rstrip(":")
                   for c in range(codes)]
         out["time_s"] = total
         out["bound"] = np.array(labels, dtype=object)[np.argmax(by_code, axis=1)]
@@ -457,10 +479,11 @@ class Sweep:
                 out[f"time_{labels[c].replace(':', '_')}_s"] = by_code[:, c]
         out["footprint_bytes"] = np.full(P, max(t.footprint for t in self.tables))
         out["fits"] = fits
+        out["spilled_bytes"] = spilled
         invalid = self._invalid(f)
         out["reason"] = np.where(invalid, "invalid design: a level not smaller than main memory",
                                  np.where(no_link, "no link for a collective",
-                                          np.where(~fits, "does not fit in main memory", "")))
+                                          np.where(~placed, "does not fit in its memory tiers", "")))
         return out
 
     def _invalid(self, f: dict) -> np.ndarray:
@@ -676,7 +699,7 @@ def assemble_result(sweep: Sweep, X: np.ndarray, cost: CostModel, parts: list, p
     t_feasible = np.where(cols["feasible"], cols["time_s"], np.nan)
     cols["pareto"] = pareto_front(t_feasible, cols["cost"])
     frame = pd.DataFrame(cols)
-    order = ["time_s", "bound", "cost", "feasible", "pareto", "fits", "footprint_bytes", "reason"]
+    order = ["time_s", "bound", "cost", "feasible", "pareto", "fits", "footprint_bytes", "spilled_bytes", "reason"]
     frame = frame[[p.column for p in sweep.params] + order + [c for c in frame.columns if c not in order and c not in
                                                             {p.column for p in sweep.params}]]
     values, counts = np.unique(reason[reason != ""], return_counts=True)

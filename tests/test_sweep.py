@@ -108,18 +108,38 @@ def test_miss_ratio_curves_are_built_once_per_warm_up_not_per_capacity(h100, mon
 
 
 # ---- feasibility ---------------------------------------------------------------------------------
-def test_points_that_do_not_fit_or_break_an_invariant_are_counted_not_fatal(h100):
+def test_points_that_break_an_invariant_or_fit_no_tier_are_counted_not_fatal(h100):
     # Llama-2 70B decode holds 69e9 parameters x 2 bytes = 138 GB of weights: 80 GiB (85.9 GB) of
     # HBM cannot hold it, 192 GB can. An L2 of 100 GB is not smaller than 80 GiB of HBM: invalid.
-    r = design_sweep(h100, "llama2-70b", ["memory.hbm.capacity=80GiB,192GB", "memory.l2.capacity=50MiB,100GB"])
-    df = r.frame.set_index(["memory.hbm.capacity_bytes", "memory.l2.capacity_bytes"])
-    assert df.loc[(80 * 2**30, 50 * 2**20), "reason"] == "does not fit in main memory"
-    assert df.loc[(192e9, 50 * 2**20), "reason"] == ""
-    assert df.loc[(80 * 2**30, 100e9), "reason"].startswith("invalid design")
-    assert df.loc[(192e9, 100e9), "reason"] == ""   # 100 GB < 192 GB: a valid (if odd) design
-    assert r.infeasible == {"does not fit in main memory": 1,
-                            "invalid design: a level not smaller than main memory": 1}
+    # A 10 GB host tier cannot hold the ~52 GB excess either: nowhere to put it.
+    r = design_sweep(h100, "llama2-70b", ["memory.hbm.capacity=80GiB,192GB", "memory.l2.capacity=50MiB,100GB",
+                                          "memory.host.capacity=10GB,1TB"])
+    df = r.frame.set_index(["memory.hbm.capacity_bytes", "memory.l2.capacity_bytes", "memory.host.capacity_bytes"])
+    assert df.loc[(80 * 2**30, 50 * 2**20, 10e9), "reason"] == "does not fit in its memory tiers"
+    assert df.loc[(80 * 2**30, 50 * 2**20, 1e12), "reason"] == ""          # spills to the host
+    assert not df.loc[(80 * 2**30, 50 * 2**20, 1e12), "fits"]
+    assert df.loc[(192e9, 50 * 2**20, 10e9), "reason"] == ""
+    assert df.loc[(80 * 2**30, 100e9, 1e12), "reason"].startswith("invalid design")
+    assert df.loc[(192e9, 100e9, 1e12), "reason"] == ""   # 100 GB < 192 GB: a valid (if odd) design
+    assert r.infeasible == {"does not fit in its memory tiers": 1,
+                            "invalid design: a level not smaller than main memory": 2}
     assert not df["pareto"][~df["feasible"]].any()
+
+
+def test_what_main_memory_cannot_hold_is_read_from_the_next_tier_each_step(h100):
+    from roofsim.memory import footprint
+    wl = get_workload("llama2-70b")
+    r = design_sweep(h100, "llama2-70b", ["memory.hbm.capacity=80GiB,192GB", "memory.host.bandwidth=64GB/s,256GB/s"])
+    df = r.frame.set_index(["memory.hbm.capacity_bytes", "memory.host.bandwidth_bytes_per_s"])
+    fits_time = run_total(h100, "llama2-70b", {})   # HBM capacity does not change the roofline
+    excess = footprint(wl).total - 80 * 2**30
+    eff = h100.efficiency.memory_fraction("host")
+    for bw in (64e9, 256e9):
+        assert df.loc[(192e9, bw), "time_s"] == pytest.approx(fits_time, rel=1e-12)
+        assert df.loc[(80 * 2**30, bw), "spilled_bytes"] == pytest.approx(excess)
+        # the excess crosses the host tier once per step, after the rest
+        assert df.loc[(80 * 2**30, bw), "time_s"] == pytest.approx(fits_time + excess / (bw * eff), rel=1e-12)
+    assert df.loc[(80 * 2**30, 64e9), "bound"] == "memory:host"
 
 
 # ---- Pareto --------------------------------------------------------------------------------------
