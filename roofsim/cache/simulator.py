@@ -152,7 +152,7 @@ class Hierarchy:
     @property
     def allocated_bytes(self) -> int:
         """Bytes of simulator state (tags, PLRU bits, set tables): what grows with the trace."""
-        return sum(a.nbytes for a in (self._tags, self._plru, self._dir_keys, self._dir_vals))
+        return sum(a.nbytes for a in (self._tags, self._plru, self._table))
 
     def _layout(self, caps: list[int], keep: bool) -> None:
         """(Re)allocate the state arrays for `caps` sets per level; keep: carry the state over
@@ -163,11 +163,10 @@ class Hierarchy:
         ways = [lv.ways for lv in self.levels]
         tables = [_next_pow2(2 * c) if sparse else 0 for c, sparse in zip(caps, self._sparse)]
         slot_off = np.concatenate([[0], np.cumsum([c * w for c, w in zip(caps, ways)])]).astype(np.int64)
-        dir_off = np.concatenate([[0], np.cumsum(tables)]).astype(np.int64)
+        dir_off = 2 * np.concatenate([[0], np.cumsum(tables)]).astype(np.int64)  # (key, number) pairs
         tags = np.full(int(slot_off[-1]), -1, np.int64)  # line << 1 | dirty; -1 = empty way
         plru = np.zeros(int(slot_off[-1]), np.uint8)       # `ways` tree bits per set; node 0 unused
-        keys = np.full(int(dir_off[-1]), -1, np.int64)
-        vals = np.zeros(int(dir_off[-1]), np.int64)
+        table = np.full(int(dir_off[-1]), -1, np.int64)    # set index (-1: free), compact number
         for i, sparse in enumerate(self._sparse):
             if keep:
                 used = int(p[i, P_USED]) if sparse else caps[i]
@@ -177,16 +176,15 @@ class Hierarchy:
                 if sparse:
                     from ..kernels import load
 
-                    o, m = int(p[i, P_DIR_OFF]), int(p[i, P_DIR_MASK]) + 1
-                    load("cachesim").rehash(self._dir_keys[o:o + m], self._dir_vals[o:o + m],
-                           keys[dir_off[i]:dir_off[i + 1]], vals[dir_off[i]:dir_off[i + 1]])
+                    o, m = int(p[i, P_DIR_OFF]), 2 * (int(p[i, P_DIR_MASK]) + 1)
+                    load("cachesim").rehash(self._table[o:o + m], table[dir_off[i]:dir_off[i + 1]])
             else:
                 p[i, P_USED] = 0
             p[i, P_OFFSET] = slot_off[i]
             p[i, P_DIR_OFF] = dir_off[i]
             p[i, P_DIR_MASK] = tables[i] - 1 if sparse else -1
             p[i, P_CAP] = caps[i]
-        self._tags, self._plru, self._dir_keys, self._dir_vals = tags, plru, keys, vals
+        self._tags, self._plru, self._table = tags, plru, table
 
     def _set_room(self, fast: bool, max_size: int) -> None:
         """P_ROOM: the most sets one kernel step can allocate at each level. Specialised kernel:
@@ -237,13 +235,12 @@ class Hierarchy:
             if fast:
                 served, _ = cachesim.simulate_lru(a[rest], w[rest] if w.size else w, shift,
                                                   self._params, self._tags, self._counters,
-                                                  self._dir_keys, self._dir_vals)
+                                                  self._table)
             else:
                 served = cachesim.simulate(a[rest], s[rest] if s.size else s,
                                            w[rest] if w.size else w, self._params, self._tags,
                                            self._plru, self._rng, self._counters,
-                                           1 if self.inclusive else 0, self._dir_keys,
-                                           self._dir_vals)
+                                           1 if self.inclusive else 0, self._table)
             done += served
             if done >= n:
                 break

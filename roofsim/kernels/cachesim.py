@@ -79,40 +79,49 @@ def plru_victim(bits, ways):
 
 
 @njit(inline="always", **NJIT)
-def _sparse_base(params, level, set_index, dir_keys, dir_vals, insert):
-    """First slot of set `set_index` at a sparse level (linear probing from a multiplicative
-    hash); a new set gets the next compact number when `insert`, else -1 when absent."""
+def _dir_slot(params, level, set_index):
+    """Home slot of a set index in its level's table (multiplicative hash, top bits)."""
+    mask = np.uint64(params[level, P_DIR_MASK])
+    return ((np.uint64(set_index) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(29)) & mask
+
+
+@njit(inline="always", **NJIT)
+def _sparse_base(params, level, set_index, table, insert):
+    """First slot of set `set_index` at a sparse level (linear probing over (key, number)
+    pairs, side by side so a lookup costs one cache line); a new set gets the next compact
+    number when `insert`, else -1 when absent."""
     off = params[level, P_DIR_OFF]
     mask = np.uint64(params[level, P_DIR_MASK])
-    i = ((np.uint64(set_index) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(29)) & mask
+    i = _dir_slot(params, level, set_index)
     while True:
-        key = dir_keys[off + np.int64(i)]
+        at = off + 2 * np.int64(i)
+        key = table[at]
         if key == set_index:
-            return params[level, P_OFFSET] + dir_vals[off + np.int64(i)] * params[level, P_WAYS]
+            return params[level, P_OFFSET] + table[at + 1] * params[level, P_WAYS]
         if key == EMPTY_KEY:
             if not insert:
                 return np.int64(-1)
             number = params[level, P_USED]
             params[level, P_USED] = number + 1
-            dir_keys[off + np.int64(i)] = set_index
-            dir_vals[off + np.int64(i)] = number
+            table[at] = set_index
+            table[at + 1] = number
             return params[level, P_OFFSET] + number * params[level, P_WAYS]
         i = (i + np.uint64(1)) & mask
 
 
 @njit(**NJIT)
-def rehash(keys, vals, new_keys, new_vals):
-    """Insert every (key, value) of one level's old table into its empty, larger new one."""
-    mask = np.uint64(new_keys.shape[0] - 1)
-    for j in range(keys.shape[0]):
-        key = keys[j]
+def rehash(old, new):
+    """Insert every (key, number) pair of one level's old table into its empty, larger new one."""
+    mask = np.uint64(new.shape[0] // 2 - 1)
+    for j in range(0, old.shape[0], 2):
+        key = old[j]
         if key == EMPTY_KEY:
             continue
         i = ((np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(29)) & mask
-        while new_keys[np.int64(i)] != EMPTY_KEY:
+        while new[2 * np.int64(i)] != EMPTY_KEY:
             i = (i + np.uint64(1)) & mask
-        new_keys[np.int64(i)] = key
-        new_vals[np.int64(i)] = vals[j]
+        new[2 * np.int64(i)] = key
+        new[2 * np.int64(i) + 1] = old[j + 1]
 
 
 @njit(inline="always", **NJIT)
@@ -130,8 +139,7 @@ def _room_low(params):
 # helper (atomic operations), which made a helper-based version ~10x slower; even a push helper cost
 # 20%. Only the rare paths (PLRU, random, back-invalidation) call helpers taking arrays.
 @njit(**NJIT)
-def simulate(addrs, sizes, writes, params, tags, plru, rng, counters, inclusive, dir_keys,
-             dir_vals):
+def simulate(addrs, sizes, writes, params, tags, plru, rng, counters, inclusive, table):
     """Run a trace chunk through the hierarchy, updating the state arrays in place; return the
     number of trace accesses served (fewer than given when a sparse level needs more room).
 
@@ -204,7 +212,7 @@ def simulate(addrs, sizes, writes, params, tags, plru, rng, counters, inclusive,
             mask = params[level, P_MASK]
             set_index = line & mask if mask >= 0 else line % params[level, P_SETS]
             if params[level, P_DIR_MASK] >= 0:
-                base = _sparse_base(params, level, set_index, dir_keys, dir_vals, True)
+                base = _sparse_base(params, level, set_index, table, True)
             else:
                 base = params[level, P_OFFSET] + set_index * ways
             counters[level, C_ACCESSES] += 1
@@ -289,7 +297,7 @@ def simulate(addrs, sizes, writes, params, tags, plru, rng, counters, inclusive,
                 if inclusive != 0 and level > 0:
                     # inner copies go too; their dirty data leaves with this victim
                     send_back |= _back_invalidate(level, old, params, tags, counters,
-                                                  dir_keys, dir_vals)
+                                                  table)
                 if send_back != 0:
                     counters[level, C_WRITEBACKS] += 1
                     counters[level, C_BYTES_TO_NEXT] += line_bytes
@@ -326,7 +334,7 @@ def simulate(addrs, sizes, writes, params, tags, plru, rng, counters, inclusive,
 
 
 @njit(**NJIT)
-def _back_invalidate(level, victim, params, tags, counters, dir_keys, dir_vals):
+def _back_invalidate(level, victim, params, tags, counters, table):
     """Remove from every inner level the lines overlapping `victim` (a line of `level`).
 
     Return 1 if any was dirty. LRU/FIFO sets close the gap so invalid ways stay last.
@@ -343,7 +351,7 @@ def _back_invalidate(level, victim, params, tags, counters, dir_keys, dir_vals):
         for line in range(lo >> ks, ((hi - 1) >> ks) + 1):
             set_index = line & mask if mask >= 0 else line % params[k, P_SETS]
             if params[k, P_DIR_MASK] >= 0:
-                base = _sparse_base(params, k, set_index, dir_keys, dir_vals, False)
+                base = _sparse_base(params, k, set_index, table, False)
                 if base < 0:  # a set never touched holds nothing
                     continue
             else:
@@ -467,7 +475,7 @@ _set_access_2, _set_access_4, _set_access_8, _set_access_16 = (_make(w) for w in
 
 @njit(**NJIT)
 def _lru_stage(reqs, n, out, tags, off, mask, ways, first, emit, ahead, acc, params, level,
-               dir_keys, dir_vals):
+               table):
     """Serve reqs[:n] at one LRU level (sets at tags[off + set * ways]); write its outgoing
     requests to out (when emit) and return (count out, misses, evictions, write-backs, fetches,
     touch accumulator). Branch-free per request apart from branches that always go one way."""
@@ -482,15 +490,27 @@ def _lru_stage(reqs, n, out, tags, off, mask, ways, first, emit, ahead, acc, par
     fetches = 0
     touched = acc
     sparse = params[level, P_DIR_MASK] >= 0
+    dir_off = params[level, P_DIR_OFF]
+    half = ahead // 2
     for k in range(n):
         if ahead > 0 and k + ahead < n:
-            # software prefetch: load the set needed `ahead` requests later (first and last way)
-            b = uoff + ((np.uint64(reqs[np.uint64(k + ahead)]) >> np.uint64(1)) & umask) * uways
-            touched += tags[b] + tags[b + last]
+            if sparse:
+                # software prefetch in two steps: the table entry `ahead` requests later, then
+                # (the entry now cached) the set it names, `ahead / 2` requests later
+                s = np.int64((np.uint64(reqs[np.uint64(k + ahead)]) >> np.uint64(1)) & umask)
+                touched += table[dir_off + 2 * np.int64(_dir_slot(params, level, s))]
+                s = np.int64((np.uint64(reqs[np.uint64(k + half)]) >> np.uint64(1)) & umask)
+                b = _sparse_base(params, level, s, table, False)
+                if b >= 0:
+                    touched += tags[np.uint64(b)] + tags[np.uint64(b) + last]
+            else:
+                # software prefetch: load the set needed `ahead` requests later (first and last way)
+                b = uoff + ((np.uint64(reqs[np.uint64(k + ahead)]) >> np.uint64(1)) & umask) * uways
+                touched += tags[b] + tags[b + last]
         r = reqs[np.uint64(k)]
         if sparse:
             base = np.uint64(_sparse_base(params, level, np.int64((np.uint64(r) >> np.uint64(1)) & umask),
-                                          dir_keys, dir_vals, True))
+                                          table, True))
         else:
             base = uoff + ((np.uint64(r) >> np.uint64(1)) & umask) * uways
         if ways == 16:
@@ -520,7 +540,7 @@ def _lru_stage(reqs, n, out, tags, off, mask, ways, first, emit, ahead, acc, par
 
 
 @njit(**NJIT)
-def simulate_lru(addrs, writes, shift, params, tags, counters, dir_keys, dir_vals):
+def simulate_lru(addrs, writes, shift, params, tags, counters, table):
     """`simulate` for the common case above (the caller checks eligibility); same state arrays.
 
     addrs int64 byte addresses (accesses inside one line); writes uint8 (empty: reads).
@@ -567,11 +587,11 @@ def simulate_lru(addrs, writes, shift, params, tags, counters, dir_keys, dir_val
             mask = params[lvl, P_MASK]
             first = 1 if lvl == 0 else 0
             emit = 1 if lvl + 1 < nlev else 0
-            big = params[lvl, P_SETS] * ways * 8 > PREFETCH_BYTES and params[lvl, P_DIR_MASK] < 0
+            big = params[lvl, P_SETS] * ways * 8 > PREFETCH_BYTES  # sparse levels are all big
             ahead = PREFETCH_AHEAD if big else 0
             m, miss, ev, wb, fe, touched = _lru_stage(a, n, b, tags, off, mask, ways, first,
                                                       emit, ahead, touched, params, lvl,
-                                                      dir_keys, dir_vals)
+                                                      table)
             counters[lvl, C_ACCESSES] += n
             counters[lvl, C_HITS] += n - miss
             counters[lvl, C_MISSES] += miss

@@ -4,8 +4,8 @@ Numba-free, so roofsim.cache.simulator can size the arrays without loading the J
 """
 # columns of the int64 params array, one row per level. A sparse level (P_DIR_MASK >= 0) holds
 # only the sets the trace has touched: set index -> compact set number through an open-addressing
-# hash table (dir_keys/dir_vals[P_DIR_OFF:P_DIR_OFF + P_DIR_MASK + 1]), P_USED sets in use of
-# P_CAP allocated at tags[P_OFFSET:]. A kernel returns early (before a trace access, or a round
+# hash table of (key, number) pairs at table[P_DIR_OFF:P_DIR_OFF + 2 (P_DIR_MASK + 1)], P_USED
+# sets in use of P_CAP allocated at tags[P_OFFSET:]. A kernel returns early (before a trace access, or a round
 # of the specialised kernel) when a sparse level has less free room than P_ROOM sets, the most
 # that one step can allocate there; the caller grows the arrays and calls again.
 (P_SETS, P_WAYS, P_SHIFT, P_POLICY, P_WRITE_BACK, P_WRITE_ALLOCATE, P_OFFSET, P_MASK,
