@@ -19,7 +19,8 @@ Public API (all byte figures are per device, SI bytes):
       inference: the largest activation working set of one op;
     - ``kv_cache``: the kv_cache-role tensors the attention reads (decode: the context);
     - ``other``: workspace: the layer being recomputed under checkpointing, ZeRO-3's gathered
-      layer, the double buffer of streamed (offloaded) weights.
+      layer (one layer's full weights), the double buffer of streamed (offloaded) weights, the
+      Hessian-diagonal estimate and probe of a second-order optimizer.
 
     Techniques (keyword arguments, all optional; see ``Techniques``): ``optimizer``,
     ``master_weights``, ``checkpoint`` (none, selective, full, every-k, sqrt) and
@@ -281,7 +282,7 @@ def footprint(workload, hw: Optional[HardwareSpec] = None, **techniques: Any) ->
         if t.zero >= 2:
             grads /= t.dp
         if t.zero >= 3:
-            other += 2 * _largest_layer_weights(workload, weight_bpp, params) / t.tp   # gathered + prefetched
+            other += _largest_layer_weights(workload, weight_bpp, params) / t.tp   # the layer being computed, gathered
             weights /= t.dp
 
     acts, transient, recompute = _activations(workload, tf, t, training)

@@ -61,6 +61,8 @@ COMMANDS = (
     ("plot", "plot"),
     ("sweep", "sweep"),
     ("sweep", "sensitivity"),
+    ("memory", "memory"),
+    ("scale", "scale"),
 )
 
 

@@ -61,7 +61,8 @@ def build_techniques(options: dict) -> dict:
         out["optimizer"] = options["optimizer"]
     if options["checkpoint"]:
         out["checkpoint"] = options["checkpoint"]
-        out["checkpoint_every"] = options["checkpoint_every"]
+        if options["checkpoint"] == "every-k":
+            out["checkpoint_every"] = options["checkpoint_every"]
     parts = tuple(p.strip() for p in options["offload"].split(",") if p.strip())
     if parts:
         out["offload"] = parts
