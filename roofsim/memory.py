@@ -105,6 +105,7 @@ class Techniques:
     tp: int = 1
     sp: bool = False                       # sequence parallelism (with tp)
     pp: int = 1
+    ep: int = 1                            # expert parallelism: each device holds experts / ep
     microbatches: Optional[int] = None     # per step; None: pp (enough to fill the pipeline)
     interleave: int = 1                    # virtual stages per device (interleaved 1F1B)
     offload: tuple[str, ...] = ()
@@ -127,7 +128,7 @@ class Techniques:
             _one_of(p, name, getattr(self, name), DTYPES, optional=True)
         _one_of(p, "scale_dtype", self.scale_dtype, DTYPES)
         _one_of(p, "zero", self.zero, (0, 1, 2, 3))
-        for name in ("checkpoint_every", "dp", "tp", "pp", "interleave", "group_size"):
+        for name in ("checkpoint_every", "dp", "tp", "pp", "ep", "interleave", "group_size"):
             _int(p, name, getattr(self, name), 1)
         if self.microbatches is not None:
             _int(p, "microbatches", self.microbatches, 1)
@@ -259,6 +260,12 @@ def footprint(workload, hw: Optional[HardwareSpec] = None, **techniques: Any) ->
         weight_bpp = quantised_bytes(t.weight_dtype, t.group_size, t.scale_dtype)
     weight_bpp = pruned_bytes(weight_bpp, t.sparsity, t.sparse_format)
     shard = t.tp * t.pp                      # model parallelism divides the parameters
+    if t.ep > 1 and tf is not None and tf.experts > 1:
+        # expert parallelism divides the experts' weights once more (shared weights stay whole)
+        experts = tf.layers * tf.experts * (3 if tf.ffn_type == "swiglu" else 2) * tf.hidden * tf.ffn_hidden
+        params = params - experts * (1 - 1 / t.ep)
+        notes.append(f"expert parallelism over {t.ep}: {experts / t.ep:.4g} of the {experts:.4g} expert parameters "
+                     f"per expert group")
     weights = params * weight_bpp / shard
     grads = opt = 0.0
     other = 0.0
@@ -490,6 +497,7 @@ class TransformerShape:
     layers: int
     hidden: int
     heads: int
+    experts: int
     kv_heads: int
     head_dim: int
     ffn_hidden: int

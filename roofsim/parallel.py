@@ -104,7 +104,7 @@ class Layout:
     def techniques(self) -> dict[str, Any]:
         """The layout as roofsim.memory.footprint options."""
         return {"tp": self.tp, "pp": self.pp, "dp": self.data_parallel, "sp": self.sp, "zero": self.zero,
-                "interleave": self.interleave}
+                "interleave": self.interleave, "ep": self.ep}
 
 
 def _int(p, name, v):

@@ -260,3 +260,11 @@ def test_bad_techniques_are_spec_errors(kwargs):
 def test_unknown_technique_is_rejected():
     with pytest.raises(SpecError, match="unknown option 'zero_stage'"):
         footprint(_model(1e9), zero_stage=3)
+
+
+def test_expert_parallelism_divides_the_experts():
+    # Mixtral 8x7B: 32 layers x 8 experts x 3 x 4096 x 14336 = 45,097,156,608 expert parameters of
+    # 46,702,792,704; over ep 8 a device keeps 1/8 of them: 46,702,792,704 - 7/8 x 45,097,156,608 =
+    # 7,242,780,672 parameters, x 2 B (bf16)
+    fp = footprint(get_workload("mixtral-8x7b"), ep=8)
+    assert fp.parameters == 7_242_780_672 and fp.weights == 2 * 7_242_780_672
