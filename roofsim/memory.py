@@ -313,6 +313,12 @@ def footprint(workload, hw: Optional[HardwareSpec] = None, **techniques: Any) ->
             resident["other"] += 2 * _largest_layer_weights(workload, weight_bpp, params) / shard  # double buffer
         notes.append(f"offloaded to {tier}: {', '.join(c for c, _ in offloaded) or 'nothing'}; "
                      f"its link carries {traffic:.4g} B per step")
+        far_cap = hw.level(tier).total_capacity_bytes if hw is not None else None
+        moved = sum(b for _, b in offloaded)
+        if hw is not None and far_cap is None:
+            notes.append(f"{tier} has no capacity in its spec: it is assumed to hold the {moved:.4g} B offloaded")
+        elif far_cap is not None and moved > far_cap:
+            notes.append(f"{tier} ({far_cap:.4g} B) cannot hold the {moved:.4g} B offloaded either")
     capacity = name = None
     if hw is not None:
         main = hw.main_memory

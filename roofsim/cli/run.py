@@ -128,7 +128,13 @@ def compare(hw_names, workload, fmt, output_path, ideal, overhead, sets, cache_m
     hws, wl = _load(_device_names(hw_names), workload, sets, hw_path, wl_path)
     layout, tech, wl = _memory_setup(wl, opts, sets, workload, hw_path, wl_path)
     df = evaluate(hws, wl, ideal=ideal, predictor=predictor(cache_model), overhead=overhead)
-    plans = [plan(h, wl, layout, ideal=ideal, predictor=predictor(cache_model), overhead=overhead, **tech) for h in hws]
+    if layout is None and "offload" not in tech:   # the frame above is the time: only the memory is missing
+        from ..memory import footprint
+        from ..parallel import Layout, Plan
+        plans = [Plan(None, None, footprint(wl, h, **tech), Layout()) for h in hws]
+    else:
+        plans = [plan(h, wl, layout, ideal=ideal, predictor=predictor(cache_model), overhead=overhead, **tech)
+                 for h in hws]
     doc = with_plans(compare_json(df, hws, wl, ideal), plans)
     rows = doc["hardware"]
     if fmt == "json":
