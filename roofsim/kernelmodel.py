@@ -92,8 +92,8 @@ def _fit_tile(extent, tile, smallest):
 
 def row_passes(hw: HardwareSpec, cols: float) -> int:
     """Reads of the input a softmax/norm makes: 1 when a row fits one core's scratchpad, else 2."""
-    pads = [m.capacity_bytes for m in hw.memory if m.type in ("scratchpad", "register") and m.capacity_bytes]
-    return 1 if not pads else int(passes_with(cols, max(pads)))
+    pad = _scratchpad_bytes(hw)
+    return 1 if not pad else int(passes_with(cols, pad))
 
 
 def passes_with(cols: float, scratchpad_bytes):
@@ -112,11 +112,17 @@ class KernelTerms:
 
 
 def kernel_terms(hws, ops, oa, overhead: str = "kernel") -> KernelTerms:
+    """The kernel model's adjustments for every (device, op). Per-op facts are gathered once, so
+    the per-device work is numpy over ops (sweeps evaluate thousands of devices)."""
     check_overhead(overhead)
     H, N = len(hws), len(ops)
     factor, extra, resident = np.ones((H, N)), np.zeros((H, N)), np.zeros((H, N))
     lat, floor = np.zeros((H, N)), np.zeros(H)
     dense = oa.pattern == 0
+    norm = np.array([op.kind in NORM_KINDS for op in ops], bool)
+    cols = np.array([float(dict(op.shape).get("cols", 0)) if n else 0.0 for op, n in zip(ops, norm)])
+    row_input = np.array([op.reads[0].bytes if n else 0.0 for op, n in zip(ops, norm)])
+    written, reads = _sequence(ops)
     for i, h in enumerate(hws):
         floor[i] = h.efficiency.latency_s
         if overhead == "eager":
@@ -127,30 +133,41 @@ def kernel_terms(hws, ops, oa, overhead: str = "kernel") -> KernelTerms:
             factor[i, dense] = gemm_work(h, oa.m[dense], oa.n[dense], oa.k[dense], oa.batch[dense],
                                          oa.a_bytes[dense])
         lat[i, :] = memory_latency(h)
-        for j, op in enumerate(ops):
-            if op.kind in NORM_KINDS and row_passes(h, dict(op.shape).get("cols", 0)) > 1:
-                extra[i, j] = op.reads[0].bytes
-        if h.efficiency.kernel.residency:
-            resident[i] = _resident(h, ops)
+        pad = _scratchpad_bytes(h)
+        if norm.any() and pad:
+            extra[i] = np.where(norm & (passes_with(cols, pad) > 1), row_input, 0.0)
+        cache = _last_cache_bytes(h)
+        if h.efficiency.kernel.residency and cache:
+            resident[i] = np.where(written <= cache, np.minimum(written, reads), 0.0)
     return KernelTerms(factor, extra, resident, lat, floor)
 
 
-def _resident(h: HardwareSpec, ops) -> np.ndarray:
-    """Bytes of each op's reads served by the last cache because the previous op wrote them there."""
+def _scratchpad_bytes(h: HardwareSpec) -> float:
+    pads = [m.capacity_bytes for m in h.memory if m.type in ("scratchpad", "register") and m.capacity_bytes]
+    return max(pads) if pads else 0.0
+
+
+def _last_cache_bytes(h: HardwareSpec) -> float:
     caches = [m for m in h.memory[:h.main_index] if m.type == "cache" and m.total_capacity_bytes]
-    if not caches:
-        return np.zeros(len(ops))
-    return resident_with(ops, caches[-1].total_capacity_bytes)
+    return caches[-1].total_capacity_bytes if caches else 0.0
 
 
-def resident_with(ops, capacity):
-    """``_resident`` for a last cache of ``capacity`` bytes, or [P] capacities -> [P, N]."""
+def _sequence(ops):
+    """[N] bytes the previous op wrote, and [N] activation bytes each op reads (0 where residency
+    cannot apply: the first op, and around communication or explicit-bytes ops)."""
     written, reads = np.zeros(len(ops)), np.zeros(len(ops))
     for j in range(1, len(ops)):
         prev, op = ops[j - 1], ops[j]
         if prev.access.kind == "comm" or op.access.kind in ("comm", "explicit"):
             continue
         written[j], reads[j] = prev.write_bytes, _activation_reads(op)
+    return written, reads
+
+
+def resident_with(ops, capacity):
+    """Bytes of each op's reads served by a last cache of ``capacity`` bytes because the previous
+    op wrote them there; [P] capacities -> [P, N]."""
+    written, reads = _sequence(ops)
     fits = written <= np.asarray(capacity, dtype=np.float64)[..., None]
     return np.where(fits, np.minimum(written, reads), 0.0)
 
