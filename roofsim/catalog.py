@@ -44,8 +44,27 @@ def search_dirs(kind: str, extra: Sequence[os.PathLike | str] = ()) -> list[Path
     expanded = []
     for d in dirs:
         expanded.append(d / kind if (d / kind).is_dir() else d)
-    expanded.append(bundled_dir(kind))
+    bundled = bundled_dir(kind)
+    expanded.append(bundled)
+    # Sub-folders of the bundled catalogue (hardware/hypothetical/: designs derived from real
+    # devices) come after it, so a real device's id always wins.
+    expanded.extend(_subfolders(bundled, _mtime(bundled)))
     return expanded
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@lru_cache(maxsize=16)
+def _subfolders(path: Path, mtime: float) -> tuple[Path, ...]:
+    """Visible sub-folders, sorted (``mtime`` is only the cache key: a new folder is seen)."""
+    if not path.is_dir():
+        return ()
+    return tuple(sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))))
 
 
 def _files(dirs: Iterable[Path], suffixes: tuple[str, ...]) -> list[Path]:

@@ -10,7 +10,7 @@ from roofsim.hw import get_hardware, list_hardware, validate_files
 from roofsim.loader import read_yaml
 
 HW_DIR = catalog.bundled_dir("hardware")
-FILES = sorted(HW_DIR.glob("*.yaml"))
+FILES = sorted(HW_DIR.glob("*.yaml")) + sorted(HW_DIR.glob("*/*.yaml"))  # with hypothetical/
 T = 1e12   # the asterisked figures are in TFLOPS / TOPS
 
 

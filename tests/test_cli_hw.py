@@ -16,6 +16,7 @@ from roofsim.cli import main
 
 DATA = Path(__file__).parent / "data" / "hw"
 HW_DIR = catalog.bundled_dir("hardware")
+CATALOGUE = sorted(HW_DIR.glob("*.yaml")) + sorted(HW_DIR.glob("*/*.yaml"))  # with hypothetical/
 
 
 def invoke(*args, env=None):
@@ -31,7 +32,7 @@ def list_ids(*args):
 def kinds_in_yaml():
     """id -> kind read straight from the files (not through the loader)."""
     out = {}
-    for p in HW_DIR.glob("*.yaml"):
+    for p in CATALOGUE:
         m = re.search(r"^kind:\s*(\S+)", p.read_text(), re.M)
         out[p.stem] = m.group(1)
     return out
@@ -44,7 +45,7 @@ def test_list_table_has_every_device():
     header = r.stdout.splitlines()[0].split()
     assert header == ["id", "name", "year", "kind", "bf16", "peak", "fp32", "peak", "memory", "bandwidth"]
     ids = [line.split()[0] for line in r.stdout.splitlines()[2:]]
-    assert sorted(ids) == sorted(p.stem for p in HW_DIR.glob("*.yaml"))
+    assert sorted(ids) == sorted(p.stem for p in CATALOGUE)
     assert len(ids) >= 45
     row = next(line for line in r.stdout.splitlines() if line.startswith("h100-sxm5 "))
     # human units: 989.4 TFLOP/s bf16, 66.9 TFLOP/s fp32, 80 GiB, 3.35 TB/s
@@ -71,7 +72,7 @@ def test_list_kind_repeatable():
 def release_years():
     """id -> year from the files' own release_date (derived designs without one are left out)."""
     out = {}
-    for p in HW_DIR.glob("*.yaml"):
+    for p in CATALOGUE:
         m = re.search(r'^release_date:\s*"?(\d{4})', p.read_text(), re.M)
         if m:
             out[p.stem] = int(m.group(1))
@@ -216,7 +217,7 @@ def test_validate_good_files_exit_0():
 
 
 def test_validate_whole_catalogue():
-    files = sorted(HW_DIR.glob("*.yaml"))
+    files = CATALOGUE
     r = invoke("hw", "validate", *files)
     assert r.exit_code == 0, r.output
     assert r.stdout.splitlines()[-1] == f"{len(files)} valid, 0 invalid"
