@@ -17,6 +17,7 @@ from .specs import (DEFAULT_COMPUTE_EFFICIENCY, DEFAULT_LATENCY_S, DEFAULT_LINK_
                     ComputeSpec, Efficiency, HardwareSpec, KernelParams, Link, MemoryLevel)
 
 SCHEMA_VERSION = 1
+ITEM_KINDS = ("gather", "spmm")   # op kinds with items (rows gathered, nonzeros): traffic.op_items
 ID_PATTERN = r"[a-z0-9][a-z0-9.-]*"
 
 
@@ -75,6 +76,8 @@ EFFICIENCY = S.Section({
     "latency": _quantity("time", positive=False),
     "compute_by_size": S.Table(),
     "kernel": KERNEL,
+    "per_item": S.Map(value=S.Quantity("time", positive=False), keys=ITEM_KINDS),
+    "memory_parallelism": S.Number(minimum=1.0),
     "source": S.Str(),
     "notes": S.Str(),
 })
@@ -195,6 +198,7 @@ def _construct(v: dict, file: Optional[str], extended_from: Optional[str]) -> Ha
         latency_s=e["latency"] if e.get("latency") is not None else DEFAULT_LATENCY_S[v["kind"]],
         compute_by_size=tuple(e.get("compute_by_size") or ()),
         kernel=_kernel_params(e.get("kernel") or {}),
+        per_item_s=_pairs(e.get("per_item")), memory_parallelism=e.get("memory_parallelism"),
         source=e.get("source", Efficiency.source),
     )
     return HardwareSpec(
@@ -244,7 +248,9 @@ def to_doc(hw: HardwareSpec) -> dict:
             "compute": dict(e.compute), "memory": dict(e.memory), "interconnect": dict(e.interconnect),
             "latency": _q(e.latency_s, "time"),
             "compute_by_size": [list(p) for p in e.compute_by_size] or None,
-            "kernel": _kernel_doc(e.kernel), "source": e.source}),
+            "kernel": _kernel_doc(e.kernel),
+            "per_item": {k: _q(t, "time") for k, t in e.per_item_s} or None,
+            "memory_parallelism": e.memory_parallelism, "source": e.source}),
         "provenance": dict(hw.provenance) or None,
     })
     if hw.extends:

@@ -210,11 +210,6 @@ def _json_depth(doc: Any) -> int:
     return deepest
 
 
-def dump_yaml(doc: Any) -> str:
-    """YAML text of a plain document (keys in the given order, block style): the only YAML writer."""
-    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)
-
-
 def parse_scalar(text: str) -> Any:
     """Value of a ``--set key=value`` right-hand side: YAML scalar typing (3 -> int, 0.9 -> float)."""
     try:
@@ -258,7 +253,7 @@ def load_hardware(path: os.PathLike | str, resolve: Resolver) -> HardwareSpec:
 
 
 def dump_yaml(doc: Any, header: str = "") -> str:
-    """A document as YAML text (block style, keys in the document's order), for files roofsim
-    writes (``roofsim probe``); ``header`` lines become ``#`` comments on top."""
+    """YAML text of a plain document (block style, keys in the document's order): the only YAML
+    writer (``roofsim probe``, ``roofsim calibrate``); ``header`` lines become ``#`` comments on top."""
     comments = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
     return comments + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)

@@ -2,15 +2,19 @@
 
 Time of one execution of an op = the largest of
   compute:      sum over its FLOP counts of FLOPs / (peak of the unit and dtype it runs on x efficiency)
-  memory:<lvl>: bytes served by that level / (its bandwidth x efficiency), for every level
+  memory:<lvl>: bytes served by that level / (its bandwidth x efficiency), for every level; for
+                irregular ops at least lines x latency / memory parallelism where the spec gives one
   interconnect: link bytes / (link bandwidth per direction x efficiency) + steps x link latency
-  latency:      the device's per-op floor (kernel launch); no op is faster
+  latency:      the device's per-op floor (kernel launch), or the library's time per item of
+                an op (rows gathered, nonzeros) where the spec gives one; no op is faster
 and the op's bound is the term that wins. On GPUs the kernel model (roofsim/kernelmodel.py)
 refines the terms without adding new ones: GEMM compute pays for wave quantisation and tile
 overheads, the main-memory term for one memory round trip (the bandwidth ramp), multi-pass
 rows and cache residency move bytes, and ``overhead="eager"`` raises the floor.
 ``ideal=True`` drops efficiencies, latencies and kernel effects: a pure roofline, an upper
-bound on speed. Everything is vectorised over ops x devices.
+bound on speed. ``warm=True`` prices the steady state of the ops run back to back in a loop
+(traffic.warm_bytes: a footprint that fits in a cache is served from it). Everything is
+vectorised over ops x devices.
 """
 from __future__ import annotations
 
@@ -25,7 +29,8 @@ from .kernelmodel import kernel_terms
 from .ops.access import ExplicitAccess
 from .ops.op import Op, Workload
 from .specs import HardwareSpec, PeakResolution
-from .traffic import analytic_bytes, comm_terms, explicit_bytes, level_arrays, op_arrays
+from .traffic import (analytic_bytes, comm_terms, explicit_bytes, item_seconds, level_arrays, op_arrays,
+                      random_access_seconds, warm_bytes)
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,7 @@ def _size_efficiency(h: HardwareSpec, flops: np.ndarray) -> Optional[np.ndarray]
 
 
 def evaluate_arrays(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], ops: Union[Workload, Sequence[Op]],
-                    ideal: bool = False, predictor=None, overhead: str = "kernel") -> Evaluation:
+                    ideal: bool = False, predictor=None, overhead: str = "kernel", warm: bool = False) -> Evaluation:
     hws = [hardware] if isinstance(hardware, HardwareSpec) else list(hardware)
     workload = ops if isinstance(ops, Workload) else None
     ops = list(ops.ops) if isinstance(ops, Workload) else list(ops)
@@ -149,10 +154,13 @@ def evaluate_arrays(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], ops: 
                 B[i, j, :Lh] = np.asarray(predictor.level_bytes(op, h), float)
             elif kind == "comm":
                 link_t[i, j], links[i][j] = comm_terms(op, h, ideal)
+    if warm:
+        B = warm_bytes(B, ops, hws)
     bw = lv.bandwidth * (1.0 if ideal else lv.efficiency)                  # [H, L]
     if ideal:
         t_memory = B / bw[:, None, :]
         floor = np.zeros(H)
+        fixed = np.broadcast_to(floor[:, None], (H, N))
     else:
         kt = kernel_terms(hws, ops, oa, overhead)
         t_compute = t_compute * kt.compute_factor
@@ -162,7 +170,10 @@ def evaluate_arrays(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], ops: 
         main_t = t_memory[rows, :, lv.main_index]
         t_memory[rows, :, lv.main_index] = np.where(main_t > 0, main_t + kt.latency_s, 0.0)
         floor = kt.floor_s
-    terms = np.concatenate([t_compute[:, :, None], np.broadcast_to(floor[:, None, None], (H, N, 1)),
+        # library work per item and latency-bound misses (specs that describe them)
+        t_memory = np.maximum(t_memory, random_access_seconds(B, oa, hws))
+        fixed = np.maximum(floor[:, None], item_seconds(ops, hws))
+    terms = np.concatenate([t_compute[:, :, None], fixed[:, :, None],
                             link_t[:, :, None], t_memory], axis=2)
     bound = np.argmax(terms, axis=2)
     time = np.take_along_axis(terms, bound[:, :, None], axis=2)[:, :, 0]
@@ -181,9 +192,10 @@ def bound_label(code: int, level_names: list, link: str) -> str:
 
 
 def evaluate(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], workload: Union[Workload, Sequence[Op]],
-             ideal: bool = False, predictor=None, overhead: str = "kernel"):
+             ideal: bool = False, predictor=None, overhead: str = "kernel", warm: bool = False):
     """One row per (device, op): the DataFrame the CLI prints. See ``to_frame`` for the columns."""
-    return to_frame(evaluate_arrays(hardware, workload, ideal=ideal, predictor=predictor, overhead=overhead))
+    return to_frame(evaluate_arrays(hardware, workload, ideal=ideal, predictor=predictor, overhead=overhead,
+                                    warm=warm))
 
 
 def require_distinct(hws: Sequence[HardwareSpec], spellings: Optional[Sequence[str]] = None,

@@ -307,6 +307,13 @@ class Efficiency:
     latency_s: float = 4e-6
     compute_by_size: tuple[tuple[float, float], ...] = ()
     kernel: KernelParams = field(default_factory=KernelParams)
+    # Library time per item of an op kind (a gathered row, a sparse nonzero): the work a library
+    # does per item beyond its bytes and FLOPs (index arithmetic, bounds checks, a copy call per
+    # row). Measured by `roofsim probe` for numpy/scipy; none in the catalogue.
+    per_item_s: tuple[tuple[str, float], ...] = ()
+    # Independent cache misses one core keeps in flight: an irregular op's misses at a level with
+    # a latency take at least lines x latency / this. None: priced as streamed bytes only.
+    memory_parallelism: Optional[float] = None
     source: str = "roofsim defaults (roofsim/specs.py)"
 
     def __post_init__(self):
@@ -320,6 +327,10 @@ class Efficiency:
         sizes = [s for s, _ in self.compute_by_size]
         _check(p, sizes == sorted(sizes), "efficiency.compute_by_size", "increasing FLOP counts", sizes)
         _check(p, self.latency_s >= 0, "efficiency.latency", "a time >= 0", self.latency_s)
+        for kind, t in self.per_item_s:
+            _check(p, t >= 0 and math.isfinite(t), f"efficiency.per_item.{kind}", "a time >= 0", t)
+        _check(p, self.memory_parallelism is None or (1 <= self.memory_parallelism < math.inf),
+               "efficiency.memory_parallelism", "a number >= 1", self.memory_parallelism)
         if p:
             raise SpecError(p)
 
@@ -330,6 +341,9 @@ class Efficiency:
 
     def compute_fraction(self, dtype: str) -> float:
         return self._lookup(self.compute, dtype, DEFAULT_COMPUTE_EFFICIENCY)
+
+    def item_seconds(self, kind: str) -> float:
+        return dict(self.per_item_s).get(kind, 0.0)
 
     def memory_fraction(self, level: str) -> float:
         return self._lookup(self.memory, level, DEFAULT_MEMORY_EFFICIENCY)

@@ -204,3 +204,92 @@ def comm_terms(op: Op, hw: HardwareSpec, ideal: bool) -> tuple[float, str]:
     if math.isinf(cost.time_s):
         return math.inf, "none"
     return cost.time_s, cost.link
+
+
+# ---- ops run back to back in a loop (a timing loop, a repeated step) ---------------------------
+def op_footprint(op: Op) -> float:
+    """Distinct bytes one execution touches: its tensors once each; a gather or SpMM touches at
+    most its whole table / feature matrix however many lookups it makes."""
+    a = op.access
+    if isinstance(a, GatherAccess):
+        return min(a.lookups, a.table_rows) * a.row_bytes + max(op.read_bytes + op.write_bytes - a.lookups * a.row_bytes, 0.0)
+    if isinstance(a, SparseAccess):
+        return min(a.nnz, a.cols) * a.feature_bytes + max(op.read_bytes + op.write_bytes - a.nnz * a.feature_bytes, 0.0)
+    return op.working_set_bytes
+
+
+def loop_footprint(ops: list[Op]) -> float:
+    """Distinct bytes of one pass over ``ops``: what an op reads of what the previous op just wrote
+    (a temporary handed on) is counted once."""
+    total = 0.0
+    for j, op in enumerate(ops):
+        total += op_footprint(op)
+        if j:
+            handed_on = sum(t.bytes for t in op.reads if t.role == "activation")
+            total -= min(ops[j - 1].write_bytes, handed_on)
+    return max(total, 0.0)
+
+
+def warm_bytes(B: np.ndarray, ops: list[Op], hws: list[HardwareSpec]) -> np.ndarray:
+    """[H, N, L] bytes per level in the steady state of ``ops`` run back to back in a loop.
+
+    Every byte of the loop is touched again after the loop's whole footprint has gone by (a
+    cyclic reuse pattern), so under LRU it hits in the innermost cache level that holds the
+    footprint and misses in every level that does not: levels outside that cache, up to main
+    memory, serve nothing after the first pass. A footprint larger than every cache changes
+    nothing (no partial credit: a cyclic pattern larger than an LRU cache misses on every access).
+    Capacity is one instance's: a loop runs on one core (or, on a GPU, shares one L2).
+    """
+    footprint = loop_footprint(ops)
+    out = B.copy()
+    for i, h in enumerate(hws):
+        for j, m in enumerate(h.memory[:h.main_index]):
+            if m.type == "cache" and m.capacity_bytes and footprint <= m.capacity_bytes:
+                out[i, :, j + 1:h.main_index + 1] = 0.0
+                break
+    return out
+
+
+# ---- costs of irregular access and of library items -----------------------------------------
+def op_items(op: Op) -> float:
+    """Items a library handles one by one: rows of a gather, nonzeros of an SpMM (else 0)."""
+    a = op.access
+    if isinstance(a, GatherAccess):
+        return float(a.lookups)
+    if isinstance(a, SparseAccess):
+        return float(a.nnz)
+    return 0.0
+
+
+def item_seconds(ops: list[Op], hws: list[HardwareSpec]) -> np.ndarray:
+    """[H, N] items x the library's time per item of the op's kind (efficiency.per_item)."""
+    out = np.zeros((len(hws), len(ops)))
+    for j, op in enumerate(ops):
+        items = op_items(op)
+        if items:
+            for i, h in enumerate(hws):
+                out[i, j] = items * h.efficiency.item_seconds(op.kind)
+    return out
+
+
+def random_access_seconds(B: np.ndarray, ops: OpArrays, hws: list[HardwareSpec]) -> np.ndarray:
+    """[H, N, L] the latency-bound time of irregular ops: every row a level serves is a random
+    jump that waits that level's ``latency``, with ``memory_parallelism`` jumps in flight (Little's
+    law). A row's further lines follow the first (adjacent-line prefetch, same page), so the rows
+    a level serves are its bytes / the row rounded up to whole lines. Zero for other patterns,
+    levels without a latency, and specs without a memory parallelism."""
+    out = np.zeros_like(B)
+    irregular = ops.pattern == PATTERNS.index("irregular")
+    if not irregular.any():
+        return out
+    for i, h in enumerate(hws):
+        mlp = h.efficiency.memory_parallelism
+        if not mlp:
+            continue
+        for l, m in enumerate(h.memory[:h.main_index + 1]):
+            if m.latency_s:
+                line = m.line_bytes or DEFAULT_LINE_BYTES
+                row = np.maximum(np.ceil(ops.row_bytes[irregular] / line), 1.0) * line
+                gathered = np.maximum(B[i, irregular, l] - ops.other_bytes[irregular], 0.0)  # not ids, outputs
+                out[i, irregular, l] = gathered / row * m.latency_s / mlp
+    return out

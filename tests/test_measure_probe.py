@@ -88,12 +88,20 @@ def test_document_round_trips_through_yaml(tmp_path):
     assert hw.compute.peaks() == {"fp64": 40e9, "fp32": 80e9}
     assert [(m.name, m.bandwidth_bytes_per_s, m.latency_s) for m in hw.memory] == [
         ("l1d", 100e9, 1e-9), ("l2", 70e9, 4e-9), ("l3", 50e9, 20e-9), ("dram", 15e9, 100e-9)]
+    # one thread's view: one instance of each cache (the chip's two private L1/L2 are in the notes)
     assert [(m.capacity_bytes, m.instances, m.shared_by, m.line_bytes, m.ways) for m in hw.memory[:3]] == [
-        (32768, 2, 1, 64, 8), (2**20, 2, 1, 64, 8), (32 * 2**20, 1, 2, 64, 16)]
+        (32768, 1, 1, 64, 8), (2**20, 1, 1, 64, 8), (32 * 2**20, 1, 2, 64, 16)]
+    assert hw.memory[0].notes.startswith("2 on the chip, each shared by 1 CPU(s)")
     # the floor is the cheapest call; the size table is the fp64 sweep as fractions of 40 GFLOP/s,
     # closed by the full-size point at 1.0: 2 * 1536^3 FLOPs
     assert hw.efficiency.latency_s == 4e-7
     assert hw.efficiency.compute_by_size == ((524288.0, 0.25), (33554432.0, 0.75), (2.0 * 1536 ** 3, 1.0))
+
+
+def test_bandwidths_never_grow_outward():
+    from roofsim.measure.probe import monotone_bandwidths
+    # l1 measured below l2 (a call too short to time) is lifted to l2's 70; None stays None
+    assert monotone_bandwidths([30.0, 70.0, None, 50.0, 15.0]) == [70.0, 70.0, None, 50.0, 15.0]
 
 
 def test_noisy_when_the_median_spread_is_large():

@@ -143,3 +143,11 @@ def test_cli_bad_file_exits_2_one_line_per_problem(tmp_path):
         f"error: {bad}: row 2.time_s: expected a finite time in seconds > 0, found 'nan'",
         f"error: {bad}: row 2.k: expected a value for a gemm (a whole number > 0), found nothing",
     ]
+
+
+def test_warm_column():
+    header = ["device", "kind", "dtype", "time_s", "source", "elements", "warm"]
+    row = lambda w: ["d", "elementwise", "fp32", "1e-3", "s", "1000", w]
+    ms = parse_rows(header, [row("true"), row("no"), row("")])
+    assert [m.warm for m in ms] == [True, False, False]
+    assert problems(header, [row("maybe")]) == ["f.csv: row 2.warm: expected true or false (or empty), found 'maybe'"]

@@ -14,7 +14,11 @@ users run (numpy's BLAS and ufuncs):
 - load-to-use latency per level: a pointer chase (roofsim/kernels/chase.py) over a random cycle
   of cache lines in a working set of half the level (4x the last cache for main memory);
 - per-call floors of the library: a 1-element ufunc, a 2x2 GEMM, a 1-row gather; the cheapest
-  is the spec's latency floor.
+  is the spec's latency floor;
+- the library's time per item (efficiency.per_item): numpy's gather per row and scipy's CSR
+  SpMM per nonzero on data in the first cache;
+- misses in flight (efficiency.memory_parallelism): independent random 64-byte row gathers from
+  a table beyond the last cache; latency / (time per row - the library's time per row).
 
 The written spec describes the machine as ONE thread sees it (numpy's ufuncs are
 single-threaded and the scored validation suite pins BLAS to one thread); the all-thread peaks
@@ -132,6 +136,8 @@ class ProbeResult:
     plateaus: dict = field(default_factory=dict)         # level name -> {kernel: B/s}
     latency: dict = field(default_factory=dict)          # level name -> s
     overheads: dict = field(default_factory=dict)        # call -> s
+    items: dict = field(default_factory=dict)            # op kind -> library s per item
+    memory_parallelism: Optional[float] = None
     spreads: list = field(default_factory=list)
     seconds: float = 0.0
 
@@ -177,7 +183,8 @@ def measure_gemm(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None:
                     progress(f"GEMM {dtype} n={n} on {threads} thread(s)", 0.0)
                     a, b = (rng.standard_normal((n, n)).astype(np_dtype) for _ in range(2))
                     c = np.empty((n, n), np_dtype)
-                    t = _note(result, time_call(lambda: np.matmul(a, b, out=c), plan.repeats))
+                    clock = "cpu" if threads == 1 else "wall"
+                    t = _note(result, time_call(lambda: np.matmul(a, b, out=c), plan.repeats, clock=clock))
                     best = max(best, 2.0 * n ** 3 / t.median_s)
             target[dtype] = best
         with blas_threads(1):
@@ -285,6 +292,50 @@ def measure_overheads(result: ProbeResult, plan: Plan) -> None:
             result.overheads[name] = _note(result, time_call(fn, plan.repeats)).median_s
 
 
+ITEM_LOOKUPS = 4096
+
+
+def measure_items(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None:
+    """Library time per item, on data in the first cache (so bytes cost nothing): numpy's gather
+    of 64-byte rows per row, scipy's CSR SpMM with one feature column per nonzero."""
+    import numpy as np
+    rng = np.random.default_rng(2)
+    progress("library time per gathered row / nonzero", 0.0)
+    table, idx = rng.random((64, 8)), rng.integers(0, 64, ITEM_LOOKUPS)
+    result.items["gather"] = _note(result, time_call(lambda: table[idx], plan.repeats)).median_s / ITEM_LOOKUPS
+    try:
+        import scipy.sparse as sp
+    except ImportError:
+        return
+    n = 128
+    a = sp.random(n, n, density=0.25, format="csr", random_state=3)
+    x = rng.random((n, 1))
+    result.items["spmm"] = _note(result, time_call(lambda: a @ x, plan.repeats)).median_s / a.nnz
+
+
+def measure_parallelism(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None:
+    """Misses in flight: independent 64-byte row gathers from a table beyond the last cache take
+    latency / parallelism each (Little's law), on top of the library's time per row."""
+    import numpy as np
+    latency = result.latency.get("dram")
+    if not latency:
+        return
+    progress("independent misses in flight", 0.0)
+    rows = max(4 * (result.caches[-1].size_bytes if result.caches else 32 * 2 ** 20), 2 ** 22) // 64
+    rows = min(rows, plan.sweep_max_bytes // 64)
+    rng = np.random.default_rng(4)
+    table = np.ones((rows, 8))
+    pool = [rng.integers(0, rows, ITEM_LOOKUPS * 4) for _ in range(8)]
+    state = {"i": 0}
+
+    def gather():
+        state["i"] += 1
+        return table[pool[state["i"] % 8]]
+    per_row = _note(result, time_call(gather, plan.repeats)).median_s / (ITEM_LOOKUPS * 4)
+    stall = max(per_row - result.items.get("gather", 0.0), latency / 64)
+    result.memory_parallelism = max(1.0, latency / stall)
+
+
 def probe(quick: bool = False, progress: Optional[ProgressFn] = None) -> ProbeResult:
     """Measure this machine (about a minute; ``quick``: a few seconds, for tests)."""
     import time
@@ -300,6 +351,8 @@ def probe(quick: bool = False, progress: Optional[ProgressFn] = None) -> ProbeRe
     windows = level_windows(result.caches)
     result.plateaus = plateaus(result.sweep, windows)
     measure_latency(result, plan, windows, lambda w, f: progress(w, 0.85))
+    measure_items(result, plan, lambda w, f: progress(w, 0.9))
+    measure_parallelism(result, plan, lambda w, f: progress(w, 0.95))
     progress("done", 1.0)
     result.seconds = time.perf_counter() - t0
     return result
@@ -331,22 +384,26 @@ def to_document(result: ProbeResult, id: str = "local", today: Optional[str] = N
         "BLAS threads from the environment (threadpoolctl not installed)"
     peaks_all = ", ".join(f"{d} {_fmt(v / 1e9, 'GFLOP/s')}" for d, v in result.peaks_all.items())
     memory = []
-    for c in result.caches:
+    level_bw = monotone_bandwidths([result.plateaus.get(c.name, {}).get(LEVEL_KERNEL) for c in result.caches]
+                                   + [result.plateaus.get("dram", {}).get(LEVEL_KERNEL)])
+    for c, level_bandwidth in zip(result.caches, level_bw):
         bw = result.plateaus.get(c.name, {})
         memory.append({
-            "name": c.name, "type": "cache", "capacity": f"{c.size_bytes} B", "instances": c.instances,
+            # one thread uses one instance of a private cache (the chip's count is in the notes)
+            "name": c.name, "type": "cache", "capacity": f"{c.size_bytes} B", "instances": 1,
             "shared_by": c.shared_by, "line_size": f"{c.line_bytes} B", **({"ways": c.ways} if c.ways else {}),
-            **({"bandwidth": f"{bw[LEVEL_KERNEL]!r} B/s"} if LEVEL_KERNEL in bw else {}),
+            **({"bandwidth": f"{level_bandwidth!r} B/s"} if level_bandwidth else {}),
             **({"latency": f"{result.latency[c.name]!r} s"} if c.name in result.latency else {}),
             "source": f"sysfs (size, line, ways, sharing); bandwidth and latency {prov}",
-            "notes": "1-thread plateaus: " + ", ".join(f"{k} {_gbs(v)}" for k, v in bw.items())
-                     + f"; bandwidth is the {LEVEL_KERNEL} plateau (bytes read + written / s)",
+            "notes": f"{c.instances} on the chip, each shared by {c.shared_by} CPU(s). 1-thread plateaus: "
+                     + ", ".join(f"{k} {_gbs(v)}" for k, v in bw.items())
+                     + f"; bandwidth is the {LEVEL_KERNEL} plateau (bytes read + written / s), at least the next level's",
         })
     dram_bw = result.plateaus.get("dram", {})
     mem_bytes = memory_bytes()
     memory.append({
         "name": "dram", "type": "main", **({"capacity": f"{mem_bytes} B"} if mem_bytes else {}),
-        **({"bandwidth": f"{dram_bw[LEVEL_KERNEL]!r} B/s"} if LEVEL_KERNEL in dram_bw else {}),
+        **({"bandwidth": f"{level_bw[-1]!r} B/s"} if level_bw[-1] else {}),
         **({"latency": f"{result.latency['dram']!r} s"} if "dram" in result.latency else {}),
         "source": f"capacity from sysconf; bandwidth and latency {prov}",
         "notes": "1-thread plateaus: " + ", ".join(f"{k} {_gbs(v)}" for k, v in dram_bw.items()),
@@ -370,11 +427,24 @@ def to_document(result: ProbeResult, id: str = "local", today: Optional[str] = N
         "efficiency": {
             "compute": 1.0, "memory": 1.0, "latency": f"{floor!r} s",
             **({"compute_by_size": by_size} if by_size else {}),
+            **({"per_item": {k: f"{v!r} s" for k, v in result.items.items()}} if result.items else {}),
+            **({"memory_parallelism": round(result.memory_parallelism, 2)} if result.memory_parallelism else {}),
             "source": f"{prov}: the peaks and bandwidths are achieved figures (efficiency 1); the floor is the "
                       f"cheapest library call ({', '.join(f'{k} {v * 1e6:.2f} us' for k, v in result.overheads.items())})",
         },
     }
     return doc
+
+
+def monotone_bandwidths(values: list) -> list:
+    """Each level at least as fast as the level outside it (a plateau measured below the next
+    level's is the noise of a short call, not the hardware); None stays None."""
+    out, outer = list(values), 0.0
+    for i in range(len(out) - 1, -1, -1):
+        if out[i] is not None:
+            out[i] = max(out[i], outer)
+            outer = out[i]
+    return out
 
 
 def _compute_by_size(result: ProbeResult) -> list:
@@ -400,5 +470,8 @@ def summary_rows(result: ProbeResult) -> list[dict]:
                      "value": " / ".join(_gbs(per[k]) for k in STREAM_KERNELS if k in per)})
     rows += [{"figure": f"{level} latency", "value": _fmt(t * 1e9, "ns")} for level, t in result.latency.items()]
     rows += [{"figure": f"floor: {k}", "value": _fmt(v * 1e6, "us")} for k, v in result.overheads.items()]
+    rows += [{"figure": f"library time per {k} item", "value": _fmt(v * 1e9, "ns")} for k, v in result.items.items()]
+    if result.memory_parallelism:
+        rows.append({"figure": "misses in flight (memory parallelism)", "value": f"{result.memory_parallelism:.1f}"})
     rows.append({"figure": "median spread of repeats", "value": f"{result.median_spread:.1%}"})
     return rows

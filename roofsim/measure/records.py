@@ -12,8 +12,10 @@ One CSV row is one measured kernel that is one standard op (roofsim/ops/kinds.py
   gather: lookups, row_bytes, table_rows [, pooling, distribution, zipf_alpha];
   spmm: rows, cols, nnz, feature_dim;
 - optional: ``name``, ``category`` (groups the error summary; default: the kind), ``repeats``,
-  ``spread`` (relative spread of the repeats, e.g. (p90 - p10) / median), ``date``, ``method``,
-  ``library``, ``notes``.
+  ``spread`` (relative spread of the repeats, e.g. (q75 - q25) / median), ``warm`` (true when
+  the kernel was timed back to back without flushing caches, so data that fits stays cached;
+  default false: cold, as benchmarks that flush the cache between repeats), ``date``,
+  ``method``, ``library``, ``notes``.
 
 A file may hold several kinds; a cell of a shape column that does not belong to the row's kind
 must be empty. Every problem of a file is reported at once, one line each, with its row number.
@@ -36,7 +38,7 @@ from ..ops.op import Op
 from ..specs import DTYPE_BYTES
 
 REQUIRED = ("device", "kind", "dtype", "time_s", "source")
-OPTIONAL = ("name", "category", "repeats", "spread", "date", "method", "library", "notes")
+OPTIONAL = ("name", "category", "repeats", "spread", "warm", "date", "method", "library", "notes")
 MAX_FILE_BYTES = 64 * 1024 * 1024   # a measurement file is small; refuse to read a huge one
 MAX_PROBLEMS = 50                   # report this many problems, then how many more there were
 
@@ -118,6 +120,7 @@ class Measurement:
     source: str
     repeats: Optional[int] = None
     spread: Optional[float] = None
+    warm: bool = False        # timed back to back without flushing: the steady state of a loop
     method: str = ""
     library: str = ""
     date: str = ""
@@ -191,6 +194,9 @@ def _row_op(row: Mapping[str, Any], name: str, at: str, problems: list[Problem],
         return None
 
 
+_BOOLEANS = {"": False, "true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
+
+
 def _optional_number(text: str, at: str, col: str, problems: list, file, whole: bool) -> Optional[float]:
     if not text:
         return None
@@ -215,10 +221,13 @@ def _row_measurement(row: Mapping[str, Any], index: int, problems: list[Problem]
     op = _row_op(row, name, at, problems, file)
     repeats = _optional_number(t("repeats"), at, "repeats", problems, file, whole=True)
     spread = _optional_number(t("spread"), at, "spread", problems, file, whole=False)
+    warm = _BOOLEANS.get(t("warm").lower())
+    if warm is None:
+        problems.append(Problem(file, f"{at}warm", "true or false (or empty)", repr(t("warm"))))
     if len(problems) > before or op is None:
         return None
     return Measurement(name=name, device=t("device"), category=t("category") or op.kind, ops=(op,), time_s=time_s,
-                       source=t("source"), repeats=int(repeats) if repeats else None, spread=spread,
+                       source=t("source"), repeats=int(repeats) if repeats else None, spread=spread, warm=warm,
                        method=t("method"), library=t("library"), date=t("date"), notes=t("notes"))
 
 
@@ -298,7 +307,7 @@ def to_rows(measurements: Sequence[Measurement]) -> list[dict]:
             row["flops_per_element"] = repr(op.total_flops / shape["elements"])
         row.update(device=m.device, kind=op.kind, dtype=op.dtype or shape.get("dtype", ""), time_s=repr(m.time_s),
                    source=m.source, name=m.name, category=m.category, repeats=m.repeats or "",
-                   spread="" if m.spread is None else repr(m.spread), date=m.date, method=m.method,
+                   spread="" if m.spread is None else repr(m.spread), warm="true" if m.warm else "", date=m.date, method=m.method,
                    library=m.library, notes=m.notes)
         out.append(row)
     return out

@@ -258,7 +258,8 @@ def measure(kernels: list[Kernel], hw: HardwareSpec, repeats: int = 7, progress=
             out.append(Measurement(
                 name=k.name, device=hw.id, category=k.category, ops=k.ops, time_s=t.median_s,
                 source=f"roofsim {__version__} suite cpu on this machine", repeats=repeats, spread=t.spread,
-                method=f"median of {repeats} samples of {t.calls_per_sample} call(s); BLAS 1 thread"
+                warm=True,   # timed back to back: what fits in a cache stays there between calls
+                method=f"median of {repeats} samples of {t.calls_per_sample} call(s), process CPU time; BLAS 1 thread"
                        + ("" if controlled else " (from the environment)"),
                 library=k.library, date=today, notes=k.notes))
     progress("done", 1.0)

@@ -70,14 +70,15 @@ def validate(hw: HardwareSpec, measurements: Sequence[Measurement], predictor=No
     """One row per measured kernel on ``hw``; columns in KERNEL_COLUMNS (ratio = predicted / measured).
 
     Each kernel's ops are evaluated together as one workload, in order, so that any effect
-    across consecutive ops of one kernel applies as it would in a user's workload.
+    across consecutive ops of one kernel applies as it would in a user's workload; a kernel
+    timed warm (back to back, caches not flushed) is priced in the steady state of that loop.
     """
     import pandas as pd
     from ..roofline import evaluate
     chosen = select(hw, measurements) if match_device else list(measurements)
     rows = []
     for m in chosen:
-        df = evaluate(hw, Workload(m.name, m.ops), predictor=predictor)
+        df = evaluate(hw, Workload(m.name, m.ops), predictor=predictor, warm=m.warm)
         predicted = float(df["time_s"].sum())
         top = df.loc[df["time_s"].idxmax()]
         by_bound = df.groupby("bound")["time_s"].sum()
