@@ -149,7 +149,10 @@ def per_device(workload: Workload, layout: Layout) -> DeviceWork:
         mb, step_ops, tokens = _transformer_device(workload, tf, layout, notes)
         tokens *= M * layout.data_parallel
     if training and layout.data_parallel > 1:
-        step_ops = list(step_ops) + _data_parallel_sync(workload, mb, layout, M)
+        if any(op.kind == "collective" for op in workload.ops) and tf is None:
+            notes.append(f"{workload.name} models its own communication: no data-parallel synchronisation added")
+        else:
+            step_ops = list(step_ops) + _data_parallel_sync(workload, mb, layout, M)
     return DeviceWork(mb, tuple(step_ops), M, layout, training, float(tokens), tuple(notes))
 
 

@@ -154,3 +154,24 @@ def test_layout_must_divide_the_model():
         per_device(get_workload("gpt3-175b"), Layout(devices=64, tp=8, microbatch=1, global_batch=12))
     with pytest.raises(SpecError, match="data parallelism only"):
         per_device(get_workload("dlrm"), Layout(devices=8, tp=8))
+
+
+def test_zero3_moves_one_and_a_half_times_the_data_parallel_volume():
+    # Rajbhandari et al. 2020, section 7.2: all-reduce 2 Psi per device; ZeRO-3 all-gathers the weights
+    # for the forward and again for the backward and reduce-scatters the gradients: 3 Psi (1.5x).
+    from roofsim.comm import ring_bytes_and_steps
+    wl = get_workload("gpt2-xl", overrides={"phase": "training"})
+
+    def volume(zero):
+        work = per_device(wl, Layout(devices=16, zero=zero, microbatch=1, global_batch=16))
+        return sum(ring_bytes_and_steps(op.access.collective, op.access.bytes, 16)[0] * op.count
+                   for op in work.step_ops if op.kind == "collective")
+    assert volume(3) == pytest.approx(1.5 * volume(0))
+    assert volume(1) == pytest.approx(volume(0))        # stages 1 and 2: reduce-scatter + all-gather
+
+
+def test_a_workload_with_its_own_communication_gets_no_second_sync():
+    wl = get_workload("dlrm")
+    work = per_device(wl, Layout(devices=8))
+    assert not any(op.name.startswith("dp.") for op in work.step_ops)
+    assert any("models its own communication" in n for n in work.notes)
