@@ -121,6 +121,17 @@ def test_zero_sizes_refused(tmp_path, trace):
                f"{tmp_path / 's.npy'}: access sizes must be >= 1 byte, found 0 at index 10")
 
 
+def test_huge_access_size_refused(tmp_path, trace):
+    # one access of 2**60 bytes is 2**54 lines of 64 B: it would run for ages from a tiny file
+    np.save(tmp_path / "t.npy", trace)
+    np.save(tmp_path / "s.npy", np.r_[np.ones(3, np.int64), 1 << 60, np.ones(4996, np.int64)])
+    error_line(run("simulate", "--trace", tmp_path / "t.npy", "--sizes", tmp_path / "s.npy", "--level", L1),
+               f"{tmp_path / 's.npy'}: access sizes must be at most 2**30 bytes (split larger transfers), "
+               f"found {1 << 60} at index 3")
+    with pytest.raises(Exception, match=r"sizes: expected at most 1073741824 bytes \(1 GiB\) per access"):
+        simulate(trace[:4], [CacheLevelConfig.parse(L1)], sizes=np.array([1, 2, 1 << 31, 4]))
+
+
 def test_shards_rate_too_small(tmp_path, trace):
     np.save(tmp_path / "t.npy", trace)
     # below the hash's resolution 2^-24 = 5.96e-8 the rate rounds to zero

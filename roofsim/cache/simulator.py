@@ -14,6 +14,8 @@ from .config import CacheLevelConfig, check_hierarchy
 
 _POLICY_CODES = {"lru": 0, "fifo": 1, "random": 2, "plru": 3}
 _MASK64 = (1 << 64) - 1
+# One access is served line by line: a single size of 2**60 from a tiny file would run for ages.
+MAX_ACCESS_BYTES = 1 << 30
 
 
 def rng_seed(seed: int, level: int) -> int:
@@ -81,6 +83,9 @@ def _as_sizes(sizes, n: int) -> np.ndarray:
         raise CacheConfigError(f"sizes: expected integer byte counts, found {s.dtype}")
     if n and int(s.min()) < 1:
         raise CacheConfigError("sizes: every access size must be >= 1 byte")
+    if n and int(s.max()) > MAX_ACCESS_BYTES:
+        raise CacheConfigError(f"sizes: expected at most {MAX_ACCESS_BYTES} bytes (1 GiB) per access "
+                               f"(split larger transfers), found {int(s.max())}")
     return _kernel_array(s, np.int64)
 
 

@@ -11,6 +11,7 @@ import zipfile
 import numpy as np
 
 from ..errors import CacheConfigError
+from .simulator import MAX_ACCESS_BYTES
 
 NPZ_MAX_BYTES = 1 << 30  # a .npz member is loaded whole; larger traces belong in a .npy
 _ADDRESS_LIMIT = 1 << 62
@@ -96,7 +97,7 @@ def read_trace(path: str) -> np.ndarray:
         raise CacheConfigError(f"{path}: expected integer byte addresses (e.g. uint64 or int64), "
                                f"found {a.dtype}")
     if a.size:
-        lo, hi = int(a.min()), int(a.max())
+        lo, hi = (int(a.min()) if a.dtype.kind == "i" else 0), int(a.max())
         if lo < 0:
             i = int(np.argmax(a < 0))
             raise CacheConfigError(f"{path}: byte addresses must be >= 0, found {int(a[i])} at index {i}")
@@ -126,6 +127,10 @@ def read_sizes(path: str, length: int) -> np.ndarray:
     if a.size and int(a.min()) < 1:
         i = int(np.argmax(a < 1))
         raise CacheConfigError(f"{path}: access sizes must be >= 1 byte, found {int(a[i])} at index {i}")
+    if a.size and int(a.max()) > MAX_ACCESS_BYTES:
+        i = int(np.argmax(a > MAX_ACCESS_BYTES))
+        raise CacheConfigError(f"{path}: access sizes must be at most 2**30 bytes (split larger "
+                               f"transfers), found {int(a[i])} at index {i}")
     return a
 
 
