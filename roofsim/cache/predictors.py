@@ -161,8 +161,13 @@ def op_trace(access, max_accesses: int, levels: tuple = (), warm: Optional[int] 
     if kind == "SparseAccess":
         n = min(int(access.nnz), max_accesses)
         rows = max(1, round(access.rows * n / access.nnz))  # keep the nonzeros per row
-        t = traces.csr_gathers(rows, int(access.cols), n, int(access.feature_bytes),
-                               access.degree_alpha, "spmm", access_bytes=0, seed=access.seed)
+        cols = getattr(access, "columns", None)
+        if cols is not None:   # a user's graph: its real column indices, in CSR order
+            t = traces.embedding_gathers(n, int(access.feature_bytes), int(access.cols), "file",
+                                         access_bytes=0, ids=cols.ids[:n])
+        else:
+            t = traces.csr_gathers(rows, int(access.cols), n, int(access.feature_bytes),
+                                   access.degree_alpha, "spmm", access_bytes=0, seed=access.seed)
         return traces.repeat(t, 2) if levels else t, len(t) if levels else 0, access.nnz / n
     if kind == "SequentialAccess":
         per_pass = -(-int(access.nbytes) // int(access.access_bytes))

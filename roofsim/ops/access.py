@@ -83,6 +83,7 @@ class SparseAccess:
     feature_bytes: int      # bytes of one dense feature row that each nonzero gathers
     degree_alpha: float = 2.1   # power-law exponent of the column degree distribution
     seed: int = 0
+    columns: Optional[RowIds] = None   # a user's graph: the column of every nonzero, in CSR order
     kind = "irregular"
 
 

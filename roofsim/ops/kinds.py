@@ -418,3 +418,88 @@ def batchnorm(name: str, n: int, c: int, h: int, w: int, dtype: str = "fp16", tr
     return Op(name=name, kind="batchnorm", flops=(FlopCount(dtype, f * e, "vector"),), access=StreamAccess(),
               reads=reads, writes=writes, count=count, phase="backward" if backward else "forward", notes=notes,
               shape=(("n", n), ("c", c), ("h", h), ("w", w), ("dtype", dtype)))
+
+
+# ---------------------------------------------------------------- graph neural networks
+
+AGGREGATIONS = ("sum", "mean", "max")
+
+
+def aggregate(name: str, rows: int, cols: int, nnz: int, dim: int, aggr: str = "sum", dtype: str = "fp32",
+              weighted: bool = False, degree_alpha: float = 2.1, columns=None, seed: int = 0,
+              count: int = 1, phase: str = "forward", notes: str = "") -> Op:
+    """Neighbourhood aggregation as SpMM: Y[rows, dim] = A[rows, cols] (CSR, nnz) X[cols, dim].
+
+    FLOPs: a multiply-add per nonzero and feature when edges carry weights (GCN normalisation,
+    attention), else one add (sum) or compare (max) per nonzero and feature; mean divides each
+    output once more. Each nonzero gathers a feature row of X (the cache model's SparseAccess)."""
+    if aggr not in AGGREGATIONS:
+        raise SpecError(Problem(None, f"{name}.aggr", "one of " + ", ".join(AGGREGATIONS), repr(aggr)))
+    op = spmm(name, rows, cols, nnz, dim, dtype, degree_alpha, count, phase, seed, notes)
+    flops = (2.0 if weighted else 1.0) * nnz * dim + (rows * dim if aggr == "mean" else 0.0)
+    from dataclasses import replace
+    access = replace(op.access, columns=columns)
+    return replace(op, flops=(FlopCount(dtype, flops, "vector"),), access=access,
+                   shape=op.shape + (("aggr", aggr), ("weighted", weighted)))
+
+
+def sddmm(name: str, rows: int, cols: int, nnz: int, dim: int, heads: int = 1, dtype: str = "fp32",
+          degree_alpha: float = 2.1, columns=None, count: int = 1, phase: str = "forward", notes: str = "") -> Op:
+    """Sampled dense-dense product: one score per nonzero and head, the dot product of its row's
+    and its column's dim-vectors (2 dim FLOPs each); the column vectors are gathered per nonzero,
+    the row vectors stream in CSR order; writes nnz x heads scores."""
+    _pos(name, rows=rows, cols=cols, nnz=nnz, dim=dim, heads=heads)
+    b = _b(dtype)
+    return Op(
+        name=name, kind="sddmm", flops=(FlopCount(dtype, 2.0 * nnz * dim * heads, "vector"),),
+        access=SparseAccess(rows=int(rows), cols=int(cols), nnz=int(nnz), feature_bytes=int(dim * heads * b),
+                            degree_alpha=degree_alpha, columns=columns),
+        reads=(Tensor(f"{name}.csr", nnz * INDEX_BYTES + (rows + 1) * INDEX_BYTES, "index"),
+               Tensor(f"{name}.Xcol", nnz * dim * heads * b), Tensor(f"{name}.Xrow", rows * dim * heads * b)),
+        writes=(Tensor(f"{name}.scores", nnz * heads * b),),
+        count=count, phase=phase, notes=notes,
+        shape=(("rows", rows), ("cols", cols), ("nnz", nnz), ("dim", dim), ("heads", heads)),
+    )
+
+
+def edge_softmax(name: str, nnz: int, heads: int = 1, dtype: str = "fp32", count: int = 1,
+                 phase: str = "forward", notes: str = "") -> Op:
+    """Softmax of each node's incoming edge scores (per head): 5 FLOPs per score, as softmax."""
+    op = softmax(name, nnz, heads, dtype, count, phase, notes)
+    from dataclasses import replace
+    return replace(op, kind="edge_softmax", shape=(("nnz", nnz), ("heads", heads), ("dtype", dtype)))
+
+
+def scatter_add(name: str, nnz: int, rows: int, dim: int, dtype: str = "fp32", count: int = 1,
+                phase: str = "forward", notes: str = "") -> Op:
+    """Sum per-edge messages (nnz x dim) into their destination rows (rows x dim), edges sorted by
+    destination: one add per message value; the messages stream, the output is written once."""
+    _pos(name, nnz=nnz, rows=rows, dim=dim)
+    b = _b(dtype)
+    return Op(name=name, kind="scatter_add", flops=(FlopCount(dtype, float(nnz * dim), "vector"),),
+              access=StreamAccess(), reads=(Tensor(f"{name}.messages", nnz * dim * b),
+                                            Tensor(f"{name}.dst", nnz * INDEX_BYTES, "index")),
+              writes=(Tensor(f"{name}.out", rows * dim * b),), count=count, phase=phase, notes=notes,
+              shape=(("nnz", nnz), ("rows", rows), ("dim", dim)))
+
+
+def edge_gather(name: str, nnz: int, nodes: int, dim: int, dtype: str = "fp32", degree_alpha: float = 2.1,
+                columns=None, count: int = 1, phase: str = "forward", notes: str = "") -> Op:
+    """Gather each edge's source features into a per-edge message tensor (nnz x dim)."""
+    op = spmm(name, nnz, nodes, nnz, dim, dtype, degree_alpha, count, phase, 0, notes)
+    from dataclasses import replace
+    return replace(op, kind="edge_gather", flops=(), access=replace(op.access, columns=columns),
+                   writes=(Tensor(f"{name}.messages", nnz * dim * _b(dtype)),),
+                   shape=(("nnz", nnz), ("nodes", nodes), ("dim", dim)))
+
+
+def neighbor_sample(name: str, seeds: int, fanout: int, nodes: int, count: int = 1, notes: str = "") -> Op:
+    """Uniform neighbour sampling of ``fanout`` neighbours for each of ``seeds`` nodes: reads each
+    seed's row pointers (2 ids) and the chosen column ids, writes the sampled ids; no FLOPs."""
+    _pos(name, seeds=seeds, fanout=fanout, nodes=nodes)
+    picked = seeds * fanout
+    return Op(name=name, kind="sample", flops=(), access=StreamAccess(),
+              reads=(Tensor(f"{name}.indptr", 2 * seeds * INDEX_BYTES, "index"),
+                     Tensor(f"{name}.indices", picked * INDEX_BYTES, "index")),
+              writes=(Tensor(f"{name}.sampled", picked * INDEX_BYTES, "index"),), count=count, notes=notes,
+              shape=(("seeds", seeds), ("fanout", fanout), ("nodes", nodes)))
