@@ -241,3 +241,12 @@ def test_mrc_line_sizes(tmp_path, trace, line):
     np.save(tmp_path / "t.npy", trace)
     error_line(run("mrc", "--trace", tmp_path / "t.npy", "--line", line),
                f"line size: expected a power of two in bytes, at most 2**62, found {int(line)}")
+
+
+def test_compiled_on_disk_looks_where_numba_does(tmp_path, monkeypatch):
+    # with NUMBA_CACHE_DIR set numba reads and writes only there: an empty one means a compile
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert not kernels.compiled_on_disk("cachesim")
+    (tmp_path / "roofsim_kernels").mkdir()
+    (tmp_path / "roofsim_kernels" / "cachesim.simulate-132.py311.nbi").write_bytes(b"")
+    assert kernels.compiled_on_disk("cachesim") and not kernels.compiled_on_disk("reuse")
