@@ -14,6 +14,7 @@ Figures:
   memory(workloads, hardware)    footprint components per model against device capacities
   memory_study()                 the study's training-memory figure, from its data
   trends(figure, source)         the study's three trend figures (hardware, models, compute)
+  sweep(result)                  a design-space sweep: heatmap over two fields, else time vs cost
 """
 from __future__ import annotations
 
@@ -439,3 +440,75 @@ def _roofline_legends(fig, ax, df, hws, markers, size):
                                   mfc={0: GREY, 1: "none", 2: "#D9D9D9"}[style], mec="black" if style != 1 else GREY,
                                   label=h.id))
         _legend(fig, handles, "device (line, fill)", x1, below)
+
+
+# ---- design-space sweeps ----------------------------------------------------------------------
+
+def sweep(result) -> Figure:
+    """A roofsim.sweep.SweepResult: for a full grid over two fields a heatmap of step time (each
+    cell one design, infeasible ones hatched, Pareto-optimal ones ringed); otherwise step time
+    against cost, every feasible design a dot, the Pareto front a line, infeasible designs left
+    out and counted in the title."""
+    df, params = result.frame, result.params
+    cols = [p.column for p in params]
+    grid2 = len(params) == 2 and len(df) == df[cols[0]].nunique() * df[cols[1]].nunique()
+    with _style():
+        fig = _figure(6.4, 4.8)
+        ax = fig.add_subplot()
+        mix = ", ".join(n + (f" x {w:g}" if len(result.workloads) > 1 else "") for n, w in result.workloads)
+        bad = int((~df["feasible"]).sum())
+        title = f"{mix}: {len(df):,} designs" + (f" ({bad:,} infeasible)" if bad else "")
+        if grid2:
+            _sweep_heatmap(fig, ax, df, params)
+        else:
+            _sweep_scatter(ax, df, result.cost_model)
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def _sweep_heatmap(fig, ax, df, params):
+    import numpy as np
+    from matplotlib.colors import LogNorm
+    (px, py), (cx, cy) = params, (params[0].column, params[1].column)
+    xs, ys = np.sort(df[cx].unique()), np.sort(df[cy].unique())
+    t = df.pivot_table(index=cy, columns=cx, values="time_s").reindex(index=ys, columns=xs).to_numpy()
+    feasible = df.pivot_table(index=cy, columns=cx, values="feasible", aggfunc="all").reindex(index=ys, columns=xs)
+    pareto = df.pivot_table(index=cy, columns=cx, values="pareto", aggfunc="any").reindex(index=ys, columns=xs)
+    finite = t[np.isfinite(t)]
+    norm = LogNorm(vmin=finite.min(), vmax=finite.max()) if finite.size and finite.max() > finite.min() else None
+    im = ax.imshow(np.where(np.isfinite(t), t, np.nan), origin="lower", aspect="auto", cmap="viridis_r", norm=norm)
+    bar = fig.colorbar(im, ax=ax)
+    bar.set_label("step time (s)")
+    for (i, j), ok in np.ndenumerate(feasible.to_numpy()):
+        if not ok:
+            ax.add_patch(_hatched_cell(j, i))
+        elif pareto.to_numpy()[i, j]:
+            ax.plot(j, i, marker="o", markersize=9, markerfacecolor="none", markeredgecolor=OKABE_ITO["vermillion"],
+                    markeredgewidth=1.6)
+        if len(xs) * len(ys) <= 64 and ok and np.isfinite(t[i, j]):
+            ax.text(j, i - 0.3, fq(t[i, j], "time"), ha="center", va="center", fontsize=6.5,
+                    color=OKABE_ITO["black"] if norm is None or norm(t[i, j]) < 0.6 else "white")
+    ax.set_xticks(range(len(xs)), [fq(x, px.dimension) for x in xs], rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(ys)), [fq(y, py.dimension) for y in ys], fontsize=8)
+    ax.set_xlabel(f"{px.path}   (rings: Pareto-optimal in time and cost; hatched: infeasible)", fontsize=8)
+    ax.set_ylabel(py.path)
+
+
+def _hatched_cell(j, i):
+    from matplotlib.patches import Rectangle
+    return Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor=OKABE_ITO["black"], linewidth=0)
+
+
+def _sweep_scatter(ax, df, cost_model: str):
+    ok = df[df["feasible"]]
+    front = ok[ok["pareto"]].sort_values("time_s")
+    dots = ok if len(ok) <= 200_000 else ok.sample(200_000, random_state=0)  # enough to see the cloud
+    ax.scatter(dots["time_s"], dots["cost"], s=4, color=OKABE_ITO["sky"], alpha=0.35, linewidths=0,
+               label=f"feasible designs ({len(ok):,}" + (", 200,000 drawn)" if len(dots) < len(ok) else ")"),
+               rasterized=len(dots) > 5000)
+    ax.step(front["time_s"], front["cost"], where="post", color=OKABE_ITO["vermillion"], linewidth=1.4,
+            marker="o", markersize=3.5, label=f"Pareto front ({len(front)})")
+    ax.set_xscale("log")
+    ax.set_xlabel("step time (s)")
+    ax.set_ylabel("cost (W, catalogue power proxy)" if cost_model.startswith("power proxy") else "cost (user expression)")
+    ax.legend(loc="upper right", fontsize=7, framealpha=0.9)

@@ -284,3 +284,20 @@ def test_cli_sweep_writes_a_csv_and_prints_the_front(tmp_path):
     # so the front holds the 500 TFLOP/s point of each of the 7 bandwidths
     front = df[df["pareto"]]
     assert len(front) == 7 and set(front["compute.matrix.bf16_flop_per_s"]) == {5e14}
+
+
+@pytest.mark.parametrize("vary", [["memory.hbm.bandwidth=2TB/s:8TB/s:3", "compute.bf16=0.5PFLOP/s,1PFLOP/s"],
+                                  ["memory.hbm.bandwidth=2TB/s:8TB/s:3"]])
+def test_cli_sweep_draws_a_heatmap_or_a_pareto_scatter(tmp_path, vary):
+    out = tmp_path / "s.png"
+    args = [a for v in vary for a in ("--vary", v)]
+    r = CliRunner().invoke(main, ["sweep", "--hw", "h100", "--workload", "llama2-7b", *args, "--plot", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_sweep_plot_with_a_bad_extension_is_one_line_before_any_work(tmp_path):
+    r = CliRunner().invoke(main, ["sweep", "--hw", "h100", "--workload", "llama2-7b", "--vary",
+                                  "memory.hbm.bandwidth=2TB/s:8TB/s:3", "--plot", str(tmp_path / "s.gif")])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and ".png, .svg or .pdf" in r.output
+    assert list(tmp_path.iterdir()) == []

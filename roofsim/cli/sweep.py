@@ -11,6 +11,15 @@ from . import output
 from .common import CACHE_MODEL, HW_PATH, IDEAL, OUTPUT, SET, WL_PATH, _checked_output, emit, parse_sets
 
 
+def _checked_plot(ctx, param, value):
+    """A bad --plot name is one line before any work (the image format comes from its extension)."""
+    if value:
+        from ..plotting import format_of
+        format_of(value)
+        output.check_output_path(value)
+    return value
+
+
 @click.command()
 @click.option("--hw", "hw_name", required=True, help="Base device: hardware id, alias or YAML file.")
 @click.option("--workload", "-w", "workloads", required=True,
@@ -26,13 +35,15 @@ from .common import CACHE_MODEL, HW_PATH, IDEAL, OUTPUT, SET, WL_PATH, _checked_
                    "peak_bf16 / 1e15 * 50'); default: a power proxy fitted to the catalogue's TDPs.")
 @click.option("--output", "-o", "output_path", callback=_checked_output, metavar="FILE",
               help="Write every design point: .csv, or .parquet (needs pyarrow).")
+@click.option("--plot", "plot_path", callback=_checked_plot, metavar="FILE",
+              help="Also draw the sweep (.png, .svg or .pdf): a heatmap over two fields, else time against cost.")
 @click.option("--top", type=int, default=10, show_default=True, help="Pareto-optimal points shown (0: all).")
 @IDEAL
 @SET
 @CACHE_MODEL
 @HW_PATH
 @WL_PATH
-def sweep(hw_name, workloads, vary, method, samples, seed, cost_expr, output_path, top, ideal, sets,
+def sweep(hw_name, workloads, vary, method, samples, seed, cost_expr, output_path, plot_path, top, ideal, sets,
           cache_model, hw_path, wl_path):
     """Evaluate design points of a hypothetical device: time, bound, fit, cost, Pareto front."""
     from ..sweep import design_sweep, table_bytes
@@ -56,7 +67,11 @@ def sweep(hw_name, workloads, vary, method, samples, seed, cost_expr, output_pat
             bar.__exit__(None, None, None)
     if output_path:
         output.write_output(output_path, table_bytes(result, output_path))
-    click.echo(summary(result, top, output_path))
+    if plot_path:
+        from ..plotting import format_of, sweep as draw, to_bytes
+        output.write_output(plot_path, to_bytes(draw(result), format_of(plot_path)))
+    click.echo(summary(result, top, output_path) + (f"\nPlot: {plot_path}" if plot_path else ""))
+
 
 
 def summary(result, top: int, output_path) -> str:
