@@ -74,6 +74,7 @@ def test_compare_in_a_layout():
     (("--devices", "12", "--tp", "8"), "a multiple of tp x pp"),
     (("--offload", "disk"), "components among"),
     (("--devices", "8", "--global-batch", "3"), "a multiple of microbatch x dp"),
+    (("--offload", "weights", "--offload-tier", "hbm"), "a far tier of h100-sxm5 (host)"),
 ])
 def test_bad_layouts_are_one_line_and_exit_2(args, message):
     r = invoke("run", "--hw", "h100", "-w", "llama2-70b", *args)

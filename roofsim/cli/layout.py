@@ -6,7 +6,7 @@ import click
 from ..errors import Problem, SpecError
 
 LAYOUT_KEYS = ("devices", "tp", "pp", "ep", "sp", "microbatch", "global_batch", "interleave", "zero", "overlap")
-TECHNIQUE_KEYS = ("optimizer", "checkpoint", "checkpoint_every", "offload")
+TECHNIQUE_KEYS = ("optimizer", "checkpoint", "checkpoint_every", "offload", "offload_tier")
 _POS = click.IntRange(min=1)
 
 _LAYOUT = (
@@ -28,7 +28,9 @@ _TECHNIQUES = (
                  help="Activation checkpointing (default: the workload's recompute setting)."),
     click.option("--checkpoint-every", type=_POS, default=1, show_default=True, help="k for --checkpoint every-k."),
     click.option("--offload", default="", metavar="PARTS",
-                 help="Comma-separated parts moved to host memory: weights, gradients, optimizer, activations, kv_cache."),
+                 help="Comma-separated parts moved to a far tier: weights, gradients, optimizer, activations, kv_cache."),
+    click.option("--offload-tier", default=None, metavar="LEVEL",
+                 help="The far memory level that takes them (default: the first after main memory, e.g. host)."),
 )
 
 
@@ -66,6 +68,8 @@ def build_techniques(options: dict) -> dict:
     parts = tuple(p.strip() for p in options["offload"].split(",") if p.strip())
     if parts:
         out["offload"] = parts
+    if options["offload_tier"]:
+        out["offload_tier"] = options["offload_tier"]
     return out
 
 
