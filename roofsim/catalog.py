@@ -71,7 +71,9 @@ def _files(dirs: Iterable[Path], suffixes: tuple[str, ...]) -> list[Path]:
     out = []
     for d in dirs:
         if d.is_dir():
-            out.extend(sorted(p for p in d.iterdir() if p.suffix in suffixes and not p.name.startswith(".")))
+            # regular files only: a folder named x.yaml crashed, a FIFO would block the read
+            out.extend(sorted(p for p in d.iterdir()
+                              if p.suffix in suffixes and not p.name.startswith(".") and p.is_file()))
     return out
 
 

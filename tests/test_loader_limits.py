@@ -161,3 +161,17 @@ def test_depth_limit_is_exact_and_the_same_for_yaml_and_json(tmp_path, suffix):
     assert doc == 1
     with pytest.raises(SpecError, match=f"nesting deeper than {MAX_DEPTH} levels"):
         read(deep)
+
+
+def test_search_folder_with_a_folder_and_a_fifo_named_like_files(tmp_path):
+    # a folder named sub.yaml crashed the alias scan (IsADirectoryError); a FIFO named x.yaml
+    # would block it forever: only regular files are catalogue files. A subprocess with a
+    # timeout, so a regression fails instead of hanging the suite.
+    import os
+    import subprocess
+    import sys
+    (tmp_path / "sub.yaml").mkdir()
+    os.mkfifo(tmp_path / "x.yaml")
+    r = subprocess.run([sys.executable, "-m", "roofsim", "run", "--hw", "nosuch", "--workload", "dlrm",
+                        "--hw-path", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stderr == "error: unknown hardware 'nosuch'; run `roofsim hw list`\n"
