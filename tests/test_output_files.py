@@ -115,3 +115,30 @@ def test_a_failing_write_leaves_nothing_and_the_old_file_intact(tmp_path, monkey
     with pytest.raises(OutputError, match=r"cannot write: no space left on device$"):
         write_output(out, "new")
     assert out.read_text() == "old\n" and os.listdir(tmp_path) == ["r.txt"]
+
+
+def test_a_descriptor_path_is_appended_to_not_replaced(tmp_path):
+    # `--output /dev/stdout` into a pipe failed (the pipe has no path to rename onto); into a
+    # shell redirection (`>> log`) the log would have been swapped for a new file
+    r, w = os.pipe()
+    write_output(f"/dev/fd/{w}", "through a pipe")
+    os.close(w)
+    assert os.read(r, 100) == b"through a pipe\n"
+    os.close(r)
+    log = tmp_path / "log.txt"
+    log.write_text("kept\n")
+    inode = log.stat().st_ino
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND)
+    try:
+        write_output(f"/proc/self/fd/{fd}", "appended")
+    finally:
+        os.close(fd)
+    assert log.read_text() == "kept\nappended\n" and log.stat().st_ino == inode
+    assert os.listdir(tmp_path) == ["log.txt"]
+
+
+def test_long_file_names_get_a_temporary_name_that_fits(tmp_path):
+    # a 250-byte name is legal; the temporary name beside it must stay under 255 bytes too
+    out = tmp_path / ("r" * 250)
+    write_output(out, "x")
+    assert out.read_text() == "x\n" and os.listdir(tmp_path) == [out.name]

@@ -85,11 +85,17 @@ def write_output(path: str | os.PathLike, text: str | bytes) -> None:
     0666 & ~umask mode and an existing one keeps its mode. A symlink is followed: its target is
     written (atomically when it is a regular file) and the link stays a link. A character device
     (/dev/null, a terminal) or a FIFO is written through; renaming onto them would replace
-    /dev/null with a regular file when run as root. Anything else is refused: one OutputError.
+    /dev/null with a regular file when run as root. A path naming an open file descriptor
+    (/dev/stdout, /dev/fd/N, /proc/self/fd/N) is appended to, whatever it is (a pipe, or the
+    file of a shell redirection, which must not be swapped for another). Anything else is
+    refused: one OutputError.
     """
     where = str(path)
-    target = Path(os.path.realpath(path))  # follows symlinks, also chains and dangling ones
     data = text if isinstance(text, bytes) else (text if text.endswith("\n") else text + "\n").encode("utf-8")
+    if _names_a_descriptor(path):
+        _write_through(Path(path), data, where, "ab")
+        return
+    target = Path(os.path.realpath(path))  # follows symlinks, also chains and dangling ones
     try:
         st = os.stat(target)
     except FileNotFoundError:
@@ -111,6 +117,8 @@ def check_output_path(path: str | os.PathLike) -> None:
     """Refuse, before any work is done, an output path that write_output would refuse later.
 
     (root passes every access() check; write_output then reports what goes wrong.)"""
+    if _names_a_descriptor(path):
+        return  # already open: written through as it is
     target = Path(os.path.realpath(path))
     try:
         st = os.stat(target)
@@ -133,9 +141,23 @@ def _reason(e: OSError) -> str:
     return (e.strerror or type(e).__name__).lower()
 
 
-def _write_through(target: Path, data: bytes, where: str) -> None:
+def _names_a_descriptor(path: str | os.PathLike) -> bool:
+    """Whether following the path's symlinks passes through /proc (/dev/stdout -> /proc/self/fd/1,
+    /dev/fd -> /proc/self/fd): it then names a descriptor this process already holds."""
+    p = os.path.abspath(path)
+    for _ in range(40):  # the kernel's own limit on symlink hops
+        p = os.path.join(os.path.realpath(os.path.dirname(p)), os.path.basename(p))
+        if p.startswith("/proc/"):
+            return True
+        if not os.path.islink(p):
+            return False
+        p = os.path.join(os.path.dirname(p), os.readlink(p))
+    return False
+
+
+def _write_through(target: Path, data: bytes, where: str, mode: str = "wb") -> None:
     try:
-        with open(target, "wb") as f:
+        with open(target, mode) as f:
             f.write(data)
     except OSError as e:
         raise OutputError(where, _reason(e)) from None
@@ -145,7 +167,7 @@ def _replace_atomically(target: Path, data: bytes, where: str, keep_mode: int | 
     tmp = None
     try:
         for _ in range(100):  # O_EXCL: a fresh name, created with 0666 & ~umask like any new file
-            tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+            tmp = target.parent / f".{target.name[:200]}.{secrets.token_hex(4)}.tmp"  # <= 255 bytes
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
                 break
