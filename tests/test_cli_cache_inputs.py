@@ -250,3 +250,11 @@ def test_compiled_on_disk_looks_where_numba_does(tmp_path, monkeypatch):
     (tmp_path / "roofsim_kernels").mkdir()
     (tmp_path / "roofsim_kernels" / "cachesim.simulate-132.py311.nbi").write_bytes(b"")
     assert kernels.compiled_on_disk("cachesim") and not kernels.compiled_on_disk("reuse")
+
+
+def test_a_fifo_or_folder_as_trace_is_one_line_not_a_hang(tmp_path):
+    import os
+    os.mkfifo(tmp_path / "pipe.npy")  # opening it for reading would wait for a writer forever
+    for p in (tmp_path / "pipe.npy", tmp_path):
+        error_line(run("simulate", "--trace", p, "--level", L1),
+                   f"{p}: not a regular file (a .npy is memory-mapped, a .npz unzipped)")

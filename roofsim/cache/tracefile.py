@@ -6,6 +6,8 @@ Addresses may be any integer type whose values are byte addresses: >= 0 and belo
 """
 from __future__ import annotations
 
+import os
+import stat
 import zipfile
 
 import numpy as np
@@ -21,6 +23,8 @@ _NPY_MAGIC, _ZIP_MAGIC = b"\x93NUMPY", b"PK\x03\x04"
 def read_array(path: str, what: str, member: str) -> np.ndarray:
     """The 1-D array of a .npy file, or of `member` (or the only array) of a .npz file."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the read below
+            raise CacheConfigError(f"{path}: not a regular file (a .npy is memory-mapped, a .npz unzipped)")
         with open(path, "rb") as f:
             magic = f.read(6)
     except FileNotFoundError:
