@@ -78,12 +78,17 @@ def run(hw_name, workload, top, fmt, output_path, ideal, overhead, sets, cache_m
     from ..api import predictor
     from ..parallel import plan
     from ..report import limiter_sentence, memory_lines, run_json, step_lines, totals
+    from ..tiers import place_tables, table_lines
     (hw,), wl = _load([hw_name], workload, sets, hw_path, wl_path)
     layout, tech, wl = _memory_setup(wl, opts, sets, workload, hw_path, wl_path)
+    wl, tables = place_tables(wl, hw)     # embedding tables beyond main memory: hottest rows stay
     p = plan(hw, wl, layout, ideal=ideal, predictor=predictor(cache_model), overhead=overhead, **tech)
     df = p.frame
     if fmt == "json":
-        emit(output.json_text(run_json(df, hw, wl, memory=p.footprint, step=p.step, layout=p.layout)), output_path)
+        doc = run_json(df, hw, wl, memory=p.footprint, step=p.step, layout=p.layout)
+        if any(t["far_bytes"] for t in tables):
+            doc["tables"] = tables
+        emit(output.json_text(doc), output_path)
         return
     if fmt == "csv":
         emit(output.csv_text(df.to_dict("records"), list(df.columns)), output_path)
@@ -108,7 +113,7 @@ def run(hw_name, workload, top, fmt, output_path, ideal, overhead, sets, cache_m
         parts += step_lines(p.step)
     else:
         parts.append(limiter_sentence(df, tot, hw.name, wl.name))
-    parts += memory_lines(p.footprint, hw)
+    parts += memory_lines(p.footprint, hw) + table_lines(tables, hw)
     emit("\n".join(parts), output_path)
 
 

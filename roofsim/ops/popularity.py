@@ -67,3 +67,30 @@ def expected_distinct(n: float, items: int, distribution: str, alpha: float = 1.
         seq = ids if int(n) <= len(ids) else np.resize(ids, int(n))
         return float(np.unique(seq[:int(max(n, 1))]).shape[0])
     raise ValueError(distribution)  # pragma: no cover - callers validate the name
+
+
+def _zipf_weight(k: float, alpha: float) -> float:
+    """sum_{j=1..k} j^-alpha: exact over the first HEAD ranks, the midpoint integral beyond."""
+    k = float(k)
+    if k <= 0:
+        return 0.0
+    head = min(k, HEAD)
+    out = float((np.arange(1, int(head) + 1, dtype=np.float64) ** -alpha).sum())
+    if k > head:
+        lo, hi = head + 0.5, k + 0.5
+        out += np.log(hi / lo) if alpha == 1 else (hi ** (1 - alpha) - lo ** (1 - alpha)) / (1 - alpha)
+    return out
+
+
+def top_mass(k: float, items: int, distribution: str, alpha: float = 1.0, ids=None) -> float:
+    """Share of draws that fall on the k most popular items (a cache holding exactly them)."""
+    if k >= items:
+        return 1.0
+    if k <= 0:
+        return 0.0
+    if distribution == "uniform":
+        return k / items
+    if distribution == "zipf":
+        return _zipf_weight(k, alpha) / _zipf_weight(items, alpha)
+    counts = np.sort(np.bincount(np.asarray(ids, dtype=np.int64)))[::-1]
+    return float(counts[:int(k)].sum() / counts.sum())
