@@ -80,14 +80,14 @@ def format_of(path: str) -> str:
     return ext
 
 
-def to_bytes(fig: Figure, fmt: str) -> bytes:
+def to_bytes(fig: Figure, fmt: str, dpi: int = DPI) -> bytes:
     """The figure as PNG, SVG or PDF bytes; the same figure gives the same bytes (no dates)."""
     if fmt not in FORMATS:
         raise RoofsimError(f"image format: expected one of {', '.join(FORMATS)}, found {fmt!r}")
     metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None, "Producer": None}}[fmt]
     buf = io.BytesIO()
     with _style():
-        fig.savefig(buf, format=fmt, dpi=DPI, bbox_inches="tight", pad_inches=0.15, metadata=metadata)
+        fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", pad_inches=0.15, metadata=metadata)
     return buf.getvalue()
 
 
@@ -132,6 +132,8 @@ def kind_markers(kinds: Iterable[str]) -> dict[str, str]:
 
 # ---- labels that do not overlap -------------------------------------------------------------
 
+# a light background that keeps a label readable where it crosses a line
+_HALO = dict(facecolor="white", alpha=0.75, edgecolor="none", pad=0.6)
 _DIRECTIONS = ((1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1))
 
 
@@ -154,11 +156,36 @@ class LabelPlacer:
         r = size_pt * self.ax.figure.dpi / 72.0 / 2
         self.taken.append(Bbox.from_extents(x - r, y - r, x + r, y + r))
 
-    def _free(self, bb: Bbox) -> bool:
+    def _free(self, boxes) -> bool:
         inside = self.ax.bbox
-        if bb.x0 < inside.x0 or bb.x1 > inside.x1 or bb.y0 < inside.y0 or bb.y1 > inside.y1:
-            return False
-        return not any(bb.overlaps(t) for t in self.taken)
+        for bb in ([boxes] if isinstance(boxes, Bbox) else boxes):
+            if bb.x0 < inside.x0 or bb.x1 > inside.x1 or bb.y0 < inside.y0 or bb.y1 > inside.y1:
+                return False
+            if any(bb.overlaps(t) for t in self.taken):
+                return False
+        return True
+
+    def boxes_of(self, t) -> list[Bbox]:
+        """The space a text takes: its box, or for rotated text a chain of squares along its
+        baseline (the upright box of a 45-degree label would cover a large empty square)."""
+        angle = t.get_rotation() % 360
+        if min(angle, 360 - angle) < 1:
+            return [t.get_window_extent(self.renderer).expanded(1.02, 1.1)]
+        rot = t.get_rotation()
+        t.set_rotation(0)
+        flat = t.get_window_extent(self.renderer)
+        t.set_rotation(rot)
+        ax_, ay = self.ax.transData.transform(t.get_position())
+        c, s_ = math.cos(math.radians(rot)), math.sin(math.radians(rot))
+        h = flat.height
+        n = max(2, math.ceil(flat.width / h))
+        boxes = []
+        for k in range(n + 1):   # points on the upright box's mid-line, turned about the anchor
+            px = flat.x0 + flat.width * k / n - ax_
+            py = (flat.y0 + flat.y1) / 2 - ay
+            x, y = ax_ + px * c - py * s_, ay + px * s_ + py * c
+            boxes.append(Bbox.from_extents(x - h / 2, y - h / 2, x + h / 2, y + h / 2))
+        return boxes
 
     def annotate(self, text: str, xy, gid: str = "", **kw):
         for r in self.radii:
@@ -178,13 +205,14 @@ class LabelPlacer:
         self.dropped.append(text)
         return None
 
-    def text_on_line(self, text: str, points: Sequence[tuple[float, float]], gid: str, **kw):
-        """A label lying on a straight line (in display space): the first of ``points`` where it fits."""
-        for x, y in points:
-            t = self.ax.text(x, y, text, rotation_mode="anchor", zorder=5, gid=gid, **kw)
-            bb = t.get_window_extent(self.renderer).expanded(1.02, 1.1)
-            if self._free(bb):
-                self.taken.append(bb)
+    def text_on_line(self, text: str, points: Sequence[tuple], gid: str, **kw):
+        """A label lying along a line: the first of ``points`` where it fits. A point is (x, y) or
+        (x, y, va), the vertical alignment there (above a line: bottom; below it: top)."""
+        for x, y, *va in points:
+            t = self.ax.text(x, y, text, rotation_mode="anchor", zorder=5, gid=gid, **{**kw, **dict(zip(["va"], va))})
+            boxes = self.boxes_of(t)
+            if self._free(boxes):
+                self.taken.extend(boxes)
                 return t
             t.remove()
         self.dropped.append(text)
@@ -330,27 +358,30 @@ def roofline(hardware, workload, *, results=None, ideal: bool = False, cache_mod
                         gid=f"bandwidth:{h.id}:{name}")
                 p0, p1 = ax.transData.transform([(x_lo, bw * x_lo), (x_end, bw * x_end)])
                 angle = math.degrees(math.atan2(p1[1] - p0[1], p1[0] - p0[0]))   # along the line on screen
-                spots = [(x, bw * x * 1.15) for x in np.geomspace(x_lo * 1.3, x_end / 2, 16)]
+                xs_ = np.geomspace(x_lo * 1.3, x_end / 2, 16)
+                spots = [(x, bw * x * 1.15, "bottom") for x in xs_] + [(x, bw * x / 1.15, "top") for x in xs_]
                 later.append((placer.text_on_line, (f"{name} {fq(bw, 'bandwidth')}{suffix}", spots),
                                dict(gid=f"bandwidth-label:{h.id}:{name}", rotation=angle, color=colour,
-                                    fontsize=FONT - 1, ha="left", va="bottom")))
+                                    fontsize=FONT - 1, ha="left", va="bottom", bbox=_HALO)))
             innermost = max(bw for _, bw in levels) if levels else None
             main_bw = h.main_memory.bandwidth_bytes_per_s
             for peak, names in _merge_equal(ceilings):
                 x_start = max(peak / innermost if innermost else x_lo, x_lo)
                 ax.plot([x_start, x_hi], [peak, peak], ls=ls, color=COMPUTE, lw=1.6, zorder=2,
                         gid=f"ceiling:{h.id}:{names}")
-                spots = [(x, peak * 1.08) for x in np.geomspace(x_hi / 1.2, x_start * 2, 12)]
+                xs_ = np.geomspace(x_hi / 1.2, x_start * 2, 12)
+                spots = [(x, peak * 1.08, "bottom") for x in xs_] + [(x, peak / 1.08, "top") for x in xs_]
                 later.append((placer.text_on_line, (f"{names} {fq(peak, 'flop_rate')}{suffix}", spots),
                               dict(gid=f"ceiling-label:{h.id}:{names}", color=COMPUTE, fontsize=FONT - 1,
-                                   ha="right", va="bottom")))
+                                   ha="right", va="bottom", bbox=_HALO)))
                 if main_bw:   # ridge point against main memory
                     ax.plot([peak / main_bw], [peak], marker="o", ms=6, mfc="white", mec=COMPUTE, mew=1.4, ls="none",
                             color=COMPUTE, zorder=4, gid=f"ridge:{h.id}:{names}")
+                    placer.block_point((peak / main_bw, peak), 8)
             if ceilings and main_bw:
                 peak = ceilings[0][2]
                 later.append((placer.annotate, (f"ridge {peak / main_bw:.3g} FLOP/B{suffix}", (peak / main_bw, peak)),
-                              dict(gid=f"ridge-label:{h.id}", fontsize=FONT - 1, color=COMPUTE)))
+                              dict(gid=f"ridge-label:{h.id}", fontsize=FONT - 1, color=COMPUTE, bbox=_HALO)))
 
         # ops
         def size(s):
@@ -373,7 +404,7 @@ def roofline(hardware, workload, *, results=None, ideal: bool = False, cache_mod
             place(*args, **kw)
         chosen = sorted(labelled.items(), key=lambda kv: -kv[1][2])[:max(top, 0)]
         for name, (xi, yi, si) in chosen:
-            placer.annotate(f"{name} ({si:.0%})", (xi, yi), gid=f"label:{name}", fontsize=FONT - 1)
+            placer.annotate(f"{name} ({si:.0%})", (xi, yi), gid=f"label:{name}", fontsize=FONT - 1, bbox=_HALO)
 
         ax.set_xlabel("Arithmetic intensity (FLOP per byte of main-memory traffic)")
         ax.set_ylabel("Performance (FLOP/s)")
@@ -512,3 +543,372 @@ def _sweep_scatter(ax, df, cost_model: str):
     ax.set_xlabel("step time (s)")
     ax.set_ylabel("cost (W, catalogue power proxy)" if cost_model.startswith("power proxy") else "cost (user expression)")
     ax.legend(loc="upper right", fontsize=7, framealpha=0.9)
+
+
+# ---- time per bound and per op -------------------------------------------------------------
+
+def _time_unit(seconds: float) -> tuple[float, str]:
+    """(multiplier, unit) that shows ``seconds`` as a number between 1 and 1000."""
+    for mult, unit in ((1.0, "s"), (1e3, "ms"), (1e6, "us"), (1e9, "ns")):
+        if seconds * mult >= 1:
+            return mult, unit
+    return 1e12, "ps"
+
+
+def _stacked_bars(ax, rows, scale: float, colour_of, min_label_share: float = 0.08):
+    """Horizontal bars, one per row ``(label, device, {bound: seconds})``, stacked in the order of
+    the bounds' total time; segments wider than ``min_label_share`` of the widest bar say their share."""
+    totals = [sum(parts.values()) for _, _, parts in rows]
+    widest = max(totals, default=0.0) * scale
+    order: dict[str, float] = {}
+    for _, _, parts in rows:
+        for b, t in parts.items():
+            order[b] = order.get(b, 0.0) + t
+    bounds = sorted(order, key=lambda b: -order[b])
+    for i, (label, h, parts) in enumerate(rows):
+        left = 0.0
+        total = sum(parts.values())
+        for b in bounds:
+            t = parts.get(b, 0.0) * scale
+            if t <= 0:
+                continue
+            ax.barh(i, t, left=left, color=colour_of(h, b), edgecolor="white", linewidth=0.8, height=0.7,
+                    gid=f"bar:{label}:{b}")
+            if widest and t / widest >= min_label_share and len(parts) > 1:
+                dark = colour_of(h, b) in (COMPUTE, LATENCY, MAIN_MEMORY, OKABE_ITO["green"])
+                ax.text(left + t / 2, i, f"{parts[b] / total:.0%}", ha="center", va="center", fontsize=FONT - 1,
+                        color="white" if dark else "black")
+            left += t
+    ax.set_yticks(range(len(rows)), [r[0] for r in rows])
+    ax.invert_yaxis()
+    return bounds
+
+
+def _bound_handles(hws, bounds_by_device) -> list:
+    """Legend entries, one per role, naming the bounds it covers."""
+    names: dict[str, list[str]] = {}
+    for h in hws:
+        roles = resource_roles(h)
+        for b in bounds_by_device.get(h.id, ()):
+            role = roles.get(b) or ("interconnect" if b.startswith("interconnect:") else "")
+            short = b.split(":", 1)[-1] if ":" in b else ""
+            names.setdefault(role, [])
+            if short and short not in names[role]:
+                names[role].append(short)
+    return [Patch(facecolor=colour, edgecolor="black", lw=0.5,
+                  label=role + (f": {', '.join(names[role])}" if names[role] else ""))
+            for role, colour in ROLES if role in names]
+
+
+def compare(hardware, workload, *, results=None, ideal: bool = False, cache_model: str = "mrc",
+            hw_overrides=None, wl_overrides=None, hw_path=(), wl_path=()) -> Figure:
+    """Time of ``workload`` on each device, one bar per device stacked by bound, with the total and
+    the speedup against the first device."""
+    hws, wl, df = _evaluated(hardware, workload, results, ideal=ideal, cache_model=cache_model,
+                             hw_overrides=hw_overrides, wl_overrides=wl_overrides, hw_path=hw_path, wl_path=wl_path)
+    rows = []
+    for h in hws:
+        d = df[df["hardware"] == h.id]
+        rows.append((h.id, h, {b: float(t) for b, t in d.groupby("bound")["time_s"].sum().items()}))
+    totals = [sum(p.values()) for _, _, p in rows]
+    scale, unit = _time_unit(max(totals))
+    with _style():
+        fig = _figure(11, 1.6 + 0.55 * len(rows))
+        ax = fig.add_axes((0.17, 0.9 / (1.6 + 0.55 * len(rows)) + 0.02, 0.6, 1 - 1.55 / (1.6 + 0.55 * len(rows))))
+        _stacked_bars(ax, rows, scale, bound_colour)
+        for i, t in enumerate(totals):
+            speed = totals[0] / t if t else float("nan")
+            ax.text(t * scale, i, f"  {t * scale:.3g} {unit} ({speed:.2f}x)", va="center", fontsize=FONT,
+                    gid=f"total:{rows[i][0]}")
+        ax.set_xlim(0, max(totals) * scale * 1.3)
+        ax.set_xlabel(f"Time ({unit})")
+        ax.spines[["top", "right"]].set_visible(False)
+        mode = ", ideal roofline" if ideal else ""
+        ax.set_title(f"{wl.name}, {_phase(wl, df)}: time per bound (speedup against {hws[0].id}{mode})", loc="left")
+        bounds = {h.id: list(df.loc[df["hardware"] == h.id, "bound"].unique()) for h in hws}
+        _legend(fig, _bound_handles(hws, bounds), "bound", ax.get_position().x1 + 0.015, ax.get_position().y1)
+    return fig
+
+
+def op_family(name: str) -> str:
+    """Ops that differ only in numbers (per-layer copies: layer12.attn.q_proj) are one family."""
+    return re.sub(r"\d+", "#", name)
+
+
+def ops(hardware, workload, *, results=None, ideal: bool = False, cache_model: str = "mrc", hw_overrides=None,
+        wl_overrides=None, hw_path=(), wl_path=(), top: int = 15) -> Figure:
+    """Where one device's time goes: left, by op kind within each phase; right, the ``top`` op
+    families (per-layer copies merged) and the rest; bars stacked by bound."""
+    if isinstance(hardware, (list, tuple)) and len(hardware) != 1:
+        raise SpecError(Problem(None, "hardware", "one device for an op breakdown", f"{len(hardware)} devices"))
+    hws, wl, df = _evaluated(hardware, workload, results, ideal=ideal, cache_model=cache_model,
+                             hw_overrides=hw_overrides, wl_overrides=wl_overrides, hw_path=hw_path, wl_path=wl_path)
+    h = hws[0]
+    d = df[df["hardware"] == h.id].copy()
+    total = float(d["time_s"].sum())
+    scale, unit = _time_unit(total)
+
+    def grouped(keys):
+        g = d.groupby(keys + ["bound"], sort=False)["time_s"].sum()
+        parts: dict[tuple, dict[str, float]] = {}
+        for k, t in g.items():
+            parts.setdefault(k[:-1], {})[k[-1]] = float(t)
+        return sorted(parts.items(), key=lambda kv: -sum(kv[1].values()))
+
+    by_kind = [(f"{p} / {k}", h, parts) for (p, k), parts in grouped(["phase", "kind"])]
+    d["family"] = d["op"].map(op_family)
+    fam = grouped(["family"])
+    counts = d.groupby("family")["count"].sum()
+    rows = [(f"{f} (x{int(counts[f])})" if counts[f] > 1 else f, h, parts) for (f,), parts in fam[:top]]
+    rest = fam[top:]
+    if rest:
+        merged: dict[str, float] = {}
+        for _, parts in rest:
+            for b, t in parts.items():
+                merged[b] = merged.get(b, 0.0) + t
+        rows.append((f"{len(rest)} other families", h, merged))
+    n = max(len(by_kind), len(rows))
+    height = 1.8 + 0.32 * n
+    with _style():
+        fig = _figure(13, height)
+        bottom, top_edge = 0.75 / height, 1 - 0.85 / height
+        full = top_edge - bottom
+        short = full * (len(by_kind) + 0.6) / (n + 0.6)        # same bar thickness in both panels
+        left = fig.add_axes((0.15, top_edge - short, 0.27, short))
+        right = fig.add_axes((0.62, top_edge - full * (len(rows) + 0.6) / (n + 0.6), 0.27,
+                              full * (len(rows) + 0.6) / (n + 0.6)))
+        for ax, bars, title in ((left, by_kind, "by phase / op kind"), (right, rows, "by op (layers merged)")):
+            _stacked_bars(ax, bars, scale, bound_colour, min_label_share=0.12)
+            ax.tick_params(axis="y", length=0)
+            for i, (_, _, parts) in enumerate(bars):
+                t = sum(parts.values())
+                ax.text(t * scale, i, f" {t / total:.1%}", va="center", fontsize=FONT - 1)
+            ax.set_xlim(0, max(sum(p.values()) for _, _, p in bars) * scale * 1.22)
+            ax.set_ylim(len(bars) - 0.5 + 0.1, -0.5)
+            ax.set_xlabel(f"Time ({unit})")
+            ax.set_title(title, loc="left", fontsize=FONT + 1)
+            ax.spines[["top", "right"]].set_visible(False)
+        fig.suptitle(f"{wl.name}, {_phase(wl, df)}, on {h.name}: {len(d)} ops, "
+                     f"{total * scale:.3g} {unit}" + (" (ideal roofline)" if ideal else ""),
+                     x=0.02, ha="left", y=1 - 0.25 / height, fontsize=FONT + 2)
+        _legend(fig, _bound_handles(hws, {h.id: list(d["bound"].unique())}), "bound",
+                right.get_position().x1 + 0.01, right.get_position().y1)
+    return fig
+
+
+# ---- memory footprints ---------------------------------------------------------------------
+
+# footprint component -> (label, colour); the components of roofsim.memory.COMPONENTS
+COMPONENT_STYLE = {"weights": ("weights", OKABE_ITO["blue"]), "gradients": ("gradients", OKABE_ITO["sky"]),
+                   "optimizer": ("optimizer states", OKABE_ITO["orange"]),
+                   "activations": ("activations", OKABE_ITO["green"]), "kv_cache": ("KV cache", OKABE_ITO["purple"]),
+                   "other": ("other (workspace)", GREY)}
+CAPACITY_STYLES = ("--", ":", "-.", (0, (5, 1, 1, 1)))
+
+
+def _memory_bars(ax, labels, stacks, components, gb: float = 1e9):
+    """Stacked bars (GB) of ``stacks[i][component]`` for each label; totals written above."""
+    bottoms = [0.0] * len(labels)
+    for c in components:
+        label, colour = COMPONENT_STYLE.get(c, (c, GREY))
+        heights = [s.get(c, 0.0) / gb for s in stacks]
+        if any(heights):
+            ax.bar(range(len(labels)), heights, bottom=bottoms, color=colour, edgecolor="white", linewidth=0.6,
+                   width=0.65, label=label, gid=f"component:{c}")
+            bottoms = [b + h for b, h in zip(bottoms, heights)]
+    for i, top in enumerate(bottoms):
+        ax.text(i, top, f"{top:.3g}", ha="center", va="bottom", fontsize=FONT - 1, gid=f"total:{labels[i]}")
+    ax.set_xticks(range(len(labels)), labels)
+    ax.spines[["top", "right"]].set_visible(False)
+    return bottoms
+
+
+def _capacity_lines(ax, capacities: Sequence[tuple[str, float]], gb: float = 1e9):
+    """Dashed horizontal lines at device capacities, labelled at the right end (de-overlapped)."""
+    placer = LabelPlacer(ax, radii=(3, 12, 22))
+    x_lo, x_hi = ax.get_xlim()
+    x_right = x_hi - 0.01 * (x_hi - x_lo)
+    for i, (name, cap) in enumerate(sorted(capacities, key=lambda c: -c[1])):
+        ax.axhline(cap / gb, color=OKABE_ITO["vermillion"], lw=1.3, ls=CAPACITY_STYLES[i % len(CAPACITY_STYLES)],
+                   zorder=3, gid=f"capacity:{name}")
+        placer.text_on_line(f"{name}: {cap / gb:.3g} GB", [(x_right, cap / gb * f) for f in (1.0, 0.93, 1.07, 0.86)],
+                            gid=f"capacity-label:{name}", ha="right", va="bottom", fontsize=FONT - 1,
+                            color=OKABE_ITO["vermillion"],
+                            bbox=dict(facecolor="white", alpha=0.85, edgecolor="none", pad=1.0))
+
+
+def memory(workloads, hardware=(), *, wl_overrides=None, hw_overrides=None, wl_path=(), hw_path=(),
+           log: bool = False, **techniques) -> Figure:
+    """Bytes one device holds for each workload (roofsim.memory.footprint, stacked by component)
+    against the main-memory capacity of each device: the training-memory figure of the study,
+    for any models. ``techniques`` go to ``footprint`` (optimizer, checkpoint, zero, ...)."""
+    from .hw import get_hardware
+    from .memory import COMPONENTS, footprint
+    from .workloads import get_workload
+    names = workloads if isinstance(workloads, (list, tuple)) else [workloads]
+    if not names:
+        raise SpecError(Problem(None, "workloads", "at least one workload", "none"))
+    wls = [w if hasattr(w, "ops") else get_workload(w, wl_path, overrides=wl_overrides or None) for w in names]
+    hws = [h if hasattr(h, "memory") else get_hardware(h, hw_path, overrides=hw_overrides or None)
+           for h in (hardware if isinstance(hardware, (list, tuple)) else [hardware])]
+    stacks = [footprint(w, **techniques).by_component for w in wls]
+    labels = [f"{w.name}\n{_phase(w, _phases_frame(w))}" for w in wls]
+    capacities = [(h.id, h.main_memory.total_capacity_bytes) for h in hws if h.main_memory.total_capacity_bytes]
+    with _style():
+        fig = _figure(max(7.5, 1.3 * len(wls) + 4), 5.6)
+        ax = fig.add_axes((0.09, 0.16, 0.66, 0.72))
+        totals = _memory_bars(ax, labels, stacks, COMPONENTS)
+        if log:
+            ax.set_yscale("log")
+        top = max(totals + [c / 1e9 for _, c in capacities])
+        if not log:
+            ax.set_ylim(0, top * 1.12)
+        _capacity_lines(ax, capacities)
+        ax.set_ylabel("Memory per device (GB, 10^9 B)")
+        ax.set_title("Memory one device holds, by component, against device capacity" +
+                     (" (log scale: segment heights are not proportional)" if log else ""), loc="left")
+        _legend(fig, ax.get_legend_handles_labels()[0][::-1], "component", ax.get_position().x1 + 0.015,
+                ax.get_position().y1)
+    return fig
+
+
+def _phases_frame(wl):
+    """The op phases of a workload in the shape _phase reads (a 'phase' column)."""
+    return {"phase": [op.phase for op in wl.ops]}
+
+
+def memory_study() -> Figure:
+    """The study's figure 'the memory needed to train SOTA models' (Gholami et al. 2024), from its
+    data: parameters, optimizer states and feature maps per model, and the GPU memory of the day."""
+    from .trends import study_rows
+    rows = study_rows("digitized_gpu_memory_wall.csv")
+    stacks = [{"weights": float(r["params_gb"]), "optimizer": float(r["optimizer_gb"]),
+               "activations": float(r["feature_map_gb"])} for r in rows]
+    labels = [f"{r['model']}\n{r['year']}" for r in rows]
+    with _style():
+        fig = _figure(12, 5.4)
+        ax = fig.add_axes((0.07, 0.16, 0.74, 0.72))
+        _memory_bars(ax, labels, stacks, ("weights", "optimizer", "activations"), gb=1.0)
+        ax.tick_params(axis="x", labelsize=FONT - 1)
+        limit = [float(r["gpu_memory_limit_gb"]) for r in rows]
+        xs = [i + d for i in range(len(rows)) for d in (-0.5, 0.5)]
+        ax.plot(xs, [v for v in limit for _ in (0, 1)], color=OKABE_ITO["vermillion"], ls="--", lw=1.6,
+                label="GPU memory of the day", gid="capacity:study")
+        ax.set_ylim(0, max(max(limit), max(sum(s.values()) for s in stacks)) * 1.12)
+        ax.set_ylabel("Memory to train (GB)")
+        ax.set_title("Training memory of state-of-the-art models against GPU memory\n"
+                     "(data of Gholami et al., 'AI and Memory Wall', 2024; weights = parameters, "
+                     "activations = feature maps)", loc="left")
+        handles, _ = ax.get_legend_handles_labels()
+        _legend(fig, handles[::-1], "", ax.get_position().x1 + 0.015, ax.get_position().y1)
+    return fig
+
+
+# ---- the memory-wall trends ----------------------------------------------------------------
+
+TREND_FIGURES = ("hardware", "models", "compute")
+# series -> (colour, marker), after the study's figures (black FLOPS, green DRAM, blue interconnect)
+TREND_STYLE = {"peak_flops": (OKABE_ITO["black"], "o"), "dram_bandwidth": (OKABE_ITO["green"], "s"),
+               "interconnect_bandwidth": (OKABE_ITO["blue"], "^"),
+               "transformer_parameters": (OKABE_ITO["vermillion"], "o"), "cv_parameters": (OKABE_ITO["sky"], "s"),
+               "recsys_parameters": (OKABE_ITO["black"], "D"), "accelerator_memory": (OKABE_ITO["green"], "^"),
+               "transformer_training_compute": (OKABE_ITO["vermillion"], "o"),
+               "other_training_compute": (GREY, "s")}
+
+
+def _dates(points) -> list[float]:
+    """Matplotlib date numbers (days since 1970-01-01) of the points' dates."""
+    from .trends import decimal_year
+    return [(decimal_year(p.date) - 1970.0) * 365.25 for p in points]
+
+
+def _trend_series(ax, placer, s, *, scale: float = 1.0, fit_line: bool = True, label_points: bool = True,
+                  ax_for=None):
+    """Points of one series (values x ``scale``), its least-squares line and growth; labels later."""
+    from .trends import decimal_year, fit
+    colour, marker = TREND_STYLE.get(s.key, (GREY, "o"))
+    target = ax_for or ax
+    xs = _dates(s.points)
+    ys = [p.value * scale for p in s.points]
+    f = fit(s.points) if fit_line else None
+    growth = f" ({f.factor_per_2y:.3g}x / 2 yrs)" if f else ""
+    target.scatter(xs, ys, color=colour, marker=marker, s=28, zorder=4, label=f"{s.title}{growth}",
+                   gid=f"points:{s.key}")
+    if f:
+        first, last = min(s.points, key=lambda p: decimal_year(p.date)), max(s.points, key=lambda p: decimal_year(p.date))
+        ends = _dates([first, last])
+        target.plot(ends, [f.value_at(decimal_year(first.date)) * scale, f.value_at(decimal_year(last.date)) * scale],
+                    color=colour, lw=1.4, ls="--", zorder=3, gid=f"fit:{s.key}")
+    if label_points:   # long inferred names ("A100 80GB PCIe (HBM2e)") are cut at their parenthesis
+        return [(p.label if len(p.label) <= 24 else p.label.split(" (")[0], x, y)
+                for p, x, y in zip(s.points, xs, ys) if p.label]
+    return []
+
+
+def _place_trend_labels(ax, placer, pending, colour_of=None):
+    for name, x, y in pending:
+        placer.block_point((x, y), 8)
+    for name, x, y in pending:
+        placer.annotate(name, (x, y), gid=f"label:{name}", fontsize=FONT - 2, color="#333333")
+
+
+def trends(figure: str = "hardware", source: str = "study", hw_path=()) -> Figure:
+    """One of the study's three figures, from data: ``hardware`` (peak FLOPS, DRAM and interconnect
+    bandwidth, each relative to its first point), ``models`` (Transformer parameters against
+    accelerator memory), ``compute`` (training compute of models). ``source`` says where the
+    hardware series come from: the study's data or roofsim's catalogue (model data are the study's)."""
+    import matplotlib.dates as mdates
+    from .trends import SOURCES, catalogue_series, study_series
+    if figure not in TREND_FIGURES:
+        raise SpecError(Problem(None, "figure", f"one of {', '.join(TREND_FIGURES)}", repr(figure)))
+    if source not in SOURCES:
+        raise SpecError(Problem(None, "source", f"one of {', '.join(SOURCES)}", repr(source)))
+    if figure == "compute" and source != "study":
+        raise SpecError(Problem(None, "source", "study for the compute figure (training compute comes only "
+                                "from the study's data)", repr(source)))
+    study = {s.key: s for s in study_series(include_context=True)}
+    hw = study if source == "study" else {s.key: s for s in catalogue_series(hw_path=hw_path)}
+    where = ("data of Gholami et al., 'AI and Memory Wall' (IEEE Micro 2024), 2023 figures" if source == "study"
+             else "roofsim's hardware catalogue")
+    with _style():
+        fig = _figure(11, 6.2)
+        ax = fig.add_axes((0.08, 0.11, 0.62, 0.76))
+        ax.set_yscale("log")
+        placer = LabelPlacer(ax, radii=(4, 10, 18, 28))
+        pending = []
+        if figure == "hardware":
+            for key in ("peak_flops", "dram_bandwidth", "interconnect_bandwidth"):
+                s = hw[key]
+                first = min(s.points, key=lambda p: _dates([p])[0])
+                pending += _trend_series(ax, placer, s, scale=1.0 / first.value,
+                                         label_points=source == "study")
+            ax.set_ylabel("Scaling relative to the series' first point")
+            title = "Peak hardware FLOPS, memory bandwidth and interconnect bandwidth"
+        elif figure == "models":
+            for key in ("transformer_parameters", "cv_parameters", "recsys_parameters"):
+                pending += _trend_series(ax, placer, study[key], scale=1e-9, fit_line=key == "transformer_parameters")
+            # the study plots memory capacity / 6 on the parameter axis: GB = 6 x billions of parameters
+            pending += _trend_series(ax, placer, hw["accelerator_memory"], scale=1e-9 / 6,
+                                     label_points=source == "study")
+            ax.set_ylabel("Parameters (billions)")
+            sec = ax.secondary_yaxis("right", functions=(lambda b: b * 6, lambda g: g / 6))
+            sec.set_ylabel("Accelerator memory (GB) = 6 B per parameter")
+            title = "Transformer size against accelerator memory"
+        else:
+            pending += _trend_series(ax, placer, study["transformer_training_compute"], scale=1e-15)
+            pending += _trend_series(ax, placer, study["other_training_compute"], scale=1e-15, fit_line=False)
+            ax.set_ylabel("Training compute (PFLOP)")
+            title = "Training compute of state-of-the-art models"
+        ax.xaxis.set_major_locator(mdates.YearLocator(base=2 if figure != "hardware" else 4))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+        ax.set_xlabel("Date")
+        ax.margins(x=0.06, y=0.12)
+        ax.figure.canvas.draw_idle()
+        _place_trend_labels(ax, placer, pending)
+        ax.set_title(f"{title}\n(dashed: least-squares fit of log10(value) on date; {where})", loc="left")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02 if figure != "models" else 1.12, 1.0), frameon=False,
+                  title="series (growth per 2 years)", alignment="left")
+        if placer.dropped:
+            fig.text(0.08, 0.01, f"{len(placer.dropped)} point label(s) left out for lack of room", fontsize=FONT - 1,
+                     color="#444444", gid="footnote")
+    return fig

@@ -216,3 +216,14 @@ def test_study_data_ships_as_package_data():
     needed = {folder / "ai_and_memory_wall" / n for n in ("PROVENANCE.md", "digitized_hw_scaling.csv",
               "digitized_model_params.csv", "digitized_training_compute.csv", "digitized_trend_lines.csv")}
     assert needed <= shipped
+
+
+def test_the_readme_table_is_what_the_command_prints():
+    """The README shows `roofsim trends` output: every line of that table must be printed as is."""
+    import re
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```\n(series +unit +points[^`]*?study's figure says.*?)```", readme, re.S).group(1)
+    printed = invoke("trends").output.splitlines()
+    for line in block.strip().splitlines():
+        assert line in printed, line

@@ -73,3 +73,73 @@ def roofline(hw_names, workload, top, dtypes, ideal, sets, cache_model, hw_path,
     fig = draw(names, workload, ideal=ideal, cache_model=cache_model, hw_overrides=hw_over, wl_overrides=wl_over,
                hw_path=hw_path, wl_path=wl_path, top=top, dtypes=_names(dtypes) or None)
     save(fig, output_path, "roofline", workload, *names)
+
+
+@plot.command()
+@click.option("--hw", "hw_names", required=True, help="Comma-separated hardware ids, aliases or files; the first is the baseline.")
+@click.option("--workload", "-w", required=True, help="Workload name, YAML file or Hugging Face config.json.")
+@_run_options
+def compare(hw_names, workload, ideal, sets, cache_model, hw_path, wl_path, output_path):
+    """Time of WORKLOAD on several devices, stacked by bound."""
+    from ..plotting import compare as draw
+    hw_over, wl_over = parse_sets(sets)
+    names = _names(hw_names)
+    fig = draw(names, workload, ideal=ideal, cache_model=cache_model, hw_overrides=hw_over, wl_overrides=wl_over,
+               hw_path=hw_path, wl_path=wl_path)
+    save(fig, output_path, "compare", workload, *names)
+
+
+@plot.command()
+@click.option("--hw", "hw_name", required=True, help="Hardware id, alias or YAML file (one device).")
+@click.option("--workload", "-w", required=True, help="Workload name, YAML file or Hugging Face config.json.")
+@click.option("--top", type=click.IntRange(1, 60), default=15, show_default=True,
+              help="Op families shown (per-layer copies merged); the rest are one bar.")
+@_run_options
+def ops(hw_name, workload, top, ideal, sets, cache_model, hw_path, wl_path, output_path):
+    """Where one device's time goes: by op kind and phase, and by op (layers merged), stacked by bound."""
+    from ..plotting import ops as draw
+    hw_over, wl_over = parse_sets(sets)
+    fig = draw(hw_name, workload, ideal=ideal, cache_model=cache_model, hw_overrides=hw_over, wl_overrides=wl_over,
+               hw_path=hw_path, wl_path=wl_path, top=top)
+    save(fig, output_path, "ops", workload, hw_name)
+
+
+@plot.command()
+@click.option("--workload", "-w", "workloads", default="", help="Comma-separated workloads (one bar each).")
+@click.option("--hw", "hw_names", default="", help="Comma-separated devices whose memory capacity is drawn.")
+@click.option("--study", is_flag=True, help="The study's figure from its data (instead of --workload).")
+@click.option("--log", is_flag=True, help="Log scale (for models of very different sizes).")
+@click.option("--optimizer", default=None, help="Optimizer of training steps (default: the workload's).")
+@click.option("--checkpoint", type=click.Choice(["none", "selective", "full", "every-k", "sqrt"]), default=None,
+              help="Activation checkpointing of training steps.")
+@_run_options
+def memory(workloads, hw_names, study, log, optimizer, checkpoint, ideal, sets, cache_model, hw_path, wl_path,
+           output_path):
+    """Memory one device holds per workload, by component, against device capacities."""
+    from ..errors import Problem, SpecError
+    from ..plotting import memory as draw, memory_study
+    if study == bool(workloads):
+        raise SpecError(Problem(None, "plot memory", "either --workload NAMES or --study",
+                                "both" if study else "neither"))
+    if study:
+        save(memory_study(), output_path, "memory", "study")
+        return
+    hw_over, wl_over = parse_sets(sets)
+    techniques = {k: v for k, v in (("optimizer", optimizer), ("checkpoint", checkpoint)) if v is not None}
+    names = _names(workloads)
+    fig = draw(names, _names(hw_names), wl_overrides=wl_over, hw_overrides=hw_over, wl_path=wl_path, hw_path=hw_path,
+               log=log, **techniques)
+    save(fig, output_path, "memory", *names)
+
+
+@plot.command()
+@click.option("--figure", "which", type=click.Choice(["hardware", "models", "compute"]), default="hardware",
+              show_default=True, help="Peak FLOPS and bandwidths; Transformer size vs accelerator memory; training compute.")
+@click.option("--source", type=click.Choice(["study", "catalogue"]), default="study", show_default=True,
+              help="Hardware points from the study's data or from roofsim's catalogue (model data are the study's).")
+@HW_PATH
+@IMAGE
+def trends(which, source, hw_path, output_path):
+    """The memory-wall trend figures, with their least-squares growth rates."""
+    from ..plotting import trends as draw
+    save(draw(which, source, hw_path=hw_path), output_path, "trends", which, source)
