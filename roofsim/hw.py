@@ -1,6 +1,7 @@
 """Public hardware API: load by name, list the catalogue, derive hypothetical designs."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
@@ -9,6 +10,7 @@ from . import catalog
 from .errors import Problem, RoofsimError, SpecError
 from .filecache import StampedCache, freeze, stamp
 from .hardware import apply_overrides, build_hardware, to_doc
+from .kernelmodel import memory_latency
 from .loader import load_hardware
 from .specs import HardwareSpec
 
@@ -111,11 +113,19 @@ def hardware_json(hw: HardwareSpec) -> dict:
             "compute": dict(hw.efficiency.compute), "memory": dict(hw.efficiency.memory),
             "interconnect": dict(hw.efficiency.interconnect), "latency_s": hw.efficiency.latency_s,
             "compute_by_size": [list(p) for p in hw.efficiency.compute_by_size],
+            "kernel": _kernel_json(hw),
         },
         "ridge_points_flop_per_byte": {f"{d}@{lvl}": r for (d, lvl), r in hw.ridge_points().items()},
         "source": hw.source,
         "compute_source": hw.compute.source,
     }
+
+
+def _kernel_json(hw: HardwareSpec) -> dict[str, Any]:
+    """The kernel-model parameters (SI), with the memory round trip the model really uses."""
+    k = dataclasses.asdict(hw.efficiency.kernel)
+    k["memory_latency_s"] = memory_latency(hw)
+    return k
 
 
 def flatten(hw: HardwareSpec) -> dict[str, Any]:

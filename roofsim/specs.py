@@ -257,7 +257,7 @@ class Link:
 
 @dataclass(frozen=True)
 class KernelParams:
-    """Kernel-level effects of roofsim/kernelmodel.py; defaults documented there (DEFAULT_KERNEL).
+    """Kernel-level effects of roofsim/kernelmodel.py (what each does is explained there).
 
     ``tile_m`` x ``tile_n`` is the GEMM output tile of a 2-byte dtype (the column count scales
     with 2 / bytes per element: 64 for fp32, 256 for fp8, so a tile's operand bytes per k-step
@@ -269,13 +269,21 @@ class KernelParams:
     eager framework (``--overhead eager``); ``residency`` serves reads that the previous op
     wrote, while they fit in the last cache, from that cache.
     """
+    # 128 x 128 output tiles, one per SM: CUTLASS's default threadblock tile for 16-bit tensor-op
+    # GEMMs (CUTLASS docs, efficient_gemm.md)
     tile_m: int = 128
     tile_n: int = 128
     tiles_per_core: int = 1
+    # the order of the fits in the catalogue (H100 SXM5: 150 k-steps); a default, not a measurement
     tile_overhead_depth: float = 128.0
+    # split-K slices no shorter than 1024: a heuristic, not validated against a library's choices
     split_k_depth: float = 1024.0
+    # None: the main level's latency, else kernelmodel.DEFAULT_MEMORY_LATENCY_S (1 us)
     memory_latency_s: Optional[float] = None
-    eager_overhead_s: float = 20e-6
+    # CPU-side dispatch of one eager PyTorch op (Python, pybind11, autograd, ATen dispatcher, launch):
+    # ~5-25 us per op (J. Lin, "From PyTorch op to kernel launch", jiahuanglin.xyz gpu_kernel_serving
+    # lesson 18); 10 us, the lower middle of that range
+    eager_overhead_s: float = 10e-6
     residency: bool = True
 
     def __post_init__(self):
