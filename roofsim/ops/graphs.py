@@ -112,18 +112,9 @@ def _ints(path: str, key: str, a: np.ndarray) -> None:
 
 def _checked_npz(path: str) -> dict:
     """The arrays of an .npz (pickles refused), within the .npy size bound (checked_npy's rules)."""
-    import os
-    import stat
+    from pathlib import Path
     from . import indices
-    try:
-        st = os.stat(path)
-    except OSError as e:
-        raise SpecError(Problem(path, "graph", "an existing .npz file", e.strerror or type(e).__name__)) from None
-    if not stat.S_ISREG(st.st_mode):
-        raise SpecError(Problem(path, "graph", "a regular .npz file", "not a regular file"))
-    if st.st_size > indices.MAX_FILE_BYTES:
-        raise SpecError(Problem(path, "graph", f"a file of at most {indices.MAX_FILE_BYTES} bytes",
-                                f"{st.st_size} bytes"))
+    indices.regular_file(Path(path), "graph")
     try:
         with np.load(path, allow_pickle=False) as z:
             if not hasattr(z, "files"):

@@ -26,15 +26,7 @@ def checked_npy(path, key: str, max_bytes: Optional[int] = None) -> np.ndarray:
     if not isinstance(path, (str, os.PathLike)) or not str(path):
         raise SpecError(Problem(None, key, "a path to a .npy file", repr(path)))
     p = Path(path)
-    try:
-        st = p.stat()   # follows symlinks: a link to a regular file is fine, a loop is an OSError
-    except OSError as e:
-        raise SpecError(Problem(str(p), key, "an existing .npy file", e.strerror or type(e).__name__)) from None
-    if not stat.S_ISREG(st.st_mode):
-        raise SpecError(Problem(str(p), key, "a regular .npy file", "not a regular file"))
-    max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
-    if st.st_size > max_bytes:
-        raise SpecError(Problem(str(p), key, f"a file of at most {max_bytes} bytes", f"{st.st_size} bytes"))
+    regular_file(p, key, max_bytes)
     try:
         with open(p, "rb") as f:
             arr = np.load(f, allow_pickle=False)
@@ -44,6 +36,19 @@ def checked_npy(path, key: str, max_bytes: Optional[int] = None) -> np.ndarray:
     if not isinstance(arr, np.ndarray):  # an .npz archive
         raise SpecError(Problem(str(p), key, "a .npy array", "an .npz archive"))
     return arr
+
+
+def regular_file(p: Path, key: str, max_bytes: Optional[int] = None) -> None:
+    """A SpecError unless p is an existing regular file (links followed) of at most max_bytes."""
+    try:
+        st = p.stat()   # follows symlinks: a link to a regular file is fine, a loop is an OSError
+    except OSError as e:
+        raise SpecError(Problem(str(p), key, "an existing file", e.strerror or type(e).__name__)) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise SpecError(Problem(str(p), key, "a regular file", "not a regular file"))
+    max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
+    if st.st_size > max_bytes:
+        raise SpecError(Problem(str(p), key, f"a file of at most {max_bytes} bytes", f"{st.st_size} bytes"))
 
 
 def load_row_ids(path, table_rows: int, key: str = "index_file") -> RowIds:
