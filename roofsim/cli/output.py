@@ -6,6 +6,7 @@ import io
 import json
 import math
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
@@ -141,13 +142,16 @@ def _reason(e: OSError) -> str:
     return (e.strerror or type(e).__name__).lower()
 
 
+_FD_PATH = re.compile(r"^/proc/(self|thread-self|\d+)(/task/\d+)?/fd/")
+
+
 def _names_a_descriptor(path: str | os.PathLike) -> bool:
-    """Whether following the path's symlinks passes through /proc (/dev/stdout -> /proc/self/fd/1,
-    /dev/fd -> /proc/self/fd): it then names a descriptor this process already holds."""
+    """Whether following the path's symlinks passes through a /proc/PID/fd folder (/dev/stdout ->
+    /proc/self/fd/1, /dev/fd -> /proc/self/fd): it then names a descriptor already open."""
     p = os.path.abspath(path)
     for _ in range(40):  # the kernel's own limit on symlink hops
         p = os.path.join(os.path.realpath(os.path.dirname(p)), os.path.basename(p))
-        if p.startswith("/proc/"):
+        if _FD_PATH.match(p):
             return True
         if not os.path.islink(p):
             return False
