@@ -19,6 +19,7 @@ The error shrinks like 1/sqrt(sampled lines): SHARDS is meant for footprints of 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -43,7 +44,12 @@ class MissRatioCurve:
     sample_rate: float = 1.0
 
     def _tail(self) -> np.ndarray:
-        # tail[k] = accesses with distance >= k (k = 0 .. len(hist))
+        return self._tail_counts
+
+    @cached_property
+    def _tail_counts(self) -> np.ndarray:
+        # tail[k] = accesses with distance >= k (k = 0 .. len(hist)); once per curve, since a
+        # sweep reads one curve at many capacities
         return np.concatenate([np.cumsum(self.hist[::-1])[::-1], [0]])
 
     def misses(self, capacity_bytes) -> np.ndarray | float:

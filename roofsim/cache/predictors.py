@@ -308,23 +308,26 @@ class MRCPredictor(_TracePredictor):
         accessed = np.zeros(P)
         for w in np.unique(warm):
             at = np.flatnonzero(warm == w)
-            t, w_used, scale = op_trace(access, self.max_accesses, tuple(configs(capacities[at[0]])) if C else (),
-                                        warm=int(w) if gather else None)
-            prefix = traces.head(t, w_used) if w_used else None
-            for k, (line, _) in enumerate(caches):
-                full = self._memo_curve(access, int(w), line, t, False).misses(capacities[at, k])
-                part = self._memo_curve(access, int(w), line, prefix, True).misses(capacities[at, k]) if w_used else 0.0
-                misses[k][at] = np.where(fits[at, k], 0.0, (np.asarray(full, float) - part) * scale)
-            accessed[at] = (t.bytes_accessed - (prefix.bytes_accessed if w_used else 0)) * scale
+            curves, measured, scale = self._warm_curves(access, int(w) if gather else None, [l for l, _ in caches],
+                                                        tuple(configs(capacities[at[0]])) if C else ())
+            for k, (full, part) in enumerate(curves):
+                left = np.asarray(full.misses(capacities[at, k]), float) - (part.misses(capacities[at, k]) if part else 0.0)
+                misses[k][at] = np.where(fits[at, k], 0.0, left * scale)
+            accessed[at] = measured * scale
         if gather and C:  # every table-fitting point: every row resident (as level_bytes has it)
             resident = fits.all(axis=1)
             accessed[resident] = float(access.lookups) * float(access.row_bytes)
         return misses, accessed
 
-    def _memo_curve(self, access, warm: int, line: int, t, prefix: bool):
-        key = (access, warm, line, prefix)
+    def _warm_curves(self, access, warm: Optional[int], lines: list[int], levels: tuple):
+        """([(curve of the trace, curve of its warm-up or None)] per line size, measured bytes
+        accessed, scale), built once per (access, warm-up, line sizes)."""
+        key = (access, warm, tuple(lines), bool(levels))
         if key not in self._curves:
-            self._curves[key] = self._curve(t, line)
+            t, w_used, scale = op_trace(access, self.max_accesses, levels, warm=warm)
+            prefix = traces.head(t, w_used) if w_used else None
+            curves = [(self._curve(t, line), self._curve(prefix, line) if prefix else None) for line in lines]
+            self._curves[key] = (curves, t.bytes_accessed - (prefix.bytes_accessed if prefix else 0), scale)
         return self._curves[key]
 
 
