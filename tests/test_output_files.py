@@ -103,6 +103,15 @@ def test_unwritable_folder_is_one_line(tmp_path):
     assert r.exit_code == 2 and r.output == f"error: --output {d / 'r.csv'}: cannot write: folder {str(d)!r} is not writable\n"
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_a_folder_even_root_cannot_write_is_one_line():
+    # /proc takes no new files, whatever the user: the unwritable-folder case as root too
+    r = invoke(*RUN, "--output", "/proc/roofsim-out.csv")
+    assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
+    assert r.output.startswith("error: --output /proc/roofsim-out.csv: cannot write: ")
+    assert not os.path.exists("/proc/roofsim-out.csv")
+
+
 def test_a_failing_write_leaves_nothing_and_the_old_file_intact(tmp_path, monkeypatch):
     # a full disk (or a folder that root cannot write, e.g. on a read-only mount) fails in
     # fsync/write: the old file must survive and no temporary file stay behind
