@@ -53,7 +53,8 @@ DEVICE_LINESTYLES = ("-", "--", ":", "-.")
 FONT = 10
 
 _RC = {"font.size": FONT, "axes.titlesize": FONT + 2, "axes.labelsize": FONT + 1, "legend.fontsize": FONT - 1,
-       "xtick.labelsize": FONT, "ytick.labelsize": FONT, "svg.hashsalt": "roofsim", "axes.grid": False}
+       "xtick.labelsize": FONT, "ytick.labelsize": FONT, "svg.hashsalt": "roofsim", "axes.grid": False,
+       "svg.fonttype": "none", "pdf.fonttype": 42}   # text stays text in SVG and PDF (searchable, editable)
 
 
 # ---- figures and files --------------------------------------------------------------------
@@ -306,6 +307,10 @@ def roofline(hardware, workload, *, results=None, ideal: bool = False, cache_mod
     ``top`` ops by time are labelled. Devices differ by line style and marker fill.
     """
     import numpy as np
+    from .specs import DTYPES
+    unknown = [d for d in (dtypes or ()) if d not in DTYPES]
+    if unknown:
+        raise SpecError(Problem(None, "dtypes", f"dtypes among {', '.join(DTYPES)}", ", ".join(map(repr, unknown))))
     hws, wl, df = _evaluated(hardware, workload, results, ideal=ideal, cache_model=cache_model,
                              hw_overrides=hw_overrides, wl_overrides=wl_overrides, hw_path=hw_path, wl_path=wl_path)
     markers = kind_markers(df["kind"])

@@ -179,6 +179,7 @@ def test_cli_writes_through_a_symlink(tmp_path):
     (["--workload", "no-such-model"], "no-such-model"),
     (["--set", "wl.batch=-3"], "wl.batch: expected a value with which tiny builds, found -3"),
     (["--top", "-1"], "Invalid value for '--top'"),
+    (["--dtypes", "fp32,fp99"], "dtypes: expected dtypes among"),
     (["--hw", ","], "hardware"),
 ])
 def test_cli_bad_input_is_one_line_exit_2(tmp_path, args, message):
@@ -192,3 +193,44 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, args, message):
     assert message in r.output
     assert "Traceback" not in r.output
     assert not list(tmp_path.glob("*.png")) and not list(tmp_path.glob(".*.tmp"))
+
+
+# ---- properties --------------------------------------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.text(max_size=40))
+def test_format_of_any_name_is_a_format_or_one_error(name):
+    try:
+        fmt = plotting.format_of(name)
+    except RoofsimError as e:
+        assert str(e).startswith(f"--output {name}: expected a file name ending in .png, .svg or .pdf")
+    else:
+        assert fmt in plotting.FORMATS and name.lower().endswith("." + fmt)
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.floats(-2, 4), st.floats(9, 15), st.text("abcdefgh_.", min_size=1, max_size=18)),
+                min_size=1, max_size=25))
+def test_label_placer_never_overlaps(anchors):
+    """Any anchors on log axes: every label placed lies inside the axes and overlaps no other."""
+    fig = plotting._figure(8, 5)
+    ax = fig.add_axes((0.1, 0.1, 0.8, 0.8))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(1e-2, 1e4)
+    ax.set_ylim(1e9, 1e15)
+    placer = plotting.LabelPlacer(ax)
+    placed = [placer.annotate(text, (10 ** x, 10 ** y)) for x, y, text in anchors]
+    assert len([p for p in placed if p]) + len(placer.dropped) == len(anchors)
+    from matplotlib.text import Text
+    boxes = []
+    for a in placed:
+        if a is not None:
+            a.update_positions(placer.renderer)
+            boxes.append(Text.get_window_extent(a, placer.renderer))
+    for i, b in enumerate(boxes):
+        assert ax.bbox.x0 <= b.x0 and b.x1 <= ax.bbox.x1 and ax.bbox.y0 <= b.y0 and b.y1 <= ax.bbox.y1
+        assert not any(b.overlaps(c) for c in boxes[i + 1:])

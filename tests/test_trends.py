@@ -227,3 +227,17 @@ def test_the_readme_table_is_what_the_command_prints():
     printed = invoke("trends").output.splitlines()
     for line in block.strip().splitlines():
         assert line in printed, line
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.one_of(st.text(max_size=14), st.dates().map(str), st.integers(1, 9999).map(str)))
+def test_decimal_year_of_any_text_is_a_year_or_one_error(text):
+    try:
+        y = decimal_year(text)
+    except RoofsimError as e:
+        assert "expected an ISO date" in str(e)
+    else:
+        assert 0 < y < 10001 and math.isfinite(y)
