@@ -26,6 +26,8 @@ Resolver = Callable[[str, Optional[Path]], Path]
 MAX_FILE_BYTES = 1 << 20     # 1 MiB (the largest bundled file is ~5 KB): at most a few s to parse
 MAX_DEPTH = 32               # nesting of mappings and lists, aliases expanded
 MAX_NODES = 50_000           # scalars + collections (a bundled file has < 1,000), aliases expanded
+MAX_INT_CHARS = 100          # an integer literal longer than this is no quantity (Python refuses
+                             # > 4300 digits with a ValueError; 400 digits overflow float())
 
 
 class _LimitExceeded(yaml.MarkedYAMLError):
@@ -60,6 +62,13 @@ class _BoundedComposer(Composer):
     def compose_document(self):
         node = super().compose_document()
         _check_expanded(node)
+        return node
+
+    def compose_scalar_node(self, anchor):
+        node = super().compose_scalar_node(anchor)
+        if node.tag == "tag:yaml.org,2002:int" and len(node.value) > MAX_INT_CHARS:
+            raise _LimitExceeded(None, None, f"an integer of more than {MAX_INT_CHARS} characters",
+                                 node.start_mark)
         return node
 
 
@@ -170,6 +179,8 @@ def read_yaml(path: os.PathLike | str) -> Any:
         return _load_yaml_text(text)
     except _LimitExceeded as e:
         error = e
+    except (ValueError, OverflowError) as e:  # a value its resolver cannot build: 2020-13-45
+        raise SpecError(Problem(str(p), "", "valid YAML", f"a value YAML cannot read ({e})")) from None
     except yaml.YAMLError:
         try:  # the pure-Python reader again, for the same message with or without libyaml
             return _load_yaml_text(text, _PureLoader)
@@ -186,7 +197,9 @@ def read_json(path: os.PathLike | str) -> Any:
     p = Path(path)
     text = _bounded_text(p)
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=_bounded_int)
+    except _LongInteger:
+        raise SpecError(Problem(str(p), "", "valid JSON", f"an integer of more than {MAX_INT_CHARS} characters")) from None
     except json.JSONDecodeError as e:
         raise SpecError(Problem(str(p), "", "valid JSON", f"{e.msg} at line {e.lineno}, column {e.colno}")) from None
     except RecursionError:
@@ -197,6 +210,16 @@ def read_json(path: os.PathLike | str) -> Any:
     if deep:
         raise SpecError(Problem(str(p), "", "valid JSON", f"nesting deeper than {MAX_DEPTH} levels"))
     return doc
+
+
+class _LongInteger(Exception):
+    pass
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > MAX_INT_CHARS:
+        raise _LongInteger
+    return int(text)
 
 
 def _json_depth(doc: Any) -> int:
@@ -214,7 +237,7 @@ def parse_scalar(text: str) -> Any:
     """Value of a ``--set key=value`` right-hand side: YAML scalar typing (3 -> int, 0.9 -> float)."""
     try:
         value = _load_yaml_text(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, OverflowError):
         return text
     return value if isinstance(value, (int, float, str, bool, list)) or value is None else text
 

@@ -290,3 +290,15 @@ def test_garbage_bytes_at_the_loader(tmp_path, data, suffix):
     r = invoke(["run", "--hw", p, "--workload", "dlrm"] if suffix == ".yaml" else
                ["run", "--hw", "a100", "--workload", p])
     assert r.exit_code == 2 and str(p) in r.output
+
+
+@SETTINGS
+@given(value=st.text(alphabet="0123456789-:.eExXoObB_+ T", max_size=40))
+def test_number_and_date_like_scalars(tmp_path, value):
+    # YAML resolves such plain scalars to ints, floats or timestamps, which Python then builds
+    p = tmp_path / "s.yaml"
+    p.write_text(f"value: {value}\n")
+    try:
+        read_yaml(p)
+    except SpecError as e:
+        assert str(e).startswith(f"{p}: <top>: expected valid YAML, found ") and "\n" not in str(e)

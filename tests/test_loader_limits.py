@@ -1,5 +1,6 @@
 """The loader's limits: file size, nesting depth and alias expansion, for YAML and HF JSON, and
 search folders that do not exist. Each is one line naming the file, in bounded time."""
+import re
 import time
 
 import pytest
@@ -175,3 +176,24 @@ def test_search_folder_with_a_folder_and_a_fifo_named_like_files(tmp_path):
     r = subprocess.run([sys.executable, "-m", "roofsim", "run", "--hw", "nosuch", "--workload", "dlrm",
                         "--hw-path", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and r.stderr == "error: unknown hardware 'nosuch'; run `roofsim hw list`\n"
+
+
+@pytest.mark.parametrize("text,found", [
+    ("year: " + "9" * 5000 + "\n", f"an integer of more than 100 characters at line 1, column 7"),
+    ("release_date: 2020-13-45\n", "a value YAML cannot read (month must be in 1..12)"),
+    ("when: 2020-02-30 25:61:61\n", "a value YAML cannot read (day is out of range for month)"),
+])
+def test_scalars_python_cannot_build_are_one_line(tmp_path, text, found):
+    # 5000 digits hit Python's int-conversion limit (a ValueError with a traceback); YAML
+    # timestamps are built as dates, and an impossible date raised ValueError too
+    f = tmp_path / "x.yaml"
+    f.write_text(text)
+    with pytest.raises(SpecError, match="^" + re.escape(f"{f}: <top>: expected valid YAML, found {found}") + "$"):
+        read_yaml(f)
+
+
+def test_long_json_integer_is_one_line(tmp_path):
+    f = tmp_path / "config.json"
+    f.write_text('{"vocab_size": ' + "9" * 5000 + "}")
+    one_line_error(("run", "--hw", "a100", "--workload", str(f)),
+                   f"{f}: <top>: expected valid JSON, found an integer of more than 100 characters")
