@@ -119,9 +119,10 @@ def spatial_sample(lines: np.ndarray, rate: float, seed: int = 0) -> np.ndarray:
     return lines[(x >> np.uint64(64 - _SAMPLE_BITS)) < threshold]
 
 
-# Traces up to this many line accesses skip the JIT kernel: loading it costs about 0.4 s, more
-# than a whole query on a decode step (one embedding row per token).
+# Traces up to this many line accesses skip the JIT kernel: importing numba and loading the
+# kernel cost about 0.4-1 s, more than a whole query on a short trace.
 SMALL_TRACE = 1024
+_ROWS = 256   # rows of the [rows, N] comparison done at once (a few MB)
 
 
 def small_trace_histogram(lines: np.ndarray) -> tuple[np.ndarray, int]:
@@ -139,19 +140,15 @@ def small_trace_histogram(lines: np.ndarray) -> tuple[np.ndarray, int]:
     prev[order[1:][same]] = order[:-1][same]
     nxt[order[:-1][same]] = order[1:][same]
     reused = np.flatnonzero(prev >= 0)
-    j = np.arange(n)[None, :]
-    i = reused[:, None]
-    window = (j > prev[reused][:, None]) & (j < i) & (nxt[None, :] >= i)
-    distances = window.sum(axis=1)
+    distances = np.empty(reused.shape[0], np.int64)
+    for lo in range(0, reused.shape[0], _ROWS):
+        i = reused[lo:lo + _ROWS, None]
+        p = prev[i]
+        hi = int(i.max()) if i.size else 0    # j < i: only the columns before the last row
+        j = np.arange(hi)[None, :]
+        distances[lo:lo + _ROWS] = ((j > p) & (j < i) & (nxt[None, :hi] >= i)).sum(axis=1)
     hist = np.bincount(distances).astype(np.int64)
     return hist, int(n - reused.shape[0])
-
-
-def preload() -> None:
-    """Compile (first use) or load the reuse-distance kernel now, so callers can time it apart."""
-    from ..kernels import load
-
-    load("reuse").stack_distance_histogram(np.zeros(2, np.int64), 4096)
 
 
 def mrc(addrs, line_bytes: int = 64, sizes=None, sample_rate: float = 1.0,
