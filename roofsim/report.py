@@ -12,6 +12,23 @@ def _bytes_columns(df) -> list[str]:
     return [c for c in df.columns if c.startswith("bytes_")]
 
 
+def require_finite(df, workload: str) -> None:
+    """Refuse, one line per device, a workload with an op that cannot run there (infinite time,
+    e.g. a collective on a device with no link): a table of 'inf s' and NaN shares, with numpy
+    warnings on the terminal, is no answer. Sweeps read the arrays and count such points instead."""
+    import numpy as np
+    from .errors import RoofsimError
+    bad = df[~np.isfinite(df["time_s"].to_numpy(dtype=float))]
+    if len(bad):
+        lines = []
+        for hw, rows in bad.groupby("hardware", sort=False):
+            ops = ", ".join(f"{r.op} ({r.bound})" for r in rows.head(3).itertuples())
+            more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
+            lines.append(f"{workload} cannot run on {hw}: no finite time for {ops}{more}"
+                         + (": the device has no link for the collective" if rows["bound"].str.startswith("interconnect").all() else ""))
+        raise RoofsimError("\n".join(lines))
+
+
 def totals(df) -> dict[str, Any]:
     """Totals of one device's rows."""
     t = float(df["time_s"].sum())

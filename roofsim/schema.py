@@ -20,7 +20,7 @@ from .units import DIMENSIONS, format_quantity, parse_quantity, shown
 _MISSING = object()
 
 
-def _found(value: Any) -> str:
+def found(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
@@ -72,10 +72,10 @@ class Str(Field):
         if finite(value) and self.pattern is None:
             return str(value)
         if not isinstance(value, str) or not value.strip():
-            ctx.add(path, self.what, _found(value))
+            ctx.add(path, self.what, found(value))
             return None
         if self.pattern and not re.fullmatch(self.pattern, value):
-            ctx.add(path, self.what, _found(value))
+            ctx.add(path, self.what, found(value))
             return None
         return value
 
@@ -92,7 +92,7 @@ class Enum(Field):
     def check(self, value, path, ctx):
         if value not in self.choices:
             close = difflib.get_close_matches(value, self.choices, n=1) if isinstance(value, str) else []
-            ctx.add(path, self.expected, _found(value), f"did you mean {close[0]!r}?" if close else "")
+            ctx.add(path, self.expected, found(value), f"did you mean {close[0]!r}?" if close else "")
             return None
         return value
 
@@ -104,7 +104,7 @@ class Bool(Field):
 
     def check(self, value, path, ctx):
         if not isinstance(value, bool):
-            ctx.add(path, self.expected, _found(value))
+            ctx.add(path, self.expected, found(value))
             return None
         return value
 
@@ -121,10 +121,10 @@ class Int(Field):
 
     def check(self, value, path, ctx):
         if isinstance(value, bool) or not isinstance(value, int) or value < self.minimum:
-            ctx.add(path, self.expected, _found(value))
+            ctx.add(path, self.expected, found(value))
             return None
         if self.maximum is not None and value > self.maximum:
-            ctx.add(path, f"an integer from {self.minimum} to {self.maximum:.0e}", _found(value))
+            ctx.add(path, f"an integer from {self.minimum} to {self.maximum:.0e}", found(value))
             return None
         return value
 
@@ -145,11 +145,11 @@ class Number(Field):
 
     def check(self, value, path, ctx):
         if not finite(value):
-            ctx.add(path, self.expected, _found(value))
+            ctx.add(path, self.expected, found(value))
             return None
         bad = value <= self.minimum if self.strict else value < self.minimum
         if bad or (self.maximum is not None and value > self.maximum):
-            ctx.add(path, self.expected, _found(value))
+            ctx.add(path, self.expected, found(value))
             return None
         return float(value)
 
@@ -182,16 +182,16 @@ class Quantity(Field):
             ctx.add(path, e.expected, e.found)
             return None
         if self.positive and result <= 0:
-            ctx.add(path, self._qualified("a positive"), _found(value))
+            ctx.add(path, self._qualified("a positive"), found(value))
             return None
         if not self.positive and result < 0:
-            ctx.add(path, self._qualified("a non-negative"), _found(value))
+            ctx.add(path, self._qualified("a non-negative"), found(value))
             return None
         if self.bounds and not (self.bounds[0] <= result <= self.bounds[1]):
             lo, hi = (format_quantity(b, self.dimension) for b in self.bounds)
             name, example = DIMENSIONS[self.dimension]
             ctx.add(path, f"{name} from {lo} to {hi}, e.g. {example}",
-                    f"{_found(value)}, implausibly {'small' if result < self.bounds[0] else 'large'}")
+                    f"{found(value)}, implausibly {'small' if result < self.bounds[0] else 'large'}")
             return None
         return result
 
@@ -208,7 +208,7 @@ class Date(Field):
             return str(value)
         if isinstance(value, str) and re.fullmatch(r"(19|20)\d\d(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?", value):
             return value
-        ctx.add(path, self.expected, _found(value))
+        ctx.add(path, self.expected, found(value))
         return None
 
 
@@ -220,7 +220,7 @@ class StrList(Field):
 
     def check(self, value, path, ctx):
         if not isinstance(value, list):
-            ctx.add(path, self.expected, _found(value))
+            ctx.add(path, self.expected, found(value))
             return None
         return tuple(self.item.check(v, f"{path}[{i}]", ctx) for i, v in enumerate(value))
 
@@ -235,12 +235,12 @@ class Table(Field):
 
     def check(self, value, path, ctx):
         if not isinstance(value, list):
-            ctx.add(path, self.expected, _found(value))
+            ctx.add(path, self.expected, found(value))
             return None
         out = []
         for i, pair in enumerate(value):
             if not isinstance(pair, list) or len(pair) != 2:
-                ctx.add(f"{path}[{i}]", "a pair [size, fraction]", _found(pair))
+                ctx.add(f"{path}[{i}]", "a pair [size, fraction]", found(pair))
                 continue
             out.append((self.x.check(pair[0], f"{path}[{i}][0]", ctx), self.y.check(pair[1], f"{path}[{i}][1]", ctx)))
         return tuple(out)
@@ -262,7 +262,7 @@ class Map(Field):
 
     def check(self, value, path, ctx):
         if not isinstance(value, dict):
-            ctx.add(path, self.expected, _found(value))
+            ctx.add(path, self.expected, found(value))
             return None
         out = {}
         for k, v in value.items():
@@ -309,7 +309,7 @@ class Section(Field):
 
     def check(self, value, path, ctx):
         if not isinstance(value, dict):
-            ctx.add(path, self.expected, _found(value))
+            ctx.add(path, self.expected, found(value))
             return None
         out = {}
         for k, v in value.items():
@@ -336,7 +336,7 @@ class NamedList(Field):
 
     def check(self, value, path, ctx):
         if not isinstance(value, list) or len(value) < self.min_items:
-            ctx.add(path, f"{self.expected} (at least {self.min_items})" if self.min_items else self.expected, _found(value))
+            ctx.add(path, f"{self.expected} (at least {self.min_items})" if self.min_items else self.expected, found(value))
             return None
         out, seen = [], set()
         for i, item in enumerate(value):
@@ -352,12 +352,13 @@ class NamedList(Field):
 
 def unknown_key(ctx: Ctx, path: str, key: Any, valid: tuple, at: str = "") -> None:
     """Report ``key`` unknown under ``path`` (at ``at`` if given, e.g. the override's name)."""
-    close = difflib.get_close_matches(str(key), [str(v) for v in valid], n=1)
+    name = key if isinstance(key, str) and len(key) <= 80 else found(key)  # a huge or odd key is described
+    close = difflib.get_close_matches(name, [str(v) for v in valid], n=1)
     hint = f"did you mean {close[0]!r}?" if close else ""
-    full = at or (f"{path}.{key}" if path else str(key))
+    full = at or (f"{path}.{name}" if path else name)
     # no valid keys: the parent is a single value, or a list with no items (no links defined)
     expected = "one of the keys " + ", ".join(str(v) for v in valid) if valid else f"no key under {path or 'the top'} (it has none)"
-    ctx.add(full, expected, f"unknown key {key!r}", hint)
+    ctx.add(full, expected, f"unknown key {found(key)}", hint)
 
 
 def is_mapping(value: Any) -> int:

@@ -77,13 +77,14 @@ def run(hw_name, workload, top, fmt, output_path, ideal, overhead, sets, cache_m
     with the memory it needs per device and whether it fits."""
     from ..api import predictor
     from ..parallel import plan
-    from ..report import limiter_sentence, memory_lines, run_json, step_lines, totals
+    from ..report import limiter_sentence, memory_lines, require_finite, run_json, step_lines, totals
     from ..tiers import place_tables, table_lines
     (hw,), wl = _load([hw_name], workload, sets, hw_path, wl_path)
     layout, tech, wl = _memory_setup(wl, opts, sets, workload, hw_path, wl_path)
     wl, tables = place_tables(wl, hw)     # embedding tables beyond main memory: hottest rows stay
     p = plan(hw, wl, layout, ideal=ideal, predictor=predictor(cache_model), overhead=overhead, **tech)
     df = p.frame
+    require_finite(df, wl.name)
     if fmt == "json":
         doc = run_json(df, hw, wl, memory=p.footprint, step=p.step, layout=p.layout)
         if any(t["far_bytes"] for t in tables):
@@ -128,11 +129,12 @@ def compare(hw_names, workload, fmt, output_path, ideal, overhead, sets, cache_m
     parallel layout, the step time of each device type in that layout."""
     from ..api import predictor
     from ..parallel import plan
-    from ..report import compare_json, with_plans
+    from ..report import compare_json, require_finite, with_plans
     from ..roofline import evaluate
     hws, wl = _load(_device_names(hw_names), workload, sets, hw_path, wl_path)
     layout, tech, wl = _memory_setup(wl, opts, sets, workload, hw_path, wl_path)
     df = evaluate(hws, wl, ideal=ideal, predictor=predictor(cache_model), overhead=overhead)
+    require_finite(df, wl.name)
     if layout is None and "offload" not in tech:   # the frame above is the time: only the memory is missing
         from ..memory import footprint
         from ..parallel import Layout, Plan

@@ -77,35 +77,40 @@ def _size(value: Any, params: Mapping[str, Any]) -> float:
                 return parse_quantity(value, "bytes")
             except UnitError:
                 dim, mul, div = UNITS[m.group(2)]
-                return float(evaluate(m.group(1), params)) * mul / div
+                return float(_number(m.group(1), params)) * mul / div
     return parse_quantity(value, "bytes")  # raises the standard unit error
+
+
+def _number(value: Any, params: Mapping[str, Any]) -> Any:
+    """A number or an arithmetic expression that yields one (a lone name may hold a choice)."""
+    v = evaluate(value, params)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise BadValue("a number", f"{shown(value)}, which is {shown(v)}" if isinstance(value, str) else shown(value))
+    return v
 
 
 def _check_value(kind: Any, value: Any, params: Mapping[str, Any]) -> Any:
     if kind is _Num:
-        v = as_int(evaluate(value, params))
-        if not isinstance(v, (int, float)):
-            raise BadValue("a number", repr(value))
-        return v
+        return as_int(_number(value, params))
     if kind is _Size:
         return _size(value, params)
     if kind is str:
         if not isinstance(value, str):
-            raise BadValue("a string", repr(value))
+            raise BadValue("a string", S.found(value))
         return value
     if kind is bool:
         if not isinstance(value, bool):
-            raise BadValue("true or false", repr(value))
+            raise BadValue("true or false", S.found(value))
         return value
     if kind is dict:
         if not isinstance(value, dict):
-            raise BadValue("a mapping of level name to size", repr(value))
+            raise BadValue("a mapping of level name to size", S.found(value))
         return {k: _size(v, params) for k, v in value.items()}
     if isinstance(kind, tuple):
         if isinstance(value, str) and value not in kind and isinstance(params.get(value), str):
             value = params[value]  # a parameter holding a choice, e.g. dtype: dtype
         if value not in kind:
-            raise BadValue("one of " + ", ".join(map(str, kind)), repr(value))
+            raise BadValue("one of " + ", ".join(map(str, kind)), S.found(value))
         return value
     raise AssertionError(kind)  # pragma: no cover
 
@@ -183,13 +188,13 @@ def _build_workload(doc: Any, file: Optional[str], overrides: dict, where: str) 
         if k not in TOP_KEYS:
             S.unknown_key(ctx, "", k, TOP_KEYS)
     if doc.get("schema_version") != SCHEMA_VERSION:
-        ctx.add("schema_version", f"{SCHEMA_VERSION}", repr(doc.get("schema_version", "nothing")))
+        ctx.add("schema_version", f"{SCHEMA_VERSION}", S.found(doc.get("schema_version", "nothing")))
     if not isinstance(doc.get("name"), str):
-        ctx.add("name", "a workload name", repr(doc.get("name", "nothing")))
-    params = doc.get("params") or {}
+        ctx.add("name", "a workload name", S.found(doc.get("name", "nothing")))
+    params = doc.get("params", {})
     if not isinstance(params, dict):
-        ctx.add("params", "a mapping of parameter names to values", repr(params))
-        params = {}
+        ctx.add("params", "a mapping of parameter names to values", S.found(params))
+        raise SpecError(ctx.problems)   # every use of every parameter would fail: say it once
     params = dict(params)
     for key, value in params.items():
         problem = param_problem(value)
@@ -214,29 +219,37 @@ def _build_workload(doc: Any, file: Optional[str], overrides: dict, where: str) 
         return _from_builder(doc, params, file, {k: f"{where}.{k}" for k in overrides})
     ops_doc = doc.get("ops")
     if not isinstance(ops_doc, list) or not ops_doc:
-        raise SpecError(Problem(file, "ops", "a non-empty list of ops (or a builder)", repr(ops_doc)))
+        raise SpecError(Problem(file, "ops", "a non-empty list of ops (or a builder)", S.found(ops_doc)))
     # Parameters may refer to earlier ones: tokens: batch * seq
     resolved: dict[str, Any] = {}
+    failed: set[str] = set()   # a bad parameter is reported once, not again by every use of it
     for k, v in params.items():
+        if _mentions(v, failed):
+            failed.add(k)
+            continue
         try:
             if isinstance(v, str) and not _is_expression(v, resolved):
                 resolved[k] = v   # a choice such as a dtype name
+            elif v is None or isinstance(v, list):  # only a builder takes null or per-table lists
+                raise BadValue("a number, an expression or a choice (null and lists are for builders)",
+                               S.found(v))
             else:
-                resolved[k] = as_int(evaluate(v, resolved)) if isinstance(v, (str, int, float)) else v
+                resolved[k] = as_int(evaluate(v, resolved))
         except BadValue as e:
             # an override's fault is said once, in its own name
             ctx.add(f"{where}.{k}" if k in overrides else f"params.{k}", e.expected, e.found)
+            failed.add(k)
     ops = []
     for i, od in enumerate(ops_doc):
-        label = f"ops[{i}]" + (f" ({od['name']})" if isinstance(od, dict) and isinstance(od.get("name"), str) else "")
-        op = _build_op(od, label, resolved, ctx)
+        label = f"ops[{i}]" + (f" ({od['name'][:40]})" if isinstance(od, dict) and isinstance(od.get("name"), str) else "")
+        op = _build_op(od, label, resolved, ctx, failed)
         if op is not None:
             ops.append(op)
     extras = {}
     for key in ("parameters", "tokens"):
-        if key in doc:
+        if key in doc and not _mentions(doc[key], failed):
             try:
-                extras[key] = float(evaluate(doc[key], resolved))
+                extras[key] = float(_number(doc[key], resolved))
             except BadValue as e:
                 ctx.add(key, e.expected, e.found)
     if ctx.problems:
@@ -245,27 +258,36 @@ def _build_workload(doc: Any, file: Optional[str], overrides: dict, where: str) 
                     description=str(doc.get("description", "")), source=str(doc.get("source", "")), file=file, **extras)
 
 
-def _build_op(od: Any, label: str, params: Mapping[str, Any], ctx: S.Ctx):
+def _mentions(value: Any, names: set) -> bool:
+    """Whether an expression uses one of ``names`` (parameters that already failed)."""
+    return isinstance(value, str) and bool(names) and not names.isdisjoint(re.findall(r"[A-Za-z_]\w*", value))
+
+
+def _build_op(od: Any, label: str, params: Mapping[str, Any], ctx: S.Ctx, failed: set = frozenset()):
     if not isinstance(od, dict):
-        ctx.add(label, "a mapping describing an op", repr(od))
+        ctx.add(label, "a mapping describing an op", S.found(od))
         return None
     kind = od.get("op")
-    if kind not in OP_FIELDS:
-        close = difflib.get_close_matches(str(kind), list(OP_FIELDS), n=1)
-        ctx.add(f"{label}.op", "one of " + ", ".join(OP_FIELDS), repr(kind), f"did you mean {close[0]!r}?" if close else "")
+    if not isinstance(kind, str) or kind not in OP_FIELDS:
+        close = difflib.get_close_matches(kind, list(OP_FIELDS), n=1) if isinstance(kind, str) else []
+        ctx.add(f"{label}.op", "one of " + ", ".join(OP_FIELDS), S.found(kind), f"did you mean {close[0]!r}?" if close else "")
         return None
     if not isinstance(od.get("name"), str):
-        ctx.add(f"{label}.name", "an op name", repr(od.get("name", "nothing")))
+        ctx.add(f"{label}.name", "an op name", S.found(od.get("name", "nothing")))
         return None
     ctor, fields = OP_FIELDS[kind]
     allowed = {**_COMMON, **fields}
     kwargs: dict[str, Any] = {}
     before = len(ctx.problems)
+    skipped = False
     for key, value in od.items():
         if key not in allowed:
             S.unknown_key(ctx, label, key, tuple(allowed))
             continue
         if key == "op":
+            continue
+        if _mentions(value, failed):
+            skipped = True
             continue
         try:
             kwargs[key] = _check_value(allowed[key], value, params)
@@ -274,7 +296,7 @@ def _build_op(od: Any, label: str, params: Mapping[str, Any], ctx: S.Ctx):
     for key in REQUIRED[kind]:
         if key not in od:
             ctx.add(f"{label}.{key}", f"required key for a {kind} op", "nothing")
-    if len(ctx.problems) > before:
+    if len(ctx.problems) > before or skipped:
         return None
     if kind == "gemm" and kwargs.get("weight") == "none":
         kwargs["weight"] = None
