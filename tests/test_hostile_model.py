@@ -216,9 +216,15 @@ SET_TEXT = st.one_of(QUANTITY_TEXT, st.text(max_size=20), st.sampled_from(["", "
 @SETTINGS
 @given(sets=st.lists(st.tuples(HW_KEYS, SET_TEXT), min_size=1, max_size=3))
 def test_any_hw_set(sets):
-    args = ["run", "--hw", TOY, "-w", TINY, "--format", "json", "--cache-model", "compulsory"]
+    run_with_sets(TINY, [(f"hw.{k}", v) for k, v in sets])
+
+
+def run_with_sets(workload, sets):
+    """`run` on the toy chip with ``--set KEY=VALUE`` for each pair: a finite result or a refusal
+    naming the flag."""
+    args = ["run", "--hw", TOY, "-w", workload, "--format", "json", "--cache-model", "compulsory"]
     for key, value in sets:
-        args += ["--set", f"hw.{key}={value}"]
+        args += ["--set", f"{key}={value}"]
     r = invoke(args, names=["--set"])
     if r.exit_code == 0:
         finite_result(r)
@@ -271,13 +277,7 @@ def test_any_workload_file(tmp_path, doc):
 @given(sets=st.lists(st.tuples(WL_KEYS, st.one_of(SET_TEXT, expressions())), min_size=1, max_size=3),
        builder=st.booleans())
 def test_any_wl_set(sets, builder):
-    workload = "llama2-7b" if builder else TINY
-    args = ["run", "--hw", TOY, "-w", workload, "--format", "json", "--cache-model", "compulsory"]
-    for key, value in sets:
-        args += ["--set", f"wl.{key}={value}"]
-    r = invoke(args, names=["--set"])
-    if r.exit_code == 0:
-        finite_result(r)
+    run_with_sets("llama2-7b" if builder else TINY, [(f"wl.{k}", v) for k, v in sets])
 
 
 @SETTINGS
