@@ -26,8 +26,8 @@ Resolver = Callable[[str, Optional[Path]], Path]
 MAX_FILE_BYTES = 1 << 20     # 1 MiB (the largest bundled file is ~5 KB): at most a few s to parse
 MAX_DEPTH = 32               # nesting of mappings and lists, aliases expanded
 MAX_NODES = 50_000           # scalars + collections (a bundled file has < 1,000), aliases expanded
-MAX_INT_CHARS = 100          # an integer literal longer than this is no quantity (Python refuses
-                             # > 4300 digits with a ValueError; 400 digits overflow float())
+MAX_INT_CHARS = 4000         # Python refuses to read ints of > 4300 digits (a ValueError); shorter
+                             # absurd values reach the field checks, which name the key
 
 
 class _LimitExceeded(yaml.MarkedYAMLError):
