@@ -151,6 +151,13 @@ def small_trace_histogram(lines: np.ndarray) -> tuple[np.ndarray, int]:
     return hist, int(n - reused.shape[0])
 
 
+def preload() -> None:
+    """Compile (first use) or load the reuse-distance kernel now, so callers can time it apart."""
+    from ..kernels import load
+
+    load("reuse").stack_distance_histogram(np.zeros(2, np.int64), 4096)
+
+
 def mrc(addrs, line_bytes: int = 64, sizes=None, sample_rate: float = 1.0,
         seed: int = 0) -> MissRatioCurve:
     """Miss-ratio curve of the trace for fully associative LRU caches of every size."""
