@@ -15,6 +15,7 @@ Figures:
   memory_study()                 the study's training-memory figure, from its data
   trends(figure, source)         the study's three trend figures (hardware, models, compute)
   sweep(result)                  a design-space sweep: heatmap over two fields, else time vs cost
+  predicted_vs_measured(results) validated kernels: measured vs predicted time, by bound and category
 """
 from __future__ import annotations
 
@@ -916,4 +917,57 @@ def trends(figure: str = "hardware", source: str = "study", hw_path=()) -> Figur
         if placer.dropped:
             fig.text(0.08, 0.01, f"{len(placer.dropped)} point label(s) left out for lack of room", fontsize=FONT - 1,
                      color="#444444", gid="footnote")
+# ---- predicted vs measured ------------------------------------------------------------------
+
+def predicted_vs_measured(results, hardware=None, *, title: str = "") -> Figure:
+    """Each validated kernel (``roofsim.measure.validate``'s frame) at (measured, predicted) time.
+
+    Log-log; the diagonal is a perfect prediction, the shaded bands are within 25 % and within a
+    factor of 2. Colour: the bound that decided the prediction (the part of the model a miss
+    comes from; on ``hardware``'s colours when given); shape: the kernel's category. Kernels
+    outside 25 % are labelled.
+    """
+    import numpy as np
+    df = results
+    if df is None or len(df) == 0:
+        raise RoofsimError("predicted vs measured: no validated kernels to plot")
+    x = df["measured_s"].to_numpy(float)
+    y = df["predicted_s"].to_numpy(float)
+    lo, hi = float(min(x.min(), y.min())) / 2.5, float(max(x.max(), y.max())) * 2.5
+    categories = list(dict.fromkeys(df["category"]))
+    spare = iter((*KIND_MARKERS.values(), *SPARE_MARKERS) * 3)
+    markers = {c: next(spare) for c in categories}
+    bounds = list(dict.fromkeys(df["bound"]))
+    colour = {b: (bound_colour(hardware, b) if hardware is not None else None) for b in bounds}
+    fallback = iter(OKABE_ITO.values())
+    colour = {b: c if c and c != GREY else next(fallback) for b, c in colour.items()}
+    with _style():
+        fig = _figure(9.5, 7.0)
+        ax = fig.add_axes((0.1, 0.1, 0.58, 0.8))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        line = np.array([lo, hi])
+        ax.fill_between(line, line / 2.0, line * 2.0, color=GREY, alpha=0.12, lw=0, label="within 2x")
+        ax.fill_between(line, line / 1.25, line * 1.25, color=GREY, alpha=0.25, lw=0, label="within 25 %")
+        ax.plot(line, line, color=LATENCY, lw=1.0, label="predicted = measured")
+        for _, r in df.iterrows():
+            ax.scatter(r["measured_s"], r["predicted_s"], marker=markers[r["category"]], s=46,
+                       color=colour[r["bound"]], edgecolor="black", linewidth=0.5, zorder=3)
+            if abs(r["ratio"] - 1.0) > 0.25:
+                ax.annotate(r["kernel"], (r["measured_s"], r["predicted_s"]), fontsize=FONT - 2,
+                            xytext=(4, 3), textcoords="offset points")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_xlabel("measured time per call (s)")
+        ax.set_ylabel("predicted time per call (s)")
+        ape = np.abs(y / x - 1.0)
+        ax.set_title(title or f"{len(df)} kernels: median |error| {np.median(ape):.0%}, "
+                              f"{np.mean(ape <= 0.25):.0%} within 25 %, "
+                              f"{np.mean((y / x >= 0.5) & (y / x <= 2.0)):.0%} within 2x")
+        bands = ax.get_legend_handles_labels()
+        _legend(fig, bands[0], "", 0.70, 0.9)
+        _legend(fig, [Line2D([], [], marker="o", ls="", color=colour[b], markeredgecolor="black", label=b)
+                      for b in bounds], "bound (where a miss comes from)", 0.70, 0.7)
+        _legend(fig, [Line2D([], [], marker=markers[c], ls="", color=GREY, markeredgecolor="black", label=c)
+                      for c in categories], "category", 0.70, 0.45)
     return fig

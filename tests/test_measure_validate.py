@@ -112,3 +112,21 @@ def test_cli_table_and_json():
 def test_cli_needs_measurements():
     r = CliRunner().invoke(main, ["validate", "--hw", HW])
     assert r.exit_code == 2 and r.output == "error: --measurements/--suite: expected exactly one of them, found neither\n"
+
+
+def test_plot_predicted_vs_measured(tmp_path):
+    from roofsim.plotting import predicted_vs_measured
+    hw = get_hardware(HW)
+    fig = predicted_vs_measured(validate(hw, load_measurements(DATA / "good.csv")), hw)
+    # ratios 0.5 and 2.0: |error| 50 % and 100 % (median 75 %), none within 25 %, both within 2x
+    assert fig.axes[0].get_title() == "2 kernels: median |error| 75%, 0% within 25 %, 100% within 2x"
+    png = tmp_path / "v.png"
+    r = CliRunner().invoke(main, ["validate", "--hw", HW, "--measurements", str(DATA / "good.csv"), "--plot", str(png)])
+    assert r.exit_code == 0, r.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_path_checked_before_work(tmp_path):
+    r = CliRunner().invoke(main, ["validate", "--hw", HW, "--suite", "cpu", "--plot", str(tmp_path / "v.txt")])
+    assert r.exit_code == 2
+    assert r.output == f"error: --plot {tmp_path / 'v.txt'}: expected a file name ending in .png, .svg or .pdf, found .txt\n"

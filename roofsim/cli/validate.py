@@ -8,6 +8,18 @@ from . import output
 from .common import CACHE_MODEL, HW_PATH, OUTPUT, emit
 
 
+def _checked_plot_path(ctx, param, value):
+    """Refuse a bad --plot (extension, folder) before any kernel runs: one line, exit 2."""
+    if value:
+        from ..errors import Problem, SpecError
+        ext = value.rsplit(".", 1)[-1].lower() if "." in value.rsplit("/", 1)[-1] else ""
+        if ext not in ("png", "svg", "pdf"):
+            raise SpecError(Problem(None, f"--plot {value}", "a file name ending in .png, .svg or .pdf",
+                                    f".{ext}" if ext else "no extension"))
+        output.check_output_path(value)
+    return value
+
+
 def _pct(x: float) -> str:
     return "-" if x != x else f"{x:.0%}"
 
@@ -36,9 +48,11 @@ def summary_rows(summary) -> list[dict]:
 @click.option("--repeats", type=click.IntRange(7, 101), default=7, show_default=True, help="Repeats per suite kernel (median).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @OUTPUT
+@click.option("--plot", "plot_path", callback=_checked_plot_path, metavar="FILE",
+              help="Also draw predicted vs measured time of every kernel (.png, .svg or .pdf).")
 @CACHE_MODEL
 @HW_PATH
-def validate(hw_name, measurements_path, suite_name, repeats, fmt, output_path, cache_model, hw_path):
+def validate(hw_name, measurements_path, suite_name, repeats, fmt, output_path, plot_path, cache_model, hw_path):
     """Predicted vs measured time of every kernel, and the error per category and overall.
 
     Kernels come from a CSV (--measurements) or are measured now (--suite cpu; probe the machine
@@ -62,6 +76,11 @@ def validate(hw_name, measurements_path, suite_name, repeats, fmt, output_path, 
         measurements = load_measurements(measurements_path)
     df = run_validation(hw, measurements, predictor=predictor(cache_model))
     summary = error_summary(df)
+    if plot_path:
+        from ..plotting import format_of, predicted_vs_measured, to_bytes
+        data = to_bytes(predicted_vs_measured(df, hw), format_of(str(plot_path)))
+        output.write_output(plot_path, data)
+        click.echo(f"wrote {plot_path} ({len(data) / 1024:.0f} KiB)", err=True)
     if fmt == "json":
         emit(output.json_text({"hardware": hw.id, "kernels": df.to_dict("records"),
                                "summary": summary.to_dict("records")}), output_path)
