@@ -917,6 +917,9 @@ def trends(figure: str = "hardware", source: str = "study", hw_path=()) -> Figur
         if placer.dropped:
             fig.text(0.08, 0.01, f"{len(placer.dropped)} point label(s) left out for lack of room", fontsize=FONT - 1,
                      color="#444444", gid="footnote")
+    return fig
+
+
 # ---- predicted vs measured ------------------------------------------------------------------
 
 def predicted_vs_measured(results, hardware=None, *, title: str = "") -> Figure:
