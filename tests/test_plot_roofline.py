@@ -234,3 +234,12 @@ def test_label_placer_never_overlaps(anchors):
     for i, b in enumerate(boxes):
         assert ax.bbox.x0 <= b.x0 and b.x1 <= ax.bbox.x1 and ax.bbox.y0 <= b.y0 and b.y1 <= ax.bbox.y1
         assert not any(b.overlaps(c) for c in boxes[i + 1:])
+
+
+def test_a_results_frame_is_reused_and_must_cover_the_devices():
+    import roofsim
+    df = roofsim.run(TOY, TINY, ideal=True, cache_model="compulsory")
+    fig = plotting.roofline(TOY, TINY, results=df, ideal=True)
+    assert sum(len(c.get_offsets()) for c in gids(fig.axes[0], "ops:")) == 2     # proj and act, as above
+    with pytest.raises(RoofsimError, match="results: expected rows for every device plotted, found none for a100"):
+        plotting.roofline([TOY, "a100"], TINY, results=df)
