@@ -171,6 +171,21 @@ def test_trends_json_document():
     assert by["peak_flops"]["study_published"] == "60000x / 20 yrs (3.0x/2yrs)"
 
 
+def test_trends_csv_is_plain_numbers_one_row_per_series():
+    import csv
+    import io
+    r = invoke("trends", "--format", "csv")
+    assert r.exit_code == 0, r.output
+    rows = {row["series"]: row for row in csv.DictReader(io.StringIO(r.output))}
+    assert set(rows) == set(PUBLISHED)
+    for name, (per2, step2, _, _) in PUBLISHED.items():
+        # the same published rates as above, read back from plain-number cells
+        assert _within_rounding(float(rows[name]["factor_per_2y"]), per2, step2)
+    # per 20 years is per 2 years to the tenth power
+    assert float(rows["dram_bandwidth"]["factor_per_20y"]) == pytest.approx(
+        float(rows["dram_bandwidth"]["factor_per_2y"]) ** 10, rel=1e-9)
+
+
 def test_trends_table_catalogue_lists_devices():
     r = invoke("trends", "--source", "catalogue")
     assert r.exit_code == 0, r.output

@@ -30,12 +30,12 @@ def memory(hw_name, workload, catalogue, fmt, output_path, sets, hw_path, wl_pat
     from ..workloads import get_workload
     hw_over, wl_over = parse_sets(sets)
     hw = get_hardware(hw_name, hw_path, overrides=hw_over or None)
-    wl = get_workload(workload, wl_path, overrides=wl_over or None)
+    wl = get_workload(workload, wl_path, overrides=wl_over or None, where="--set wl")
     layout = build_layout(pop_options(opts, LAYOUT_KEYS))
     tech = build_techniques(pop_options(opts, TECHNIQUE_KEYS))
     wl_over = {**wl_over, **checkpoint_override(wl, tech)}
-    wl = get_workload(workload, wl_path, overrides=wl_over or None)
-    build = (lambda b: get_workload(workload, wl_path, overrides={**wl_over, "batch": b})) \
+    wl = get_workload(workload, wl_path, overrides=wl_over or None, where="--set wl")
+    build = (lambda b: get_workload(workload, wl_path, overrides={**wl_over, "batch": b}, where="--set wl")) \
         if "batch" in dict(wl.params) else None
     doc = memory_report(hw, wl, build, layout, list_hardware(hw_path) if catalogue else (), **tech)
     if fmt == "json":

@@ -47,7 +47,7 @@ def _memory_setup(wl, opts: dict, sets, workload, hw_path, wl_path):
     over = checkpoint_override(wl, tech)
     if over:
         from ..workloads import get_workload
-        wl = get_workload(workload, wl_path, overrides={**parse_sets(sets)[1], **over})
+        wl = get_workload(workload, wl_path, overrides={**parse_sets(sets)[1], **over}, where="--set wl")
     return layout, tech, wl
 
 

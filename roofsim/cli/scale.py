@@ -55,11 +55,11 @@ def scale(hw_name, workload, devices_text, tp, pp, sp, zero, microbatch, global_
     counts = _counts(devices_text)
     hw_over, wl_over = parse_sets(sets)
     hw = get_hardware(hw_name, hw_path, overrides=hw_over or None)
-    wl = get_workload(workload, wl_path, overrides=wl_over or None)
+    wl = get_workload(workload, wl_path, overrides=wl_over or None, where="--set wl")
     tech = build_techniques(pop_options(opts, TECHNIQUE_KEYS))
     over = checkpoint_override(wl, tech)
     if over:
-        wl = get_workload(workload, wl_path, overrides={**wl_over, **over})
+        wl = get_workload(workload, wl_path, overrides={**wl_over, **over}, where="--set wl")
     points = scaling(hw, wl, counts, tp=tp, pp=pp, sp=sp, zero=zero, microbatch=microbatch, global_batch=global_batch,
                      overlap=overlap, interleave=interleave, ideal=ideal, predictor=predictor(cache_model), **tech)
     rows = [{"devices": p.layout.devices, "tp": p.layout.tp, "pp": p.layout.pp, "dp": p.layout.data_parallel,

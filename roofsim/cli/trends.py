@@ -26,7 +26,7 @@ def _factor(x) -> str:
 @click.command()
 @click.option("--source", type=click.Choice(["study", "catalogue"]), default="study", show_default=True,
               help="The study's published data (shipped with roofsim) or roofsim's hardware catalogue.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--points/--no-points", default=None,
               help="List every point (device, dtype or link, date, value). Default: on for the catalogue, off for the study.")
 @OUTPUT
@@ -39,6 +39,12 @@ def trends(source, fmt, points, output_path, hw_path):
     doc = trends_json(series, source)
     if fmt == "json":
         emit(output.json_text(doc), output_path)
+        return
+    if fmt == "csv":  # plain numbers, units in the column names; one row per series
+        emit(output.csv_text([{"series": d["name"], "unit": d["unit"], "points": d["n_points"],
+                               "first_date": d["first_date"], "last_date": d["last_date"],
+                               "factor_per_2y": d["factor_per_2y"], "factor_per_20y": d["factor_per_20y"],
+                               "r2": d["r2"]} for d in doc["series"]]), output_path)
         return
     rows = [{"series": d["name"], "unit": d["unit"], "points": d["n_points"],
              "years": f"{d['first_date'][:4]}-{d['last_date'][:4]}" if d["n_points"] else "-",
