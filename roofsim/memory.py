@@ -18,7 +18,8 @@ Public API (all byte figures are per device, SI bytes):
       checkpointing; other workloads: the activation-role outputs of their forward ops);
       inference: the largest activation working set of one op;
     - ``kv_cache``: the kv_cache-role tensors the attention reads (decode: the context);
-    - ``other``: workspace: the layer being recomputed under checkpointing, ZeRO-3's gathered
+    - ``other``: input data tables the device stores but does not train (a graph's node features);
+      workspace: the layer being recomputed under checkpointing, ZeRO-3's gathered
       layer (one layer's full weights), the double buffer of streamed (offloaded) weights, the
       Hessian-diagonal estimate and probe of a second-order optimizer.
 
@@ -293,7 +294,7 @@ def footprint(workload, hw: Optional[HardwareSpec] = None, **techniques: Any) ->
             weights /= t.dp
 
     acts, transient, recompute = _activations(workload, tf, t, training)
-    other += transient
+    other += transient + _input_table_bytes(workload)
     kv = _kv_cache(workload, tf, t)
 
     resident = {"weights": weights, "gradients": grads, "optimizer": opt, "activations": acts,
@@ -415,12 +416,29 @@ def _forward(workload):
     return [op for op in workload.ops if op.phase in ("forward", "prefill", "decode")]
 
 
-def _weight_tensor_bytes(op) -> float:
-    """Stored weight bytes of one execution of a forward op: a gather's whole table, else its
-    weight-role operands (each distinct tensor once)."""
+def _table_bytes(op) -> float:
+    """Bytes of the whole table a gather or embedding-bag reads rows of (0 for other ops)."""
     a = op.access
-    if hasattr(a, "table_rows"):   # gather, embedding_bag: the whole table is stored
-        return float(a.table_rows) * float(a.row_bytes)
+    return float(a.table_rows) * float(a.row_bytes) if hasattr(a, "table_rows") else 0.0
+
+
+def _trained_table(op) -> bool:
+    """A table-backed op whose table is a trained weight (embeddings), not input data (features):
+    the role of the tensor of rows it reads says which (``kinds.gather``'s ``table_role``)."""
+    return _table_bytes(op) > 0 and any(t.role == "weight" for t in op.reads)
+
+
+def _input_table_bytes(workload) -> float:
+    """Input data tables (a graph's node features) the device stores but never trains."""
+    return sum(_table_bytes(op) * op.count for op in _forward(workload) if _table_bytes(op) and not _trained_table(op))
+
+
+def _weight_tensor_bytes(op) -> float:
+    """Stored weight bytes of one execution of a forward op: a trained table whole, an input
+    table none (it is data, see ``_input_table_bytes``), else its weight-role operands (each
+    distinct tensor once)."""
+    if _table_bytes(op):
+        return _table_bytes(op) if _trained_table(op) else 0.0
     seen = {t.name: t.bytes for t in (*op.reads, *op.writes) if t.role == "weight"}
     return sum(seen.values())
 
@@ -449,7 +467,7 @@ def _parameters(workload) -> tuple[float, float]:
 
 def _optimizer_state_bytes(workload, opt: Optimizer, params: float) -> float:
     if opt.rowwise:
-        tables = [(op.access, op) for op in _forward(workload) if hasattr(op.access, "table_rows")]
+        tables = [(op.access, op) for op in _forward(workload) if _trained_table(op)]
         rows = sum(a.table_rows * op.count for a, op in tables)
         elements = sum(a.table_rows * a.row_bytes / DTYPE_BYTES.get(op.dtype or "fp32", FP32) * op.count for a, op in tables)
         return FP32 * (rows + max(params - elements, 0.0))
@@ -462,7 +480,7 @@ def _optimizer_state_bytes(workload, opt: Optimizer, params: float) -> float:
         if op.kind == "gemm" and len(op.reads) > 1 and op.reads[1].role == "weight":
             matrices += a.k * a.n * a.batch * op.count
             stats += (a.k + a.n) * a.batch * op.count
-        elif hasattr(a, "table_rows"):
+        elif _trained_table(op):
             dim = a.row_bytes / DTYPE_BYTES.get(op.dtype or "fp32", FP32)
             matrices += a.table_rows * dim * op.count
             stats += (a.table_rows + dim) * op.count
@@ -477,7 +495,7 @@ def _gradient_bytes(workload, opt: Optimizer, params: float, grad_bpp: float) ->
     table_params = touched = 0.0
     for op in _forward(workload):
         a = op.access
-        if hasattr(a, "table_rows"):
+        if _trained_table(op):
             elem = DTYPE_BYTES.get(op.dtype or "fp32", FP32)
             table_params += a.table_rows * a.row_bytes / elem * op.count
             touched += min(getattr(a, "lookups", a.table_rows), a.table_rows) * a.row_bytes / elem * op.count

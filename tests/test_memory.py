@@ -268,3 +268,18 @@ def test_expert_parallelism_divides_the_experts():
     # 7,242,780,672 parameters, x 2 B (bf16)
     fp = footprint(get_workload("mixtral-8x7b"), ep=8)
     assert fp.parameters == 7_242_780_672 and fp.weights == 2 * 7_242_780_672
+
+
+def test_graph_features_are_stored_input_data_not_trained_weights():
+    """GraphSAGE on ogbn-products (workloads/gnn-sage-products.yaml): the 2.45 M x 100 fp32 node
+    feature table is gathered from but never trained, so it is neither weights nor gradients nor
+    optimizer state; the device still stores it (``other``)."""
+    fp = footprint(get_workload("gnn-sage-products"), get_hardware("a100"))
+    # SAGE layers hold W_self and W_neigh (d_in x d_out each), widths 100 -> 256 -> 256 -> 47:
+    # 2*100*256 + 2*256*256 + 2*256*47 = 51,200 + 131,072 + 24,064 = 206,336 parameters, fp32
+    params = 2 * 100 * 256 + 2 * 256 * 256 + 2 * 256 * 47
+    assert fp.weights == pytest.approx(params * 4)
+    assert fp.gradients == pytest.approx(params * 4)          # one fp32 gradient per parameter
+    assert fp.optimizer == pytest.approx(params * 8)          # Adam: two fp32 moments
+    # ogbn-products features: 2,449,029 nodes x 100 x 4 B = 979.6 MB, held as input data
+    assert fp.other >= 2_449_029 * 100 * 4

@@ -107,3 +107,20 @@ def test_a_bad_shape_expression_in_a_file_names_the_op_and_key(tmp_path):
         f"{f}: ops[0] (g).k: expected a computable expression, found 'ceil(1, 2)' "
         "(ceil cannot take 1, 2)",
     ]
+
+
+def test_gather_table_role_from_a_file(tmp_path):
+    from roofsim.memory import footprint
+    f = tmp_path / "w.yaml"
+    doc = ("schema_version: 1\nname: w\nparams: {role: input}\nops:\n"
+           "  - {name: g, op: gather, lookups: 10, row_bytes: 64 B, table_rows: 1000, table_role: ROLE}\n")
+    f.write_text(doc.replace("ROLE", "input"))
+    # an input table (features) is stored but holds no parameters: 1000 rows x 64 B = 64 kB of 'other'
+    fp = footprint(load_workload(f))
+    assert (fp.weights, fp.other) == (0.0, 64_000.0)
+    f.write_text(doc.replace("ROLE", "weight"))
+    assert footprint(load_workload(f)).weights == 64_000.0   # a trained table: the same bytes as weights
+    f.write_text(doc.replace("ROLE", "features"))
+    with pytest.raises(SpecError) as e:
+        load_workload(f)
+    assert "table_role" in str(e.value) and "'features'" in str(e.value) and len(str(e.value).splitlines()) == 1

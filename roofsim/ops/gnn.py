@@ -103,7 +103,7 @@ def gnn_ops(graph: Graph, model: str, layers: int, hidden: int, heads: int, mode
             L.fwd.append(kinds.neighbor_sample(f"sample_{l + 1}", sizes[l + 1], f, graph.nodes))
         L.fwd.append(kinds.gather("input_features", sizes[0], int(graph.features * b), graph.nodes, dtype,
                                   distribution="zipf", zipf_alpha=1.0 / (graph.degree_alpha - 1.0),
-                                  notes="features of the sampled nodes from the whole table"))
+                                  notes="features of the sampled nodes from the whole table", table_role="input"))
     for l in range(layers):
         d_in, d_out, first, last = widths[l], widths[l + 1], l == 0, l == layers - 1
         dst, src, nnz, name = sizes[l + 1], sizes[l], edges[l], f"layer{l + 1}"

@@ -18,6 +18,7 @@ from .access import (COLLECTIVES, CommAccess, DenseAccess, ExplicitAccess, Gathe
 from .op import FlopCount, Op, Tensor
 
 INDEX_BYTES = 4  # int32 indices (CSR column indices, embedding ids)
+TABLE_ROLES = ("weight", "input")  # a gathered table is trained (embeddings) or data (node features)
 
 
 def _b(dtype: str) -> float:
@@ -121,8 +122,14 @@ def layernorm(name: str, rows: float, cols: float, dtype: str = "fp16", rms: boo
 
 def gather(name: str, lookups: int, row_bytes: int, table_rows: int, dtype: str = "fp32", pooling: int = 1,
            distribution: str = "uniform", zipf_alpha: float = 1.05, count: int = 1, phase: str = "forward",
-           seed: int = 0, notes: str = "") -> Op:
-    """Embedding-bag: ``lookups`` row reads (pooling rows summed per bag), one int32 id each."""
+           seed: int = 0, notes: str = "", table_role: str = "weight") -> Op:
+    """Embedding-bag: ``lookups`` row reads (pooling rows summed per bag), one int32 id each.
+
+    ``table_role`` says what the table is: ``weight`` (a trained embedding table: the footprint
+    counts it with its gradients and optimizer state) or ``input`` (data such as a graph's node
+    features: stored, never trained)."""
+    if table_role not in TABLE_ROLES:
+        raise SpecError(Problem(None, f"{name}.table_role", f"one of {TABLE_ROLES}", repr(table_role)))
     _whole(name, dict(lookups=lookups, row_bytes=row_bytes, table_rows=table_rows, pooling=pooling))
     if distribution not in ("uniform", "zipf"):
         raise SpecError(Problem(None, f"{name}.distribution", "uniform or zipf", repr(distribution)))
@@ -133,7 +140,7 @@ def gather(name: str, lookups: int, row_bytes: int, table_rows: int, dtype: str 
         name=name, kind="gather", flops=(FlopCount(dtype, adds, "vector"),),
         access=GatherAccess(lookups=int(lookups), row_bytes=int(row_bytes), table_rows=int(table_rows),
                             distribution=distribution, zipf_alpha=zipf_alpha, pooling=int(pooling), seed=seed),
-        reads=(Tensor(f"{name}.rows", lookups * row_bytes, "weight"), Tensor(f"{name}.ids", lookups * INDEX_BYTES, "index")),
+        reads=(Tensor(f"{name}.rows", lookups * row_bytes, table_role), Tensor(f"{name}.ids", lookups * INDEX_BYTES, "index")),
         writes=(Tensor(f"{name}.out", bags * row_bytes),),
         count=count, phase=phase, notes=notes,
         shape=(("lookups", lookups), ("row_bytes", row_bytes), ("table_rows", table_rows), ("pooling", pooling),

@@ -9,7 +9,8 @@ from ..specs import DTYPE_BYTES
 from .access import CommAccess, DenseAccess, ExplicitAccess, GatherAccess, SparseAccess, StreamAccess
 
 PHASES = ("forward", "backward", "optimizer", "prefill", "decode", "communication")
-ROLES = ("weight", "activation", "gradient", "optimizer_state", "kv_cache", "index", "buffer")
+ROLES = ("weight", "activation", "gradient", "optimizer_state", "kv_cache", "index", "buffer",
+         "input")  # input: data the step reads but does not train or produce (a graph's node features)
 Access = Union[DenseAccess, StreamAccess, GatherAccess, SparseAccess, CommAccess, ExplicitAccess]
 
 
