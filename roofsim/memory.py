@@ -53,6 +53,7 @@ from typing import Any, Mapping, Optional
 
 from .errors import Problem, SpecError
 from .specs import DTYPE_BYTES, DTYPES, HardwareSpec
+from .ops.access import GatherAccess
 
 COMPONENTS = ("weights", "gradients", "optimizer", "activations", "kv_cache", "other")
 CHECKPOINTS = ("none", "selective", "full", "every-k", "sqrt")
@@ -419,7 +420,7 @@ def _forward(workload):
 def _table_bytes(op) -> float:
     """Bytes of the whole table a gather or embedding-bag reads rows of (0 for other ops)."""
     a = op.access
-    return float(a.table_rows) * float(a.row_bytes) if hasattr(a, "table_rows") else 0.0
+    return float(a.table_rows) * float(a.row_bytes) if isinstance(a, GatherAccess) else 0.0
 
 
 def _trained_table(op) -> bool:

@@ -91,3 +91,13 @@ def test_bad_option_values_exit_2(args):
 def test_checkpoint_needs_a_transformer():
     r = invoke("run", "--hw", "h100", "-w", "dlrm", "--checkpoint", "full")
     assert r.exit_code == 2 and "a workload with a recompute setting" in r.output
+
+
+@pytest.mark.parametrize("command", [("memory", "--hw", "h100", "--no-catalogue"),
+                                     ("scale", "--hw", "h100", "--devices", "8")])
+def test_memory_and_scale_name_a_bad_override_as_the_flag(command):
+    # as run does: the override is blamed in its own name, once, not the bundled file's key
+    r = invoke(*command, "--workload", "llama2-70b", "--set", "wl.batch=0")
+    assert r.exit_code == 2
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].endswith("--set wl.batch: expected an integer >= 1, found 0"), lines

@@ -120,7 +120,15 @@ def test_gather_table_role_from_a_file(tmp_path):
     assert (fp.weights, fp.other) == (0.0, 64_000.0)
     f.write_text(doc.replace("ROLE", "weight"))
     assert footprint(load_workload(f)).weights == 64_000.0   # a trained table: the same bytes as weights
-    f.write_text(doc.replace("ROLE", "features"))
+
+
+@pytest.mark.parametrize("bad, found", [("features", "'features'"), ("3", "3"), ("[weight]", "a list"),
+                                        ("{a: 1}", "a mapping"), ("''", "''")])
+def test_gather_table_role_hostile(tmp_path, bad, found):
+    f = tmp_path / "w.yaml"
+    f.write_text("schema_version: 1\nname: w\nops:\n  - {name: g, op: gather, lookups: 10, row_bytes: 64 B, "
+                 f"table_rows: 1000, table_role: {bad}}}\n")
     with pytest.raises(SpecError) as e:
         load_workload(f)
-    assert "table_role" in str(e.value) and "'features'" in str(e.value) and len(str(e.value).splitlines()) == 1
+    assert str(e.value).splitlines() == [
+        f"{f}: ops[0] (g).table_role: expected one of weight, input, found {found}"]
