@@ -30,6 +30,72 @@ def test_mobilenet_v2_parameters_and_flops_per_image():
     assert macs / 1e6 == pytest.approx(300, rel=0.01)
 
 
+# torchvision's model table ("Params", "GFLOPS" = multiply-adds of convolutions and linear layers per
+# 224x224 image), https://pytorch.org/vision/stable/models.html
+TORCHVISION = {
+    "alexnet": (61_100_840, 0.71), "vgg19": (143_667_240, 19.63), "resnet152": (60_192_808, 11.51),
+    "resnext101_64x4d": (83_455_272, 15.46), "densenet201": (20_013_928, 4.29),
+}
+
+
+@pytest.mark.parametrize("model", sorted(TORCHVISION))
+def test_torchvision_parameters_and_macs(model):
+    macs, params = forward_macs(model)
+    assert params == TORCHVISION[model][0]
+    assert macs / 1e9 == pytest.approx(TORCHVISION[model][1], abs=0.005)
+
+
+def test_alexnet_2012_parameters_and_first_layers_by_hand():
+    # Krizhevsky et al. 2012 (Figure 2) on 227x227 crops, the two towers as groups of 2:
+    # conv1 96 x 3 x 11 x 11 + 96 = 34,944; conv2 256 x 48 x 5 x 5 + 256 = 307,456;
+    # conv3 384 x 256 x 9 + 384 = 885,120; conv4 384 x 192 x 9 + 384 = 663,936; conv5 256 x 192 x 9 + 256 = 442,624;
+    # fc 9216 x 4096 + 4096 = 37,752,832, 4096 x 4096 + 4096 = 16,781,312, 4096 x 1000 + 1000 = 4,097,000
+    # = 60,965,224 (Caffe's bvlc_alexnet has the same count)
+    ops, params = cnn_ops("alexnet_2012", batch=1, image=227, dtype="fp32")
+    assert params == 34_944 + 307_456 + 885_120 + 663_936 + 442_624 + 37_752_832 + 16_781_312 + 4_097_000 \
+        == 60_965_224
+    by = {op.name: op for op in ops}
+    # conv1: (227 - 11) / 4 + 1 = 55; LRN over 96 x 55 x 55, 2 x 5 + 4 FLOPs per element
+    assert by["norm1"].total_flops == 14 * 96 * 55 * 55
+    # conv2 has 2 groups: 2 x 256 x 27 x 27 x (96 / 2) x 25 FLOPs
+    assert by["conv2"].total_flops == 2 * 256 * 27 * 27 * 48 * 25
+    assert "norm1.grad" not in by      # inference: no backward, and no dropout
+    assert not any(op.kind == "dropout" for op in ops)
+
+
+def test_dropout_stores_a_byte_mask_and_max_pool_its_indices():
+    # training dropout on 4096 fp32 values: output 4 x 4096 B and mask 1 x 4096 B
+    d = kinds.dropout("d", 4096, "fp32")
+    assert [t.bytes for t in d.writes] == [4 * 4096, 4096] and d.total_flops == 2 * 4096
+    # a training max pool keeps an int64 argmax per output (PyTorch): 64 x 56 x 56 x 8 B beside the output
+    p = kinds.pool2d("p", 1, 64, 112, 112, 3, 3, stride=2, padding=1, dtype="fp32", indices=True)
+    assert [t.bytes for t in p.writes] == [64 * 56 * 56 * 4, 64 * 56 * 56 * 8]
+
+
+def test_dense_concat_copies_every_earlier_map():
+    # DenseNet-201's first block: 64 input channels + 6 layers of growth 32 = 256 channels at 56 x 56;
+    # its closing concatenation reads the 7 pieces and writes one 256-channel tensor (a copy: no FLOPs)
+    ops, _ = cnn_ops("densenet201", batch=1, dtype="fp16")
+    cat = next(op for op in ops if op.name == "features.denseblock1.cat")
+    assert cat.total_flops == 0 and cat.write_bytes == 256 * 56 * 56 * 2 == cat.read_bytes
+    # the 6th layer's input concatenation holds 64 + 5 x 32 = 224 channels
+    six = next(op for op in ops if op.name == "features.denseblock1.layer6.cat")
+    assert six.write_bytes == 224 * 56 * 56 * 2
+    with pytest.raises(SpecError):
+        kinds.concat("c", ())
+    with pytest.raises(SpecError):
+        kinds.concat("c", (4, 0.5))
+
+
+def test_resnext_groups_the_3x3_convolution():
+    # ResNeXt-101 64x4d, first stage: width 64 x 4 / 64 x 64 = 256 channels in 64 groups of 4;
+    # a 3x3 on 56 x 56: 2 x 56 x 56 x 256 x 4 x 9 FLOPs per image (1/64 of a dense 256 -> 256)
+    ops, _ = cnn_ops("resnext101_64x4d", batch=1, dtype="fp16")
+    conv = next(op for op in ops if op.name == "layer1.1.conv2")
+    assert dict(conv.shape)["groups"] == 64
+    assert conv.total_flops == 2 * 56 * 56 * 256 * 4 * 9
+
+
 def test_named_workloads_load_and_batch_scales():
     wl = get_workload("resnet50")
     assert wl.parameters == 25_557_032 and dict(wl.params)["phase"] == "training"

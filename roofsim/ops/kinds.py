@@ -18,6 +18,7 @@ from .access import (COLLECTIVES, CommAccess, DenseAccess, ExplicitAccess, Gathe
 from .op import FlopCount, Op, Tensor
 
 INDEX_BYTES = 4  # int32 indices (CSR column indices, embedding ids)
+MASK_BYTES = 1   # a dropout mask element: one byte (a bool)
 TABLE_ROLES = ("weight", "input")  # a gathered table is trained (embeddings) or data (node features)
 
 
@@ -69,15 +70,19 @@ def gemm(name: str, m: int, n: int, k: int, dtype: str = "fp16", batch: int = 1,
 
 
 def elementwise(name: str, elements: float, dtype: str = "fp16", inputs: int = 1, outputs: int = 1,
-                flops_per_element: float = 1.0, count: int = 1, phase: str = "forward", notes: str = "") -> Op:
+                flops_per_element: float = 1.0, count: int = 1, phase: str = "forward", notes: str = "",
+                inplace: bool = False) -> Op:
+    """``inplace``: the outputs overwrite inputs (PyTorch's ``out += identity``, an in-place ReLU):
+    the same bytes move, but no new tensor is stored (its outputs take the role ``buffer``)."""
     _whole(name, dict(elements=elements))
     _whole(name, dict(inputs=inputs, outputs=outputs), low=0, high=64)
     b = _b(dtype)
+    out_role = "buffer" if inplace else "activation"
     return Op(
         name=name, kind="elementwise", flops=(FlopCount(dtype, elements * flops_per_element, "vector"),),
         access=StreamAccess(),
         reads=tuple(Tensor(f"{name}.in{i}", elements * b) for i in range(inputs)),
-        writes=tuple(Tensor(f"{name}.out{i}", elements * b) for i in range(outputs)),
+        writes=tuple(Tensor(f"{name}.out{i}", elements * b, out_role) for i in range(outputs)),
         count=count, phase=phase, notes=notes,
         shape=(("elements", elements), ("inputs", inputs), ("outputs", outputs), ("dtype", dtype)),
     )
@@ -388,16 +393,23 @@ def conv2d(name: str, n: int, c: int, h: int, w: int, k: int, r: int, s: int, st
     )
 
 
+POOL_INDEX_BYTES = 8   # PyTorch's max_pool2d_with_indices keeps an int64 argmax per output for the backward
+
+
 def pool2d(name: str, n: int, c: int, h: int, w: int, r: int, s: int, stride: int = 1, padding: int = 0,
-           dtype: str = "fp16", backward: bool = False, count: int = 1, notes: str = "") -> Op:
+           dtype: str = "fp16", backward: bool = False, count: int = 1, notes: str = "",
+           indices: bool = False) -> Op:
     """Max or average pooling over R x S windows: one compare or add per window element of each
     output (R S P Q per channel); streams the input once and writes the output (backward: reads
-    the output gradient, writes the input gradient)."""
+    the output gradient, writes the input gradient). ``indices``: a training max pool that also
+    writes the argmax of each output (int64, as PyTorch does), which its backward reads to route
+    the gradient; cuDNN's max pool keeps none and re-reads the input instead."""
     p, q = _conv_checks(name, n, c, h, w, c, r, s, stride, padding, 1, 1)
     b = _b(dtype)
     x, y = n * c * h * w * b, n * c * p * q * b
-    reads, writes = ((Tensor(f"{name}.dY", y, "gradient"),), (Tensor(f"{name}.dX", x, "gradient"),)) if backward \
-        else ((Tensor(f"{name}.X", x),), (Tensor(f"{name}.Y", y),))
+    idx = (Tensor(f"{name}.argmax", n * c * p * q * POOL_INDEX_BYTES),) if indices else ()
+    reads, writes = ((Tensor(f"{name}.dY", y, "gradient"),) + idx, (Tensor(f"{name}.dX", x, "gradient"),)) \
+        if backward else ((Tensor(f"{name}.X", x),), (Tensor(f"{name}.Y", y),) + idx)
     return Op(name=name, kind="pool2d", flops=(FlopCount(dtype, float(n * c * p * q * r * s), "vector"),),
               access=StreamAccess(), reads=reads, writes=writes, count=count,
               phase="backward" if backward else "forward", notes=notes,
@@ -425,6 +437,66 @@ def batchnorm(name: str, n: int, c: int, h: int, w: int, dtype: str = "fp16", tr
     return Op(name=name, kind="batchnorm", flops=(FlopCount(dtype, f * e, "vector"),), access=StreamAccess(),
               reads=reads, writes=writes, count=count, phase="backward" if backward else "forward", notes=notes,
               shape=(("n", n), ("c", c), ("h", h), ("w", w), ("dtype", dtype)))
+
+
+def lrn(name: str, n: int, c: int, h: int, w: int, size: int = 5, dtype: str = "fp16", backward: bool = False,
+        count: int = 1, notes: str = "") -> Op:
+    """Local response normalisation across ``size`` neighbouring channels (Krizhevsky et al. 2012,
+    section 3.3: b = a / (k + alpha sum a^2)^beta): per element a multiply-add per window element
+    for the sum of squares, then scale, add, power and divide (2 size + 4 FLOPs); streams the input
+    and writes the output (backward: reads the input, output and output gradient, writes the input
+    gradient, about twice the work)."""
+    _whole(name, dict(n=n, c=c, h=h, w=w, size=size))
+    b, e = _b(dtype), n * c * h * w
+    f = 2.0 * size + 4.0
+    if backward:
+        reads, writes, f = (Tensor(f"{name}.X", e * b), Tensor(f"{name}.Y", e * b),
+                            Tensor(f"{name}.dY", e * b, "gradient")), (Tensor(f"{name}.dX", e * b, "gradient"),), 2 * f
+    else:
+        reads, writes = (Tensor(f"{name}.X", e * b),), (Tensor(f"{name}.Y", e * b),)
+    return Op(name=name, kind="lrn", flops=(FlopCount(dtype, f * e, "vector"),), access=StreamAccess(),
+              reads=reads, writes=writes, count=count, phase="backward" if backward else "forward", notes=notes,
+              shape=(("n", n), ("c", c), ("h", h), ("w", w), ("size", size), ("dtype", dtype)))
+
+
+def dropout(name: str, elements: int, dtype: str = "fp16", backward: bool = False, count: int = 1,
+            notes: str = "") -> Op:
+    """Training-time dropout: draws a keep mask, zeroes and rescales (2 FLOPs per element); writes
+    the output and the mask, one byte per element (as PyTorch's bool mask and Korthikanti et al.
+    2022, section 4.1), which the backward reads with the output gradient to write the input
+    gradient. At inference dropout is the identity and is not an op."""
+    _whole(name, dict(elements=elements))
+    b = _b(dtype)
+    mask = Tensor(f"{name}.mask", elements * MASK_BYTES)
+    if backward:
+        reads, writes = (Tensor(f"{name}.dY", elements * b, "gradient"), mask), \
+            (Tensor(f"{name}.dX", elements * b, "gradient"),)
+    else:
+        reads, writes = (Tensor(f"{name}.X", elements * b),), (Tensor(f"{name}.Y", elements * b), mask)
+    return Op(name=name, kind="dropout", flops=(FlopCount(dtype, 2.0 * elements, "vector"),), access=StreamAccess(),
+              reads=reads, writes=writes, count=count, phase="backward" if backward else "forward", notes=notes,
+              shape=(("elements", elements), ("dtype", dtype)))
+
+
+def concat(name: str, pieces: tuple, dtype: str = "fp16", backward: bool = False, count: int = 1,
+           notes: str = "") -> Op:
+    """Concatenation of ``pieces`` (element counts) into one new tensor: a copy, no FLOPs (DenseNet's
+    torch.cat of every earlier feature map). Backward: the output gradient is read once and each
+    piece's share added into that piece's gradient (one add per element)."""
+    if not isinstance(pieces, tuple) or not pieces:
+        raise SpecError(Problem(None, f"{name}.pieces", "a non-empty tuple of element counts", repr(pieces)))
+    _whole(name, {f"pieces[{i}]": v for i, v in enumerate(pieces)})
+    b, e = _b(dtype), float(sum(pieces))
+    if backward:
+        reads = (Tensor(f"{name}.dY", e * b, "gradient"),) + tuple(
+            Tensor(f"{name}.dX{i}", v * b, "gradient") for i, v in enumerate(pieces))
+        writes, f = tuple(Tensor(f"{name}.dX{i}.sum", v * b, "gradient") for i, v in enumerate(pieces)), e
+    else:
+        reads, writes, f = tuple(Tensor(f"{name}.X{i}", v * b) for i, v in enumerate(pieces)), \
+            (Tensor(f"{name}.Y", e * b),), 0.0
+    return Op(name=name, kind="concat", flops=(FlopCount(dtype, f, "vector"),), access=StreamAccess(),
+              reads=reads, writes=writes, count=count, phase="backward" if backward else "forward", notes=notes,
+              shape=(("pieces", len(pieces)), ("elements", e), ("dtype", dtype)))
 
 
 # ---------------------------------------------------------------- graph neural networks
