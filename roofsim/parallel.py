@@ -29,10 +29,27 @@ Other workloads accept data parallelism only (their batch is the micro-batch).
 ``step(hw, workload, layout) -> StepTime``: M = global_batch / (microbatch x dp) micro-batches
 through the 1F1B schedule (Narayanan et al. 2021) take (M + (pp - 1)/v) x t_mb, where t_mb is the
 forward and backward of one micro-batch on one stage and v the interleaving; the bubble is the
-(pp - 1)/v x t_mb part. The data-parallel synchronisation follows; with ``overlap`` it hides
-behind the backward of the last micro-batch (bucketed all-reduce, as PyTorch DDP and Megatron
-do) and only what is longer is exposed. Tensor- and pipeline-parallel communication is on the
-critical path (exposed). Inference: one micro-batch goes through pp stages: pp x t_mb.
+(pp - 1)/v x t_mb part. The data-parallel synchronisation follows. Tensor-parallel (and expert
+all-to-all) communication is always on the critical path: each one's result is the next op's
+input. Inference: one micro-batch goes through pp stages: pp x t_mb.
+
+``overlap`` hides the communication that real schedules run beside compute, never more than the
+compute there is to hide behind (c: the compute- and memory-bound time of one micro-batch):
+
+- pipeline sends and receives (Megatron's ``--overlap-p2p-communication``): in the steady state
+  of 1F1B a stage sends one micro-batch's activations (or gradients) while it computes another,
+  so each of the M micro-batches hides min(p2p, c); the fill and drain (the bubble) still wait
+  for every hop, so the bubble keeps the full t_mb;
+- ZeRO-3's parameter all-gathers (prefetching, as DeepSpeed and FSDP do): the gather of layer
+  i + 1 runs while layer i computes, so all but the first layer's gather of each pass (1/L of
+  them, L the stage's layers) hide, the forward's behind the forward compute and the backward's
+  behind the backward compute, less what the pipeline sends took of it (from the backward first);
+- the data-parallel gradient synchronisation hides behind the backward of the last micro-batch
+  (bucketed all-reduce, as PyTorch DDP and Megatron do); only what is longer is exposed.
+
+What stays exposed is ``communication_s``; what was hidden, ``hidden_communication_s``. The
+model assumes overlapped communication slows the compute beside it by nothing (NCCL's kernels
+take a few SMs and some HBM bandwidth: a few per cent in practice).
 """
 from __future__ import annotations
 
@@ -124,6 +141,7 @@ class DeviceWork:
     training: bool
     tokens_per_step: float
     notes: tuple[str, ...] = ()
+    gathers: tuple[Op, ...] = ()   # ZeRO-3's parameter all-gathers (once per pass of every micro-batch)
 
 
 def per_device(workload: Workload, layout: Layout) -> DeviceWork:
@@ -148,12 +166,14 @@ def per_device(workload: Workload, layout: Layout) -> DeviceWork:
     else:
         mb, step_ops, tokens = _transformer_device(workload, tf, layout, notes)
         tokens *= M * layout.data_parallel
+    gathers: list[Op] = []
     if training and layout.data_parallel > 1:
         if any(op.kind == "collective" for op in workload.ops) and tf is None:
             notes.append(f"{workload.name} models its own communication: no data-parallel synchronisation added")
         else:
-            step_ops = list(step_ops) + _data_parallel_sync(workload, mb, layout, M)
-    return DeviceWork(mb, tuple(step_ops), M, layout, training, float(tokens), tuple(notes))
+            sync, gathers = _data_parallel_sync(workload, mb, layout, M)
+            step_ops = list(step_ops) + sync
+    return DeviceWork(mb, tuple(step_ops), M, layout, training, float(tokens), tuple(notes), tuple(gathers))
 
 
 def _transformer_device(workload: Workload, tf, layout: Layout, notes: list):
@@ -243,8 +263,9 @@ def _expert_comm(config, step, layout: Layout, layers: int) -> list[Op]:
     return [collective("ep.all-to-all", "all-to-all", n, layout.ep, dtype=config.act_dtype, count=2 * passes * layers)]
 
 
-def _data_parallel_sync(workload: Workload, mb: Workload, layout: Layout, M: int) -> list[Op]:
-    """Gradient synchronisation (and ZeRO's parameter gathers) over the data-parallel group."""
+def _data_parallel_sync(workload: Workload, mb: Workload, layout: Layout, M: int) -> tuple[list[Op], list[Op]]:
+    """(gradient synchronisation once per step, ZeRO-3's parameter gathers of every micro-batch)
+    over the data-parallel group."""
     from .memory import _parameters
     params, bpp = _parameters(workload)
     shard = params / (layout.tp * layout.pp)
@@ -253,16 +274,17 @@ def _data_parallel_sync(workload: Workload, mb: Workload, layout: Layout, M: int
     dp = layout.data_parallel
     grads = shard * gbytes
     # data-parallel peers are tp ranks apart
+    gathers = []
     if layout.zero == 3:
         weights = shard * bpp
-        ops = [collective("dp.zero3.all-gather", "all-gather", weights, dp, count=2 * M),
-               collective("dp.reduce-scatter", "reduce-scatter", grads, dp)]
+        gathers = [collective("dp.zero3.all-gather", "all-gather", weights, dp, count=2 * M)]
+        ops = [collective("dp.reduce-scatter", "reduce-scatter", grads, dp)]
     elif layout.zero in (1, 2):
         ops = [collective("dp.reduce-scatter", "reduce-scatter", grads, dp),
                collective("dp.all-gather", "all-gather", shard * bpp, dp)]
     else:
         ops = [collective("dp.all-reduce", "all-reduce", grads, dp)]
-    return [_strided(op, layout.tp) for op in ops]
+    return [_strided(op, layout.tp) for op in ops], [_strided(op, layout.tp) for op in gathers]
 
 
 def scaled(op: Op, f: float) -> Op:
@@ -321,9 +343,10 @@ def step(hw: HardwareSpec, workload: Workload, layout: Layout, *, ideal: bool = 
     work = work or per_device(workload, layout)
     mb_df = evaluate(hw, work.microbatch, ideal=ideal, predictor=predictor, overhead=overhead)
     mb_df["scope"] = "microbatch"
-    step_ops = list(work.step_ops) + list(extra_step_ops)
+    step_ops = list(work.step_ops) + list(extra_step_ops) + list(work.gathers)
     step_df = evaluate(hw, step_ops, ideal=ideal, predictor=predictor, overhead=overhead) if step_ops else None
     M, pp, v = work.microbatches, layout.pp, layout.interleave
+    overlap = layout.overlap and work.training
 
     def split(df):
         comm = df["bound"].str.startswith("interconnect") | (df["kind"] == "collective")
@@ -333,24 +356,42 @@ def step(hw: HardwareSpec, workload: Workload, layout: Layout, *, ideal: bool = 
 
     c, m, x = split(mb_df)
     t_mb = c + m + x
+    p2p_ops = {op.name for op in work.microbatch.ops
+               if isinstance(op.access, CommAccess) and op.access.collective == "send-recv"}
+    p2p = float(mb_df.loc[mb_df["op"].isin(p2p_ops), "time_s"].sum())
+    # steady state: each micro-batch's sends hide behind another's compute; the fill and drain do not
+    hidden_p2p = min(p2p, c + m) if overlap else 0.0
     if work.training:
-        pipeline = (M + (pp - 1) / v) * t_mb
+        pipeline = M * (t_mb - hidden_p2p) + (pp - 1) / v * t_mb
         bubble = (pp - 1) / v * t_mb
     else:
         pipeline = (M + pp - 1) * t_mb
         bubble = (pp - 1) * t_mb
-    compute, memory, comm = M * c, M * m, M * x
-    hidden = 0.0
+    compute, memory, comm = M * c, M * m, M * (x - hidden_p2p)
+    hidden = M * hidden_p2p
     flops = M * float(mb_df["flops"].sum())
     if step_df is not None:
         sc, sm, sx = split(step_df)
         compute, memory = compute + sc, memory + sm
         flops += float(step_df["flops"].sum())
-        if layout.overlap and work.training:
+        hidden_step = 0.0
+        if overlap:
+            gathers = float(step_df.loc[step_df["op"].isin({op.name for op in work.gathers}), "time_s"].sum())
+            # prefetch: all but the first layer's gather of each pass (half of them forward, half
+            # backward), each pass behind its own phase's compute, less what the sends took of it
+            from .memory import _layer_count
+            layers = max(_layer_count(work.microbatch), 1)
+            busy = ~(mb_df["bound"].str.startswith("interconnect") | (mb_df["kind"] == "collective"))
+            fwd = M * float(mb_df.loc[busy & (mb_df["phase"] == "forward"), "time_s"].sum())
+            bwd = M * float(mb_df.loc[busy & (mb_df["phase"] != "forward"), "time_s"].sum())
+            sends = M * hidden_p2p
+            cover = (max(fwd - max(sends - bwd, 0.0), 0.0), max(bwd - sends, 0.0))
+            hidden_gathers = sum(min(gathers / 2 * (1 - 1 / layers), c_) for c_ in cover)
             backward = float(mb_df.loc[mb_df["phase"] == "backward", "time_s"].sum())
-            hidden = min(sx, backward)
-        comm += sx - hidden
-        pipeline += sc + sm + sx - hidden
+            hidden_step = hidden_gathers + min(sx - gathers, backward)
+        hidden += hidden_step
+        comm += sx - hidden_step
+        pipeline += sc + sm + sx - hidden_step
         step_df["scope"] = "step"
     total = pipeline
     df = pd.concat([mb_df, step_df]) if step_df is not None else mb_df
