@@ -54,13 +54,13 @@ from typing import Any, Mapping, Optional
 from .errors import Problem, SpecError
 from .specs import DTYPE_BYTES, DTYPES, HardwareSpec
 from .ops.access import GatherAccess
+from .ops.kinds import MASK_BYTES   # a dropout mask element is one byte (Korthikanti et al. 2022, section 4.1)
 
 COMPONENTS = ("weights", "gradients", "optimizer", "activations", "kv_cache", "other")
 CHECKPOINTS = ("none", "selective", "full", "every-k", "sqrt")
 SPARSE_FORMATS = ("structured", "2:4", "csr", "bitmask")
 OFFLOADABLE = ("weights", "gradients", "optimizer", "activations", "kv_cache")
 INDEX_BYTES = 4.0        # int32 column index per nonzero (CSR)
-MASK_BYTES = 1.0         # a dropout mask element is one byte (Korthikanti et al. 2022, section 4.1)
 FP32 = 4.0
 
 
@@ -134,8 +134,11 @@ class Techniques:
             _int(p, name, getattr(self, name), 1)
         if self.microbatches is not None:
             _int(p, "microbatches", self.microbatches, 1)
-        if not (isinstance(self.sparsity, (int, float)) and 0 <= self.sparsity < 1):
+        if isinstance(self.sparsity, bool) or not (isinstance(self.sparsity, (int, float)) and 0 <= self.sparsity < 1):
             p.append(Problem(None, "sparsity", "a fraction in [0, 1)", repr(self.sparsity)))
+        elif self.sparse_format == "2:4" and self.sparsity not in (0, 0.5):
+            p.append(Problem(None, "sparsity", "0.5 with the 2:4 format (it keeps exactly 2 of every 4 weights)",
+                             repr(self.sparsity)))
         for name in ("sp", "dropout"):
             if not isinstance(getattr(self, name), bool):
                 p.append(Problem(None, name, "true or false", repr(getattr(self, name))))

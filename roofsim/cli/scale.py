@@ -7,7 +7,7 @@ from ..errors import Problem, SpecError
 from ..units import format_quantity as fq
 from . import output
 from .common import CACHE_MODEL, HW_PATH, IDEAL, OUTPUT, SET, WL_PATH, emit, parse_sets
-from .layout import TECHNIQUE_KEYS, build_techniques, checkpoint_override, pop_options, technique_options
+from .layout import OVERLAP_HELP, TECHNIQUE_KEYS, build_techniques, checkpoint_override, pop_options, technique_options
 
 MAX_COUNTS = 64
 
@@ -36,7 +36,7 @@ def _counts(text: str) -> list[int]:
 @click.option("--global-batch", type=click.IntRange(min=1), default=None,
               help="Sequences per step at every count (default: micro-batch x the largest data-parallel size).")
 @click.option("--interleave", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--overlap", is_flag=True, help="Overlap data-parallel communication with the backward pass.")
+@click.option("--overlap", is_flag=True, help=OVERLAP_HELP)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @OUTPUT
 @IDEAL
