@@ -17,7 +17,9 @@ from .specs import (DEFAULT_COMPUTE_EFFICIENCY, DEFAULT_LATENCY_S, DEFAULT_LINK_
                     ComputeSpec, Efficiency, HardwareSpec, KernelParams, Link, MemoryLevel)
 
 SCHEMA_VERSION = 1
-ITEM_KINDS = ("gather", "spmm")   # op kinds with items (rows gathered, nonzeros): traffic.op_items
+# op kinds with items (rows gathered, nonzeros, reduction runs, packed GEMM elements): traffic.op_items
+ITEM_KINDS = ("gather", "spmm", "reduction", "gemm")
+CALL_KINDS = ("default", "elementwise", "reduction", "gemm", "gather", "spmm")  # efficiency.per_call
 ID_PATTERN = r"[a-z0-9][a-z0-9.-]*"
 
 
@@ -76,7 +78,8 @@ EFFICIENCY = S.Section({
     "latency": _quantity("time", positive=False),
     "compute_by_size": S.Table(),
     "kernel": KERNEL,
-    "per_item": S.Map(value=S.Quantity("time", positive=False), keys=ITEM_KINDS),
+    "per_item": S.Map(value=_quantity("time", positive=False), keys=ITEM_KINDS),
+    "per_call": S.Map(value=_quantity("time", positive=False), keys=CALL_KINDS),
     "memory_parallelism": S.Number(minimum=1.0),
     "source": S.Str(),
     "notes": S.Str(),
@@ -97,7 +100,8 @@ HARDWARE = S.Section({
     "source": S.Str(required=True),
     "notes": S.Str(),
     "compute": S.Section({
-        "matrix": _PEAKS, "vector": _PEAKS, "source": S.Str(required=True), "notes": S.Str(),
+        "matrix": _PEAKS, "vector": _PEAKS, "transcendental": _PEAKS, "source": S.Str(required=True),
+        "notes": S.Str(),
     }, required=True),
     "memory": S.NamedList(MEMORY_LEVEL, required=True, min_items=1),
     "interconnect": S.NamedList(LINK),
@@ -179,7 +183,7 @@ def build_hardware(doc: Any, file: Optional[str] = None) -> HardwareSpec:
 def _construct(v: dict, file: Optional[str], extended_from: Optional[str]) -> HardwareSpec:
     c = v["compute"]
     compute = ComputeSpec(matrix=_pairs(c.get("matrix")), vector=_pairs(c.get("vector")),
-                          source=c["source"], notes=c.get("notes", ""))
+                          transcendental=_pairs(c.get("transcendental")), source=c["source"], notes=c.get("notes", ""))
     memory = tuple(MemoryLevel(
         name=m["name"], type=m["type"], capacity_bytes=m.get("capacity"), instances=m.get("instances", 1),
         shared_by=m.get("shared_by"), bandwidth_bytes_per_s=m.get("bandwidth"), latency_s=m.get("latency"),
@@ -198,7 +202,7 @@ def _construct(v: dict, file: Optional[str], extended_from: Optional[str]) -> Ha
         latency_s=e["latency"] if e.get("latency") is not None else DEFAULT_LATENCY_S[v["kind"]],
         compute_by_size=tuple(e.get("compute_by_size") or ()),
         kernel=_kernel_params(e.get("kernel") or {}),
-        per_item_s=_pairs(e.get("per_item")), memory_parallelism=e.get("memory_parallelism"),
+        per_item_s=_pairs(e.get("per_item")), per_call_s=_pairs(e.get("per_call")), memory_parallelism=e.get("memory_parallelism"),
         source=e.get("source", Efficiency.source),
     )
     return HardwareSpec(
@@ -231,6 +235,7 @@ def to_doc(hw: HardwareSpec) -> dict:
         "compute": _drop_none({
             "matrix": {d: _q(f, "flop_rate") for d, f in hw.compute.matrix} or None,
             "vector": {d: _q(f, "flop_rate") for d, f in hw.compute.vector} or None,
+            "transcendental": {d: _q(f, "flop_rate") for d, f in hw.compute.transcendental} or None,
             "source": hw.compute.source, "notes": hw.compute.notes}),
         "memory": [_drop_none({
             "name": m.name, "type": m.type, "capacity": _q(m.capacity_bytes, "bytes"),
@@ -250,6 +255,7 @@ def to_doc(hw: HardwareSpec) -> dict:
             "compute_by_size": [list(p) for p in e.compute_by_size] or None,
             "kernel": _kernel_doc(e.kernel),
             "per_item": {k: _q(t, "time") for k, t in e.per_item_s} or None,
+            "per_call": {k: _q(t, "time") for k, t in e.per_call_s} or None,
             "memory_parallelism": e.memory_parallelism, "source": e.source}),
         "provenance": dict(hw.provenance) or None,
     })

@@ -5,9 +5,11 @@ Time of one execution of an op = the largest of
   memory:<lvl>: bytes served by that level / (its bandwidth x efficiency), for every level; for
                 irregular ops at least lines x latency / memory parallelism where the spec gives one
   interconnect: link bytes / (link bandwidth per direction x efficiency) + steps x link latency
-  latency:      the device's per-op floor (kernel launch), or the library's time per item of
-                an op (rows gathered, nonzeros) where the spec gives one; no op is faster
-and the op's bound is the term that wins. On GPUs the kernel model (roofsim/kernelmodel.py)
+  latency:      the device's per-op floor (kernel launch); no op is faster
+and the op's bound is the term that wins. Where a spec describes a library (a measured CPU),
+the calling core's own work is ADDED to that: the call's cost and the library's time per item
+(rows gathered, nonzeros, inner-loop runs, packed GEMM elements; traffic.library_seconds);
+when it exceeds the largest term the bound is reported as ``latency`` (fixed costs). On GPUs the kernel model (roofsim/kernelmodel.py)
 refines the terms without adding new ones: GEMM compute pays for wave quantisation and tile
 overheads, the main-memory term for one memory round trip (the bandwidth ramp), multi-pass
 rows and cache residency move bytes, and ``overhead="eager"`` raises the floor.
@@ -29,7 +31,7 @@ from .kernelmodel import kernel_terms
 from .ops.access import ExplicitAccess
 from .ops.op import Op, Workload
 from .specs import HardwareSpec, PeakResolution
-from .traffic import (analytic_bytes, comm_terms, explicit_bytes, item_seconds, level_arrays, op_arrays,
+from .traffic import (analytic_bytes, comm_terms, explicit_bytes, level_arrays, library_seconds, op_arrays,
                       random_access_seconds, warm_bytes)
 
 
@@ -170,13 +172,17 @@ def evaluate_arrays(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], ops: 
         main_t = t_memory[rows, :, lv.main_index]
         t_memory[rows, :, lv.main_index] = np.where(main_t > 0, main_t + kt.latency_s, 0.0)
         floor = kt.floor_s
-        # library work per item and latency-bound misses (specs that describe them)
+        # latency-bound random misses (specs with a memory parallelism)
         t_memory = np.maximum(t_memory, random_access_seconds(B, oa, hws))
-        fixed = np.maximum(floor[:, None], item_seconds(ops, hws))
+        fixed = np.broadcast_to(floor[:, None], (H, N))
     terms = np.concatenate([t_compute[:, :, None], fixed[:, :, None],
                             link_t[:, :, None], t_memory], axis=2)
     bound = np.argmax(terms, axis=2)
     time = np.take_along_axis(terms, bound[:, :, None], axis=2)[:, :, 0]
+    if not ideal:  # the library's own call and per-item work run before and around the loop
+        library = library_seconds(ops, hws)
+        bound = np.where(library > time, 1, bound)   # reported as latency: fixed costs, not rates
+        time = time + library
     return Evaluation(hws, ops, workload, ideal, keys, F, resolutions, B, t_compute, t_memory, link_t, links,
                       floor, time, bound, lv.names)
 

@@ -14,6 +14,12 @@ from .errors import Problem, SpecError
 
 KINDS = ("cpu", "gpu", "tpu", "accelerator", "hypothetical", "measured")  # measured: written by `roofsim probe`
 UNITS = ("matrix", "vector")
+# Transcendental functions (exp, log, tanh, erf, ...) have a throughput of their own, far below
+# a vector unit's FLOP rate on CPUs (a polynomial and range reduction per value) and on a GPU's
+# special-function units. An op counts them as FlopCount(unit=TRANSCENDENTAL), one per value; a
+# spec with a ``compute.transcendental`` rate prices them, one without counts them as free
+# (their arithmetic is then only what the op counts as vector FLOPs).
+TRANSCENDENTAL = "transcendental"
 LEVEL_TYPES = ("register", "scratchpad", "cache", "main", "far")
 LINK_SCOPES = ("scale-up", "scale-out", "host")
 
@@ -137,15 +143,17 @@ class PeakResolution:
 
 @dataclass(frozen=True)
 class ComputeSpec:
-    """Dense peak FLOP/s per dtype on matrix (tensor) and vector (SIMD) units."""
+    """Dense peak FLOP/s per dtype on matrix (tensor) and vector (SIMD) units, and optionally
+    transcendental evaluations per second per dtype (see TRANSCENDENTAL)."""
     matrix: tuple[tuple[str, float], ...] = ()
     vector: tuple[tuple[str, float], ...] = ()
     source: str = ""
     notes: str = ""
+    transcendental: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self):
         problems: list[Problem] = []
-        for unit in UNITS:
+        for unit in (*UNITS, TRANSCENDENTAL):
             for dtype, value in getattr(self, unit):
                 _check(problems, dtype in DTYPE_BYTES, f"compute.{unit}", f"a dtype in {DTYPES}", dtype)
                 _check(problems, value > 0 and math.isfinite(value), f"compute.{unit}.{dtype}",
@@ -174,6 +182,8 @@ class ComputeSpec:
         """
         if dtype not in DTYPE_BYTES:
             raise SpecError(Problem(None, "dtype", f"one of {DTYPES}", repr(dtype)))
+        if unit == TRANSCENDENTAL:
+            return self._resolve_transcendental(dtype)
         order = (unit, "vector" if unit == "matrix" else "matrix")
         for candidate in (dtype, *FALLBACK[dtype]):
             for u in order:
@@ -193,6 +203,16 @@ class ComputeSpec:
         if best is None:
             raise SpecError(Problem(None, "compute", f"a peak usable for {dtype}", "none"))
         return best
+
+    def _resolve_transcendental(self, dtype: str) -> PeakResolution:
+        """The transcendental rate of ``dtype`` or the nearest wider dtype; none given: an
+        infinite rate (not priced beyond the op's vector FLOPs), which leaves specs without
+        the figure (the whole catalogue) as they were."""
+        rates = dict(self.transcendental)
+        for candidate in (dtype, *FALLBACK[dtype]):
+            if candidate in rates:
+                return PeakResolution(dtype, TRANSCENDENTAL, candidate, TRANSCENDENTAL, rates[candidate])
+        return PeakResolution(dtype, TRANSCENDENTAL, dtype, TRANSCENDENTAL, math.inf)
 
 
 @dataclass(frozen=True)
@@ -315,10 +335,16 @@ class Efficiency:
     latency_s: float = 4e-6
     compute_by_size: tuple[tuple[float, float], ...] = ()
     kernel: KernelParams = field(default_factory=KernelParams)
-    # Library time per item of an op kind (a gathered row, a sparse nonzero): the work a library
-    # does per item beyond its bytes and FLOPs (index arithmetic, bounds checks, a copy call per
-    # row). Measured by `roofsim probe` for numpy/scipy; none in the catalogue.
+    # Library time per item of an op kind (a gathered row, a sparse nonzero, a reduction's
+    # inner-loop run, a GEMM operand element packed): the work a library does per item beyond
+    # its bytes and FLOPs (index arithmetic, bounds checks, a copy call per row), added to the
+    # op's time (traffic.library_seconds). Measured by `roofsim probe`; none in the catalogue.
     per_item_s: tuple[tuple[str, float], ...] = ()
+    # Time a synchronous library call costs before its loop runs (argument parsing, dispatch,
+    # allocation), per op kind with a ``default``; ADDED to the op's time, unlike the floor
+    # ``latency_s`` (a GPU's asynchronous launches overlap the previous kernel: a floor, not a
+    # sum). Measured by `roofsim probe`; none in the catalogue.
+    per_call_s: tuple[tuple[str, float], ...] = ()
     # Independent cache misses one core keeps in flight: an irregular op's misses at a level with
     # a latency take at least lines x latency / this. None: priced as streamed bytes only.
     memory_parallelism: Optional[float] = None
@@ -335,8 +361,9 @@ class Efficiency:
         sizes = [s for s, _ in self.compute_by_size]
         _check(p, sizes == sorted(sizes), "efficiency.compute_by_size", "increasing FLOP counts", sizes)
         _check(p, self.latency_s >= 0, "efficiency.latency", "a time >= 0", self.latency_s)
-        for kind, t in self.per_item_s:
-            _check(p, t >= 0 and math.isfinite(t), f"efficiency.per_item.{kind}", "a time >= 0", t)
+        for section, table in (("per_item", self.per_item_s), ("per_call", self.per_call_s)):
+            for kind, t in table:
+                _check(p, 0 <= t <= PLAUSIBLE["time"][1], f"efficiency.{section}.{kind}", "a time in 0 .. 1 s", t)
         _check(p, self.memory_parallelism is None or (1 <= self.memory_parallelism < math.inf),
                "efficiency.memory_parallelism", "a number >= 1", self.memory_parallelism)
         if p:
@@ -352,6 +379,9 @@ class Efficiency:
 
     def item_seconds(self, kind: str) -> float:
         return dict(self.per_item_s).get(kind, 0.0)
+
+    def call_seconds(self, kind: str) -> float:
+        return self._lookup(self.per_call_s, kind, 0.0)
 
     def memory_fraction(self, level: str) -> float:
         return self._lookup(self.memory, level, DEFAULT_MEMORY_EFFICIENCY)

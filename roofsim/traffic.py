@@ -15,12 +15,13 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from .ops.access import CommAccess, DenseAccess, ExplicitAccess, GatherAccess, SparseAccess
+from .ops.access import CommAccess, DenseAccess, ExplicitAccess, GatherAccess, SparseAccess, StreamAccess
 from .ops.op import Op
 from .specs import HardwareSpec
 
@@ -250,46 +251,70 @@ def warm_bytes(B: np.ndarray, ops: list[Op], hws: list[HardwareSpec]) -> np.ndar
     return out
 
 
-# ---- costs of irregular access and of library items -----------------------------------------
+# ---- costs of irregular access and of library work ------------------------------------------
 def op_items(op: Op) -> float:
-    """Items a library handles one by one: rows of a gather, nonzeros of an SpMM (else 0)."""
+    """Items a library handles one by one (else 0): rows of a gather, nonzeros of an SpMM, the
+    inner-loop runs of a streaming op, the operand elements a BLAS GEMM packs into its blocked
+    buffers (A and B once each; a matrix-vector product, m or n = 1, goes to GEMV, which packs
+    nothing)."""
     a = op.access
     if isinstance(a, GatherAccess):
         return float(a.lookups)
     if isinstance(a, SparseAccess):
         return float(a.nnz)
+    if isinstance(a, StreamAccess):
+        return float(a.runs)
+    if isinstance(a, DenseAccess) and a.m > 1 and a.n > 1:
+        return float((a.m * a.k + a.k * a.n) * a.batch)
     return 0.0
 
 
-def item_seconds(ops: list[Op], hws: list[HardwareSpec]) -> np.ndarray:
-    """[H, N] items x the library's time per item of the op's kind (efficiency.per_item)."""
+def library_seconds(ops: list[Op], hws: list[HardwareSpec]) -> np.ndarray:
+    """[H, N] the calling core's own work around an op's loop, ADDED to the op's time: the
+    library's call cost (efficiency.per_call) + items x its time per item (efficiency.per_item).
+    Zero for specs that give neither (the whole catalogue)."""
     out = np.zeros((len(hws), len(ops)))
-    for j, op in enumerate(ops):
-        items = op_items(op)
-        if items:
-            for i, h in enumerate(hws):
-                out[i, j] = items * h.efficiency.item_seconds(op.kind)
+    items = np.array([op_items(op) for op in ops])
+    for i, h in enumerate(hws):
+        e = h.efficiency
+        if e.per_item_s or e.per_call_s:
+            out[i] = [e.call_seconds(op.kind) + n * e.item_seconds(op.kind) for op, n in zip(ops, items)]
     return out
 
 
+def rows_served(B: np.ndarray, ops: OpArrays, level: int, line_bytes: float) -> np.ndarray:
+    """[H, N] random row accesses each level serves for irregular ops: the gathered bytes it
+    serves (its bytes less the streamed indices and outputs) / the row rounded up to whole lines."""
+    row = np.maximum(np.ceil(ops.row_bytes / line_bytes), 1.0) * line_bytes
+    return np.maximum(B[..., level] - ops.other_bytes, 0.0) / row
+
+
+def miss_seconds(misses, latency_s: float, concurrency: float):
+    """Little's law: ``misses`` independent random accesses, each waiting ``latency_s``, with
+    ``concurrency`` of them in flight, take misses x latency / concurrency. An access also
+    moves its lines at the level's bandwidth; the caller keeps the larger of the two, so a
+    miss costs max(its bytes / bandwidth, latency / concurrency)."""
+    return misses * latency_s / concurrency
+
+
 def random_access_seconds(B: np.ndarray, ops: OpArrays, hws: list[HardwareSpec]) -> np.ndarray:
-    """[H, N, L] the latency-bound time of irregular ops: every row a level serves is a random
-    jump that waits that level's ``latency``, with ``memory_parallelism`` jumps in flight (Little's
-    law). A row's further lines follow the first (adjacent-line prefetch, same page), so the rows
-    a level serves are its bytes / the row rounded up to whole lines. Zero for other patterns,
-    levels without a latency, and specs without a memory parallelism."""
+    """[H, N, L] the latency-bound time of irregular ops (gathers, SpMM) at each level that serves
+    them: every row is a random jump that waits the level's ``latency`` with
+    ``efficiency.memory_parallelism`` jumps in flight. A row's further lines follow its first
+    (adjacent-line prefetch, same page), so a row is one miss. Zero for other patterns, levels
+    without a latency and specs without a memory parallelism (the bytes / bandwidth term alone)."""
     out = np.zeros_like(B)
     irregular = ops.pattern == PATTERNS.index("irregular")
     if not irregular.any():
         return out
+    sub = OpArrays(*(getattr(ops, f.name)[irregular] if getattr(ops, f.name) is not None else None
+                     for f in dataclasses.fields(OpArrays)))
     for i, h in enumerate(hws):
         mlp = h.efficiency.memory_parallelism
         if not mlp:
             continue
         for l, m in enumerate(h.memory[:h.main_index + 1]):
             if m.latency_s:
-                line = m.line_bytes or DEFAULT_LINE_BYTES
-                row = np.maximum(np.ceil(ops.row_bytes[irregular] / line), 1.0) * line
-                gathered = np.maximum(B[i, irregular, l] - ops.other_bytes[irregular], 0.0)  # not ids, outputs
-                out[i, irregular, l] = gathered / row * m.latency_s / mlp
+                rows = rows_served(B[i, irregular], sub, l, m.line_bytes or DEFAULT_LINE_BYTES)
+                out[i, irregular, l] = miss_seconds(rows, m.latency_s, mlp)
     return out

@@ -58,22 +58,82 @@ def test_random_rows_wait_for_memory_with_misses_in_flight():
     assert mlp["time_s"][0] == pytest.approx(1000 * 1e-6 / 4) and mlp["bound"][0] == "memory:dram"
 
 
-def test_library_time_per_item_is_a_floor():
+def test_library_time_per_item_is_added_to_the_loop():
     g = K.gather("g", 1000, 256, 10 ** 6, pooling=1)
     df = evaluate(random_cpu(per_item={"gather": "1 us"}), [g])
-    # 1000 rows x 1 us = 1 ms, above the 51.6 us of bytes: the 'latency' (fixed costs) bound
-    assert df["time_s"][0] == pytest.approx(1e-3) and df["bound"][0] == "latency"
+    # 1000 rows x 1 us = 1 ms of library work + the 516000 B / 10 GB/s = 51.6 us of bytes;
+    # the library's share is the larger: the 'latency' (fixed costs) bound
+    assert df["time_s"][0] == pytest.approx(1e-3 + 51.6e-6) and df["bound"][0] == "latency"
     assert evaluate(random_cpu(per_item={"gather": "1 us"}), [g], ideal=True)["time_s"][0] == pytest.approx(516000 / 10e9)
 
 
+def test_library_call_cost_is_added_per_op_kind_with_a_default():
+    add = K.elementwise("add", 1000, dtype="fp32", inputs=2)          # 12000 B
+    red = K.reduction("red", 1000, outputs=1, dtype="fp32")          # 4004 B, 1 run
+    hw = random_cpu(per_call={"default": "1 us", "reduction": "3 us"})
+    df = evaluate(hw, [add, red])
+    # add: 12000 B / 10 GB/s = 1.2 us + 1 us (default call); red: 4004 B / 10 GB/s = 0.4004 us + 3 us
+    assert df["time_s"].tolist() == pytest.approx([2.2e-6, 3.4004e-6])
+    assert df["bound"].tolist() == ["memory:dram", "latency"]   # 1.2 > 1 us; 3 us > 0.4 us
+
+
+def test_reduction_runs_are_library_items():
+    # x[4096, 20, 64].sum(axis=1): runs of 64 -> 4096 * 20 = 81920 runs (not 4096 * 64 outputs)
+    middle = K.reduction("m", 4096 * 20 * 64, outputs=4096 * 64, dtype="fp32", run=64)
+    last = K.reduction("l", 4096 * 20 * 64, outputs=4096 * 64, dtype="fp32")   # innermost: 1 run per output
+    assert op_items(middle) == 81920 and op_items(last) == 4096 * 64
+    hw = random_cpu(per_item={"reduction": "10 ns"})
+    # 5242880 elements x 4 B + 262144 x 4 B = 22020096 B / 10 GB/s = 2.2020096 ms, + 81920 x 10 ns
+    assert evaluate(hw, [middle])["time_s"][0] == pytest.approx(22020096 / 10e9 + 81920 * 10e-9)
+    with pytest.raises(SpecError):
+        K.reduction("r", 100, outputs=1, run=101)   # a run longer than the data
+
+
+def test_blas_packs_gemm_operands_but_gemv_packs_nothing():
+    gemm = K.gemm("g", 4, 1024, 1024, dtype="fp64", weight=None)
+    gemv = K.gemm("v", 1, 1024, 1024, dtype="fp64", weight=None)
+    # A 4 x 1024 + B 1024 x 1024 = 4096 + 1048576 elements packed once each
+    assert op_items(gemm) == 1052672 and op_items(gemv) == 0
+
+
+def test_transcendentals_are_priced_only_where_the_spec_gives_a_rate():
+    exp = K.elementwise("exp", 10 ** 6, dtype="fp32", transcendentals_per_element=1)
+    assert exp.total_flops == 10 ** 6        # arithmetic only: the evaluation is a separate count
+    doc = to_doc(HW)
+    plain = evaluate(build_hardware(doc), [exp])
+    doc["compute"]["transcendental"] = {"fp64": "1 GFLOP/s"}   # fp32 falls back to the fp64 rate
+    priced = evaluate(build_hardware(doc), [exp])
+    # plain: 8 MB / 10 GB/s = 0.8 ms at dram (1e6 FLOPs / 20 GFLOP/s = 50 us)
+    assert plain["time_s"][0] == pytest.approx(8e6 / 10e9)
+    # priced: 1e6 / 20 GFLOP/s + 1e6 / 1 G/s = 1.05 ms of compute, above 0.8 ms of bytes
+    assert priced["time_s"][0] == pytest.approx(1e6 / 20e9 + 1e6 / 1e9) and priced["bound"][0] == "compute"
+    assert priced["flops"][0] == 10 ** 6
+
+
 def test_new_efficiency_fields_round_trip_and_are_checked():
-    hw = random_cpu(per_item={"gather": "10 ns", "spmm": "2 ns"}, memory_parallelism=6)
+    hw = random_cpu(per_item={"gather": "10 ns", "spmm": "2 ns", "reduction": "20 ns", "gemm": "0.3 ns"},
+                    per_call={"default": "0.5 us", "gemm": "1.5 us"}, memory_parallelism=6)
     assert build_hardware(to_doc(hw)) == hw
-    assert hw.efficiency.item_seconds("spmm") == pytest.approx(2e-9) and hw.efficiency.item_seconds("gemm") == 0
+    assert hw.efficiency.item_seconds("spmm") == pytest.approx(2e-9) and hw.efficiency.item_seconds("softmax") == 0
+    assert hw.efficiency.call_seconds("gemm") == pytest.approx(1.5e-6)
+    assert hw.efficiency.call_seconds("softmax") == pytest.approx(0.5e-6)   # the default
     with pytest.raises(SpecError) as e:
-        random_cpu(per_item={"gemm": "1 ns", "gather": "-1 ns"}, memory_parallelism=0.5)
+        random_cpu(per_item={"softmax": "1 ns", "gather": "-1 ns"}, memory_parallelism=0.5,
+                   per_call={"gemm": "2 s", "collective": "1 us", "default": "nan s"})
     assert [str(p) for p in e.value.problems] == [
-        "efficiency.per_item.gemm: expected one of the keys gather, spmm, found unknown key 'gemm'",
+        "efficiency.per_item.softmax: expected one of the keys gather, spmm, reduction, gemm, found unknown key 'softmax'",
         "efficiency.per_item.gather: expected a non-negative time, e.g. 5 us, found '-1 ns'",
         "efficiency.memory_parallelism: expected a number >= 1, found 0.5",
+        "efficiency.per_call.gemm: expected a time from 0 s to 1 s, e.g. 5 us, found '2 s', implausibly large",
+        "efficiency.per_call.collective: expected one of the keys default, elementwise, reduction, gemm, gather, "
+        "spmm, found unknown key 'collective'",
+        "efficiency.per_call.default: expected a time, e.g. 5 us, found 'nan s'",
+    ]
+    with pytest.raises(SpecError) as e:
+        build_hardware({**to_doc(HW), "compute": {"source": "x", "vector": {"fp64": "1 GFLOP/s"},
+                                                  "transcendental": {"fp33": "1 GFLOP/s", "fp32": "-1 GFLOP/s"}}})
+    assert [str(p) for p in e.value.problems] == [
+        "compute.transcendental.fp33: expected one of the keys fp64, fp32, tf32, fp16, bf16, fp8, fp6, fp4, int8, "
+        "int4, found unknown key 'fp33' (did you mean 'fp32'?)",
+        "compute.transcendental.fp32: expected a positive compute rate, e.g. 312 TFLOP/s, found '-1 GFLOP/s'",
     ]

@@ -70,6 +70,11 @@ def synthetic_result() -> ProbeResult:
                   "dram": {"read": 20e9, "add": 15e9}}
     r.latency = {"l1d": 1e-9, "l2": 4e-9, "l3": 20e-9, "dram": 100e-9}
     r.overheads = {"ufunc on 1 element": 4e-7, "2x2 GEMM": 1e-6}
+    r.calls = {"elementwise": 4e-7, "gemm": 1e-6, "reduction": 1.5e-6}
+    r.items = {"gather": 15e-9, "reduction": 20e-9, "gemm": 0.25e-9, "spmm": 1.5e-9}
+    r.vector = {"fp64": 4e9, "fp32": 5e9}
+    r.transcendental = {"fp64": 1.5e9, "fp32": 3e9}
+    r.memory_parallelism = 2.345
     r.spreads = [0.01, 0.02, 0.5]
     r.seconds = 60.0
     return r
@@ -92,10 +97,17 @@ def test_document_round_trips_through_yaml(tmp_path):
     assert [(m.capacity_bytes, m.instances, m.shared_by, m.line_bytes, m.ways) for m in hw.memory[:3]] == [
         (32768, 1, 1, 64, 8), (2**20, 1, 1, 64, 8), (32 * 2**20, 1, 2, 64, 16)]
     assert hw.memory[0].notes.startswith("2 on the chip, each shared by 1 CPU(s)")
-    # the floor is the cheapest call; the size table is the fp64 sweep as fractions of 40 GFLOP/s,
-    # closed by the full-size point at 1.0: 2 * 1536^3 FLOPs
-    assert hw.efficiency.latency_s == 4e-7
-    assert hw.efficiency.compute_by_size == ((524288.0, 0.25), (33554432.0, 0.75), (2.0 * 1536 ** 3, 1.0))
+    # calls are added to every op (no floor): the ufunc call is the default of the other kinds
+    assert hw.efficiency.latency_s == 0.0 and hw.efficiency.compute_by_size == ()
+    assert dict(hw.efficiency.per_call_s) == {"default": 4e-7, "gemm": 1e-6, "reduction": 1.5e-6}
+    assert dict(hw.efficiency.per_item_s) == {"gather": 15e-9, "reduction": 20e-9, "gemm": 0.25e-9, "spmm": 1.5e-9}
+    assert hw.efficiency.memory_parallelism == 2.35   # rounded to 2 decimals
+    # BLAS peaks are the matrix rate (GEMM ops), numpy's loop the vector rate, np.exp the transcendental
+    assert dict(hw.compute.matrix) == {"fp64": 40e9, "fp32": 80e9}
+    assert dict(hw.compute.vector) == {"fp64": 4e9, "fp32": 5e9}
+    assert dict(hw.compute.transcendental) == {"fp64": 1.5e9, "fp32": 3e9}
+    # the small GEMMs are reported, not a size table: 10 / 40 GFLOP/s and 30 / 40
+    assert hw.compute.notes.endswith("n=64 25%, n=256 75%")
 
 
 def test_bandwidths_never_grow_outward():
@@ -126,7 +138,7 @@ def test_quick_probe_writes_a_loadable_file(tmp_path):
     assert r.exit_code == 0, r.output
     hw = get_hardware(str(out))
     assert hw.kind == "measured" and hw.compute.peaks()["fp64"] > 0
-    assert hw.main_memory.bandwidth_bytes_per_s > 0 and hw.efficiency.latency_s > 0
+    assert hw.main_memory.bandwidth_bytes_per_s > 0 and hw.efficiency.call_seconds("gemm") > 0
     assert "peak fp64, 1 thread" in r.output   # the summary, on stderr
 
 

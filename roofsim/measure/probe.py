@@ -4,8 +4,10 @@ In the spirit of the Empirical Roofline Toolkit and likwid-bench, with the libra
 users run (numpy's BLAS and ufuncs):
 
 - caches from the OS (sysfs): size, line, ways, and how many CPUs share each;
-- peak FLOP/s per dtype: the best median of square BLAS GEMMs, on 1 thread and on all; the
-  1-thread GEMMs of smaller sizes give the achievable fraction versus size (compute_by_size);
+- peak FLOP/s per dtype: the best median of square BLAS GEMMs, on 1 thread and on all (the
+  ``matrix`` rate: what GEMM-shaped ops run at); numpy's vector loop rate (a contiguous sum, one
+  add per element: the ``vector`` rate of elementwise ops and reductions) and np.exp's
+  evaluations per second beyond it (the ``transcendental`` rate);
 - sustained bandwidth per level: read (sum), copy and add (c = a + b) swept over working-set
   sizes; the median of the sizes that sit inside a level (above the level inside it, at most
   half of it) is that level's plateau. Bytes are counted as the roofline counts them (reads +
@@ -13,10 +15,12 @@ users run (numpy's BLAS and ufuncs):
   is taken off first, so the plateau is the loop's rate, not numpy's overhead;
 - load-to-use latency per level: a pointer chase (roofsim/kernels/chase.py) over a random cycle
   of cache lines in a working set of half the level (4x the last cache for main memory);
-- per-call floors of the library: a 1-element ufunc, a 2x2 GEMM, a 1-row gather; the cheapest
-  is the spec's latency floor;
-- the library's time per item (efficiency.per_item): numpy's gather per row and scipy's CSR
-  SpMM per nonzero on data in the first cache;
+- what one library call costs per op kind (efficiency.per_call: a 1-element ufunc, a 1 x 1 row
+  sum, a 2x2 GEMM, a 1-row gather, a 2x2 SpMM), added to every op's time: a numpy call is
+  synchronous, its cost does not overlap the loop;
+- the library's time per item (efficiency.per_item), on data in cache, net of the call and the
+  FLOPs: numpy's gather per row, a reduction per run, BLAS per packed operand element, scipy's
+  CSR SpMM per nonzero;
 - misses in flight (efficiency.memory_parallelism): independent random 64-byte row gathers from
   a table beyond the last cache; latency / (time per row - the library's time per row).
 
@@ -136,7 +140,10 @@ class ProbeResult:
     plateaus: dict = field(default_factory=dict)         # level name -> {kernel: B/s}
     latency: dict = field(default_factory=dict)          # level name -> s
     overheads: dict = field(default_factory=dict)        # call -> s
+    calls: dict = field(default_factory=dict)            # op kind -> library s per call (efficiency.per_call)
     items: dict = field(default_factory=dict)            # op kind -> library s per item
+    vector: dict = field(default_factory=dict)           # dtype -> numpy's vector loop FLOP/s (1 add per element)
+    transcendental: dict = field(default_factory=dict)   # dtype -> np.exp evaluations / s beyond that add
     memory_parallelism: Optional[float] = None
     spreads: list = field(default_factory=list)
     seconds: float = 0.0
@@ -279,38 +286,90 @@ def measure_latency(result: ProbeResult, plan: Plan, windows: dict, progress: Pr
         result.latency[level] = t.median_s / steps
 
 
+def _tiny_spmm(np):
+    import scipy.sparse as sp
+    return sp.csr_matrix(np.ones((2, 2))), np.ones((2, 1))
+
+
+# op kind -> a call of the library on one item's worth of data (efficiency.per_call)
+CALLS = {
+    "elementwise": ("ufunc on 1 element", lambda np: (lambda x=np.ones(1), z=np.empty(1): np.add(x, x, out=z))),
+    "reduction": ("row sum of a 1 x 1 array", lambda np: (lambda x=np.ones((1, 1)): x.sum(axis=1))),
+    "gemm": ("2x2 GEMM", lambda np: (lambda m=np.ones((2, 2)), out=np.empty((2, 2)): np.matmul(m, m, out=out))),
+    "gather": ("1-row gather", lambda np: (lambda t=np.ones((8, 4)), i=np.zeros(1, np.int64): t[i])),
+    "spmm": ("2x2 CSR SpMM (scipy)", lambda np: (lambda ax=_tiny_spmm(np): ax[0] @ ax[1])),
+}
+
+
 def measure_overheads(result: ProbeResult, plan: Plan) -> None:
+    """What one library call costs, per op kind, on one item's worth of data: added to every op's
+    time (efficiency.per_call; elementwise is the default for the other kinds)."""
     import numpy as np
-    x, y, z = np.ones(1), np.ones(1), np.empty(1)
-    m, out = np.ones((2, 2)), np.empty((2, 2))
-    table, idx = np.ones((8, 4)), np.zeros(1, np.int64)
     with blas_threads(1):
-        calls = {"ufunc on 1 element": lambda: np.add(x, y, out=z),
-                 "2x2 GEMM": lambda: np.matmul(m, m, out=out),
-                 "1-row gather": lambda: table[idx]}
-        for name, fn in calls.items():
-            result.overheads[name] = _note(result, time_call(fn, plan.repeats)).median_s
+        for kind, (label, build) in CALLS.items():
+            try:
+                fn = build(np)
+            except ImportError:   # scipy missing: no SpMM call cost
+                continue
+            result.calls[kind] = result.overheads[label] = _note(result, time_call(fn, plan.repeats)).median_s
 
 
 ITEM_LOOKUPS = 4096
+VECTOR_ELEMENTS = 32768     # 256 KiB of fp64: inside any L2, long enough to dwarf the call
+RUN = 8                     # reduction runs of 8 elements: the per-run cost dominates the adds
+
+
+def _net(t: float, *known: float) -> float:
+    """``t`` less the parts already accounted for, never below 5 % of it (noise must not make a
+    per-item cost negative or zero)."""
+    return max(t - sum(known), 0.05 * t)
+
+
+def measure_vector(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None:
+    """numpy's vector loop rate per dtype (a contiguous sum: one add per element, data in L2),
+    and np.exp's evaluations per second beyond that rate (the transcendental rate)."""
+    import numpy as np
+    progress("vector and transcendental rates", 0.0)
+    call_red, call_ufunc = result.calls.get("reduction", 0.0), result.calls.get("elementwise", 0.0)
+    n = VECTOR_ELEMENTS
+    for dtype, np_dtype in (("fp64", np.float64), ("fp32", np.float32)):
+        a = (np.random.default_rng(5).random(n) + 0.5).astype(np_dtype)
+        c = np.empty(n, np_dtype)
+        t_sum = _note(result, time_call(lambda: a.sum(), plan.repeats)).median_s
+        result.vector[dtype] = n / _net(t_sum, call_red)
+        t_exp = _note(result, time_call(lambda: np.exp(a, out=c), plan.repeats)).median_s
+        result.transcendental[dtype] = n / _net(t_exp, call_ufunc, n / result.vector[dtype])
 
 
 def measure_items(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None:
-    """Library time per item, on data in the first cache (so bytes cost nothing): numpy's gather
-    of 64-byte rows per row, scipy's CSR SpMM with one feature column per nonzero."""
+    """Library time per item on data in cache (so bytes cost little), net of the call and of the
+    FLOPs the model already prices: numpy's gather per 64-byte row, a reduction per run of RUN
+    elements, BLAS per operand element packed (a GEMM with m = 8), scipy's CSR SpMM per nonzero."""
     import numpy as np
     rng = np.random.default_rng(2)
-    progress("library time per gathered row / nonzero", 0.0)
+    progress("library time per gathered row / run / packed element / nonzero", 0.0)
     table, idx = rng.random((64, 8)), rng.integers(0, 64, ITEM_LOOKUPS)
-    result.items["gather"] = _note(result, time_call(lambda: table[idx], plan.repeats)).median_s / ITEM_LOOKUPS
+    t = _note(result, time_call(lambda: table[idx], plan.repeats)).median_s
+    result.items["gather"] = _net(t, result.calls.get("gather", 0.0)) / ITEM_LOOKUPS
+    x = rng.random((ITEM_LOOKUPS, RUN))
+    t = _note(result, time_call(lambda: x.sum(axis=1), plan.repeats)).median_s
+    adds = x.size / result.vector.get("fp64", math.inf)
+    result.items["reduction"] = _net(t, result.calls.get("reduction", 0.0), adds) / ITEM_LOOKUPS
+    m, k = 8, 512
+    a, b, out = rng.random((m, k)), rng.random((k, k)), np.empty((m, k))
+    with blas_threads(1):
+        t = _note(result, time_call(lambda: np.matmul(a, b, out=out), plan.repeats)).median_s
+    flops = 2.0 * m * k * k / result.peaks_1t.get("fp64", math.inf)
+    result.items["gemm"] = _net(t, result.calls.get("gemm", 0.0), flops) / (m * k + k * k)
     try:
         import scipy.sparse as sp
     except ImportError:
         return
     n = 128
-    a = sp.random(n, n, density=0.25, format="csr", random_state=3)
-    x = rng.random((n, 1))
-    result.items["spmm"] = _note(result, time_call(lambda: a @ x, plan.repeats)).median_s / a.nnz
+    s = sp.random(n, n, density=0.25, format="csr", random_state=3)
+    v = rng.random((n, 1))
+    t = _note(result, time_call(lambda: s @ v, plan.repeats)).median_s
+    result.items["spmm"] = _net(t, result.calls.get("spmm", 0.0)) / s.nnz
 
 
 def measure_parallelism(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None:
@@ -351,6 +410,7 @@ def probe(quick: bool = False, progress: Optional[ProgressFn] = None) -> ProbeRe
     windows = level_windows(result.caches)
     result.plateaus = plateaus(result.sweep, windows)
     measure_latency(result, plan, windows, lambda w, f: progress(w, 0.85))
+    measure_vector(result, plan, lambda w, f: progress(w, 0.88))
     measure_items(result, plan, lambda w, f: progress(w, 0.9))
     measure_parallelism(result, plan, lambda w, f: progress(w, 0.95))
     progress("done", 1.0)
@@ -360,6 +420,8 @@ def probe(quick: bool = False, progress: Optional[ProgressFn] = None) -> ProbeRe
 
 # ---------------------------------------------------------------- the hardware document
 
+ITEM_NAMES = {"gather": "gathered row", "reduction": "reduction run", "gemm": "packed GEMM element",
+              "spmm": "CSR nonzero"}
 LEVEL_KERNEL = "add"   # the plateau a level's bandwidth is: 2 reads + 1 write, like most elementwise ops
 
 
@@ -378,7 +440,7 @@ def to_document(result: ProbeResult, id: str = "local", today: Optional[str] = N
     today = today or _dt.date.today().isoformat()
     model, vendor = cpu_name()
     method = ("roofsim probe: BLAS GEMM peaks (best median), read/copy/add sweeps over working sets "
-              "(level plateaus), pointer chasing (latency), 1-element calls (floors); medians of repeats")
+              "(level plateaus), pointer chasing (latency), 1-element calls (per-call costs); medians of repeats")
     prov = f"measured by roofsim {version} `roofsim probe` on {today}"
     threads = "BLAS threads set with threadpoolctl" if result.threads_controlled else \
         "BLAS threads from the environment (threadpoolctl not installed)"
@@ -408,9 +470,10 @@ def to_document(result: ProbeResult, id: str = "local", today: Optional[str] = N
         "source": f"capacity from sysconf; bandwidth and latency {prov}",
         "notes": "1-thread plateaus: " + ", ".join(f"{k} {_gbs(v)}" for k, v in dram_bw.items()),
     })
-    peak = {d: f"{v!r} FLOP/s" for d, v in result.peaks_1t.items()}
-    by_size = _compute_by_size(result)
-    floor = min(result.overheads.values()) if result.overheads else 1e-6
+    rate = lambda table: {d: f"{v!r} FLOP/s" for d, v in table.items()}
+    sizes = ", ".join(f"n={n} {r / result.peaks_1t[d]:.0%}" for d, n, _, r in result.gemm_sizes
+                      if d == "fp64" and result.peaks_1t.get(d))
+    calls = ", ".join(f"{CALLS[k][0]} {v * 1e6:.2f} us" for k, v in result.calls.items())
     doc = {
         "schema_version": 1, "id": id, "name": f"{model} (measured, 1 thread)", "vendor": vendor,
         "kind": "measured", "cores": max(1, cpu_count()), "core_name": model,
@@ -420,17 +483,27 @@ def to_document(result: ProbeResult, id: str = "local", today: Optional[str] = N
                                 + ("; the machine looked busy (noisy)" if result.noisy else "")},
         "notes": (f"One thread's view of the machine (numpy ufuncs are single-threaded; score BLAS on 1 thread). "
                   f"All {result.threads_all} threads: {peaks_all}. {threads}."),
-        "compute": {"vector": peak, "source": f"BLAS GEMM (numpy.matmul), best median over n in "
-                                              f"{sorted({n for _, n, _, _ in result.gemm_sizes} | set(Plan().gemm_n))}; {prov}",
-                    "notes": "1-thread peaks; smaller GEMMs reach the fractions of efficiency.compute_by_size"},
+        "compute": {
+            "matrix": rate(result.peaks_1t),
+            **({"vector": rate(result.vector)} if result.vector else {}),
+            **({"transcendental": rate(result.transcendental)} if result.transcendental else {}),
+            "source": f"matrix: BLAS GEMM (numpy.matmul), best median over n in {sorted(set(Plan().gemm_n))}; "
+                      f"vector: numpy's contiguous sum (1 add per element, data in L2); transcendental: "
+                      f"np.exp evaluations / s beyond that add (written as FLOP/s); {prov}",
+            "notes": "1-thread rates. Smaller fp64 GEMMs reach (call cost included; it is efficiency.per_call.gemm): "
+                     + (sizes or "not measured")},
         "memory": memory,
         "efficiency": {
-            "compute": 1.0, "memory": 1.0, "latency": f"{floor!r} s",
-            **({"compute_by_size": by_size} if by_size else {}),
+            # achieved figures (efficiency 1); the library's call costs are added to every op, so no floor
+            "compute": 1.0, "memory": 1.0, "latency": "0 s",
+            **({"per_call": {"default" if k == "elementwise" else k: f"{v!r} s" for k, v in result.calls.items()}}
+               if result.calls else {}),
             **({"per_item": {k: f"{v!r} s" for k, v in result.items.items()}} if result.items else {}),
             **({"memory_parallelism": round(result.memory_parallelism, 2)} if result.memory_parallelism else {}),
-            "source": f"{prov}: the peaks and bandwidths are achieved figures (efficiency 1); the floor is the "
-                      f"cheapest library call ({', '.join(f'{k} {v * 1e6:.2f} us' for k, v in result.overheads.items())})",
+            "source": f"{prov}: the peaks and bandwidths are achieved figures (efficiency 1); per_call is what one "
+                      f"library call costs on one item's worth of data ({calls}), added to every op of its kind "
+                      f"(default: the ufunc call); per_item the library's time per gathered row, reduction run, "
+                      f"packed GEMM operand element and CSR nonzero, net of the call and of the FLOPs",
         },
     }
     return doc
@@ -447,19 +520,6 @@ def monotone_bandwidths(values: list) -> list:
     return out
 
 
-def _compute_by_size(result: ProbeResult) -> list:
-    """[[FLOPs, fraction of the 1-thread peak]] from the fp64 size sweep (increasing, each <= 1)."""
-    peak = result.peaks_1t.get("fp64")
-    pts = sorted((flops, rate) for d, _, flops, rate in result.gemm_sizes if d == "fp64")
-    if not peak or not pts:
-        return []
-    out = [[float(f), round(min(1.0, r / peak), 4)] for f, r in pts]
-    big = 2.0 * max(Plan().gemm_n) ** 3
-    if out[-1][0] < big:
-        out.append([big, 1.0])
-    return out
-
-
 def summary_rows(result: ProbeResult) -> list[dict]:
     """What the probe found, one row per figure, for people."""
     rows = [{"figure": f"peak {d}, 1 thread", "value": _fmt(v / 1e9, "GFLOP/s")} for d, v in result.peaks_1t.items()]
@@ -469,8 +529,11 @@ def summary_rows(result: ProbeResult) -> list[dict]:
         rows.append({"figure": f"{level} bandwidth (read / copy / add)",
                      "value": " / ".join(_gbs(per[k]) for k in STREAM_KERNELS if k in per)})
     rows += [{"figure": f"{level} latency", "value": _fmt(t * 1e9, "ns")} for level, t in result.latency.items()]
-    rows += [{"figure": f"floor: {k}", "value": _fmt(v * 1e6, "us")} for k, v in result.overheads.items()]
-    rows += [{"figure": f"library time per {k} item", "value": _fmt(v * 1e9, "ns")} for k, v in result.items.items()]
+    rows += [{"figure": f"vector rate {d} (numpy sum)", "value": _fmt(v / 1e9, "GFLOP/s")} for d, v in result.vector.items()]
+    rows += [{"figure": f"exp rate {d}", "value": _fmt(v / 1e9, "G/s")} for d, v in result.transcendental.items()]
+    rows += [{"figure": f"call: {k}", "value": _fmt(v * 1e6, "us")} for k, v in result.overheads.items()]
+    rows += [{"figure": f"library time per {ITEM_NAMES.get(k, k + ' item')}", "value": _fmt(v * 1e9, "ns")}
+             for k, v in result.items.items()]
     if result.memory_parallelism:
         rows.append({"figure": "misses in flight (memory parallelism)", "value": f"{result.memory_parallelism:.1f}"})
     rows.append({"figure": "median spread of repeats", "value": f"{result.median_spread:.1%}"})

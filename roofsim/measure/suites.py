@@ -131,7 +131,7 @@ def _softmax(name, category, rows, cols) -> Kernel:
         return softmax
     ops = (K.reduction(f"{name}.max", n, outputs=rows, dtype="fp64"),
            K.elementwise(f"{name}.sub", n, dtype="fp64", inputs=1, outputs=1),
-           K.elementwise(f"{name}.exp", n, dtype="fp64", inputs=1, outputs=1),
+           K.elementwise(f"{name}.exp", n, dtype="fp64", inputs=1, outputs=1, transcendentals_per_element=1),
            K.reduction(f"{name}.sum", n, outputs=rows, dtype="fp64"),
            K.elementwise(f"{name}.div", n, dtype="fp64", inputs=1, outputs=1))
     return Kernel(name, category, ops, make, 4 * 8 * n)
@@ -160,7 +160,8 @@ def _embedding_bag(name, category, table_rows, distribution, zipf_alpha=1.05, se
         return bag
     ops = (K.gather(f"{name}.gather", lookups, row_bytes, table_rows, dtype="fp32", pooling=1,
                     distribution=distribution, zipf_alpha=zipf_alpha),
-           K.reduction(f"{name}.sum", lookups * EMB_DIM, outputs=BAGS * EMB_DIM, dtype="fp32"))
+           # (BAGS, POOLING, EMB_DIM).sum(axis=1): runs of EMB_DIM along the innermost axis
+           K.reduction(f"{name}.sum", lookups * EMB_DIM, outputs=BAGS * EMB_DIM, dtype="fp32", run=EMB_DIM))
     return Kernel(name, category, ops, make, table_rows * row_bytes + 2 * lookups * row_bytes,
                   notes=f"{distribution} indices, {INDEX_POOL} index sets cycled between calls")
 

@@ -1,7 +1,8 @@
 """Constructors of the standard op kinds: shapes in, FLOPs / tensors / access pattern out.
 
 FLOP conventions: a multiply-add is 2 FLOPs. Per-element costs of softmax and norms are the
-usual counts (softmax: max, subtract, exp, sum, divide = 5; layernorm: mean, variance,
+usual counts (softmax: max, subtract, exp, sum, divide = 5, and the exp is also counted as one
+transcendental evaluation, priced where the spec gives a transcendental rate; layernorm: mean, variance,
 normalise, scale, shift = 8 (Megatron-style accounting); rmsnorm: square, mean, rsqrt-scale,
 weight = 4). These ops are memory-bound on every catalogue device, so the constant matters
 little; it is written down so it can be checked.
@@ -15,6 +16,7 @@ from ..errors import Problem, SpecError
 from ..specs import DTYPE_BYTES
 from .access import (COLLECTIVES, CommAccess, DenseAccess, ExplicitAccess, GatherAccess, SparseAccess,
                      StreamAccess)
+from ..specs import TRANSCENDENTAL
 from .op import FlopCount, Op, Tensor
 
 INDEX_BYTES = 4  # int32 indices (CSR column indices, embedding ids)
@@ -69,17 +71,26 @@ def gemm(name: str, m: int, n: int, k: int, dtype: str = "fp16", batch: int = 1,
     )
 
 
+def _transcendentals(dtype: str, count: float) -> tuple:
+    """The FlopCount of ``count`` transcendental evaluations (none when 0)."""
+    return (FlopCount(dtype, float(count), TRANSCENDENTAL),) if count else ()
+
+
 def elementwise(name: str, elements: float, dtype: str = "fp16", inputs: int = 1, outputs: int = 1,
                 flops_per_element: float = 1.0, count: int = 1, phase: str = "forward", notes: str = "",
-                inplace: bool = False) -> Op:
-    """``inplace``: the outputs overwrite inputs (PyTorch's ``out += identity``, an in-place ReLU):
+                inplace: bool = False, transcendentals_per_element: float = 0) -> Op:
+    """``outputs`` = f(``inputs``) element by element: ``flops_per_element`` vector FLOPs and
+    ``transcendentals_per_element`` evaluations of exp, log, tanh, ... (np.exp: 1 FLOP and 1).
+    ``inplace``: the outputs overwrite inputs (PyTorch's ``out += identity``, an in-place ReLU):
     the same bytes move, but no new tensor is stored (its outputs take the role ``buffer``)."""
     _whole(name, dict(elements=elements))
-    _whole(name, dict(inputs=inputs, outputs=outputs), low=0, high=64)
+    _whole(name, dict(inputs=inputs, outputs=outputs, transcendentals_per_element=transcendentals_per_element),
+           low=0, high=64)
     b = _b(dtype)
     out_role = "buffer" if inplace else "activation"
     return Op(
-        name=name, kind="elementwise", flops=(FlopCount(dtype, elements * flops_per_element, "vector"),),
+        name=name, kind="elementwise", flops=(FlopCount(dtype, elements * flops_per_element, "vector"),
+                                              *_transcendentals(dtype, elements * transcendentals_per_element)),
         access=StreamAccess(),
         reads=tuple(Tensor(f"{name}.in{i}", elements * b) for i in range(inputs)),
         writes=tuple(Tensor(f"{name}.out{i}", elements * b, out_role) for i in range(outputs)),
@@ -89,14 +100,25 @@ def elementwise(name: str, elements: float, dtype: str = "fp16", inputs: int = 1
 
 
 def reduction(name: str, elements: float, outputs: float = 1, dtype: str = "fp32", count: int = 1,
-              phase: str = "forward", notes: str = "") -> Op:
-    """Sum ``elements`` values into ``outputs`` results: elements - outputs additions (~elements)."""
+              phase: str = "forward", notes: str = "", run: Optional[float] = None) -> Op:
+    """Sum ``elements`` values into ``outputs`` results: elements - outputs additions (~elements).
+
+    ``run``: the contiguous elements the library's inner loop takes per call, the extent of the
+    innermost axis it walks. Default elements / outputs: a reduction over the innermost axis,
+    one run per output. Summing x[4096, 20, 64] over its middle axis walks runs of 64 (each
+    adds a row of 64 into the output), 4096 x 20 runs, not 4096 x 64 runs of 20."""
     _whole(name, dict(elements=elements, outputs=outputs))
+    if run is not None:
+        _whole(name, dict(run=run), high=int(elements))
     b = _b(dtype)
+    runs = float(elements) / max(run if run is not None else elements / outputs, 1.0)
     return Op(
-        name=name, kind="reduction", flops=(FlopCount(dtype, float(elements), "vector"),), access=StreamAccess(),
+        name=name, kind="reduction", flops=(FlopCount(dtype, float(elements), "vector"),),
+        access=StreamAccess(runs=runs),
         reads=(Tensor(f"{name}.in", elements * b),), writes=(Tensor(f"{name}.out", outputs * b),),
-        count=count, phase=phase, notes=notes, shape=(("elements", elements), ("outputs", outputs), ("dtype", dtype)),
+        count=count, phase=phase, notes=notes,
+        shape=(("elements", elements), ("outputs", outputs), *((("run", run),) if run is not None else ()),
+               ("dtype", dtype)),
     )
 
 
@@ -105,7 +127,8 @@ def softmax(name: str, rows: float, cols: float, dtype: str = "fp16", count: int
     _whole(name, dict(rows=rows, cols=cols))
     b, n = _b(dtype), rows * cols
     return Op(
-        name=name, kind="softmax", flops=(FlopCount(dtype, 5.0 * n, "vector"),), access=StreamAccess(),
+        name=name, kind="softmax", flops=(FlopCount(dtype, 5.0 * n, "vector"), *_transcendentals(dtype, n)),
+        access=StreamAccess(),
         reads=(Tensor(f"{name}.in", n * b),), writes=(Tensor(f"{name}.out", n * b),),
         count=count, phase=phase, notes=notes, shape=(("rows", rows), ("cols", cols), ("dtype", dtype)),
     )

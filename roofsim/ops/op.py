@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 from ..errors import Problem, SpecError
-from ..specs import DTYPE_BYTES
+from ..specs import DTYPE_BYTES, TRANSCENDENTAL
 from .access import CommAccess, DenseAccess, ExplicitAccess, GatherAccess, SparseAccess, StreamAccess
 
 PHASES = ("forward", "backward", "optimizer", "prefill", "decode", "communication")
@@ -31,7 +31,7 @@ class Tensor:
 class FlopCount:
     dtype: str
     flops: float
-    unit: str = "matrix"   # matrix (tensor) or vector (SIMD) units
+    unit: str = "matrix"   # matrix (tensor) or vector (SIMD) units, or specs.TRANSCENDENTAL evaluations
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,9 @@ class Op:
 
     @property
     def total_flops(self) -> float:
-        return sum(f.flops for f in self.flops)
+        """Arithmetic FLOPs; transcendental evaluations are a separate count (the FLOP conventions
+        of roofsim/ops/kinds.py already include an exp among a softmax's 5 FLOPs per element)."""
+        return sum(f.flops for f in self.flops if f.unit != TRANSCENDENTAL)
 
     @property
     def dtype(self) -> str:
