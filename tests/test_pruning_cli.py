@@ -86,3 +86,26 @@ def test_python_refuses_the_same():
                    {"sparsity": 0.3, "sparse_format": "2:4"}, {"sparsity": 0.5, "sparse_format": None}):
         with pytest.raises(SpecError):
             footprint(wl, **kwargs)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.one_of(st.text(max_size=40), st.floats(allow_nan=True, allow_infinity=True).map(repr),
+                 st.floats(min_value=-2, max_value=200).map(lambda x: f"{x}%")),
+       st.one_of(st.none(), st.sampled_from(["structured", "2:4", "csr", "bitmask"])))
+def test_any_sparsity_text_is_a_valid_fraction_or_one_problem(text, fmt):
+    """The parser behind --sparsity: any text gives a fraction in [0, 1) that footprint accepts,
+    or a SpecError of exactly one problem that names --sparsity (or 2:4's rule)."""
+    from roofsim.cli.layout import _pruning
+    from roofsim.errors import SpecError
+    from roofsim.memory import techniques_of
+    try:
+        out = _pruning(text, fmt)
+        techniques_of(out)
+    except SpecError as e:
+        assert len(e.problems) == 1 and e.problems[0].path in ("--sparsity", "sparsity")
+        return
+    assert 0 <= out["sparsity"] < 1 and out["sparse_format"] == (fmt or "csr")
