@@ -351,7 +351,7 @@ def offload_ops(fp: Footprint) -> tuple:
     from .ops.kinds import custom
     what = "+".join(c for c, _ in fp.offloaded)
     return (custom(f"offload.{what}", 0.0, "fp32", level_bytes={fp.offload_tier: fp.offload_traffic},
-                   phase="communication", notes=f"{what} streamed over {fp.offload_tier}, not overlapped"),)
+                   phase="communication", notes=f"{what} streamed over {fp.offload_tier} (hidden behind compute only with overlap)"),)
 
 
 def builder_recompute(scheme: str) -> str:

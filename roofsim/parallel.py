@@ -45,7 +45,11 @@ compute there is to hide behind (c: the compute- and memory-bound time of one mi
   them, L the stage's layers) hide, the forward's behind the forward compute and the backward's
   behind the backward compute, less what the pipeline sends took of it (from the backward first);
 - the data-parallel gradient synchronisation hides behind the backward of the last micro-batch
-  (bucketed all-reduce, as PyTorch DDP and Megatron do); only what is longer is exposed.
+  (bucketed all-reduce, as PyTorch DDP and Megatron do); only what is longer is exposed;
+- offloaded weights, optimizer states or KV cache (``extra_step_ops``, training or inference)
+  stream in a layer ahead of their use (ZeRO-Infinity's prefetch, FlexGen): all but the first
+  layer's share hides behind the compute the kinds above left over, so a step bound by its
+  offload link takes the transfer time, not transfer plus compute.
 
 What stays exposed is ``communication_s``; what was hidden, ``hidden_communication_s``. The
 model assumes overlapped communication slows the compute beside it by nothing (NCCL's kernels
@@ -346,57 +350,93 @@ def step(hw: HardwareSpec, workload: Workload, layout: Layout, *, ideal: bool = 
     step_ops = list(work.step_ops) + list(extra_step_ops) + list(work.gathers)
     step_df = evaluate(hw, step_ops, ideal=ideal, predictor=predictor, overhead=overhead) if step_ops else None
     M, pp, v = work.microbatches, layout.pp, layout.interleave
-    overlap = layout.overlap and work.training
-
-    def split(df):
-        comm = df["bound"].str.startswith("interconnect") | (df["kind"] == "collective")
-        mem = df["bound"].str.startswith("memory") & ~comm
-        return float(df.loc[~comm & ~mem, "time_s"].sum()), float(df.loc[mem, "time_s"].sum()), \
-            float(df.loc[comm, "time_s"].sum())
-
-    c, m, x = split(mb_df)
+    c, m, x = _split(mb_df)
     t_mb = c + m + x
-    p2p_ops = {op.name for op in work.microbatch.ops
-               if isinstance(op.access, CommAccess) and op.access.collective == "send-recv"}
-    p2p = float(mb_df.loc[mb_df["op"].isin(p2p_ops), "time_s"].sum())
-    # steady state: each micro-batch's sends hide behind another's compute; the fill and drain do not
-    hidden_p2p = min(p2p, c + m) if overlap else 0.0
+    h = _hidden(work, mb_df, step_df, {op.name for op in extra_step_ops}) if layout.overlap else _Hidden()
     if work.training:
-        pipeline = M * (t_mb - hidden_p2p) + (pp - 1) / v * t_mb
+        pipeline = M * (t_mb - h.p2p) + (pp - 1) / v * t_mb
         bubble = (pp - 1) / v * t_mb
     else:
         pipeline = (M + pp - 1) * t_mb
         bubble = (pp - 1) * t_mb
-    compute, memory, comm = M * c, M * m, M * (x - hidden_p2p)
-    hidden = M * hidden_p2p
+    compute, memory, comm = M * c, M * m, M * (x - h.p2p)
     flops = M * float(mb_df["flops"].sum())
     if step_df is not None:
-        sc, sm, sx = split(step_df)
-        compute, memory = compute + sc, memory + sm
+        sc, sm, sx = _split(step_df)
+        compute, memory, comm = compute + sc - h.offload_compute, memory + sm - h.offload_memory, \
+            comm + sx - h.gathers - h.sync
         flops += float(step_df["flops"].sum())
-        hidden_step = 0.0
-        if overlap:
-            gathers = float(step_df.loc[step_df["op"].isin({op.name for op in work.gathers}), "time_s"].sum())
-            # prefetch: all but the first layer's gather of each pass (half of them forward, half
-            # backward), each pass behind its own phase's compute, less what the sends took of it
-            from .memory import _layer_count
-            layers = max(_layer_count(work.microbatch), 1)
-            busy = ~(mb_df["bound"].str.startswith("interconnect") | (mb_df["kind"] == "collective"))
-            fwd = M * float(mb_df.loc[busy & (mb_df["phase"] == "forward"), "time_s"].sum())
-            bwd = M * float(mb_df.loc[busy & (mb_df["phase"] != "forward"), "time_s"].sum())
-            sends = M * hidden_p2p
-            cover = (max(fwd - max(sends - bwd, 0.0), 0.0), max(bwd - sends, 0.0))
-            hidden_gathers = sum(min(gathers / 2 * (1 - 1 / layers), c_) for c_ in cover)
-            backward = float(mb_df.loc[mb_df["phase"] == "backward", "time_s"].sum())
-            hidden_step = hidden_gathers + min(sx - gathers, backward)
-        hidden += hidden_step
-        comm += sx - hidden_step
-        pipeline += sc + sm + sx - hidden_step
+        pipeline += sc + sm + sx - h.step
         step_df["scope"] = "step"
     total = pipeline
     df = pd.concat([mb_df, step_df]) if step_df is not None else mb_df
     return StepTime(total, compute, memory, comm, bubble, t_mb, M, work.tokens_per_step, layout.devices, flops,
-                    hidden, work.notes), df
+                    M * h.p2p + h.step, work.notes), df
+
+
+def _split(df) -> tuple[float, float, float]:
+    """(compute- or latency-bound, memory-bound, communication) seconds of a frame's ops."""
+    comm = df["bound"].str.startswith("interconnect") | (df["kind"] == "collective")
+    mem = df["bound"].str.startswith("memory") & ~comm
+    return float(df.loc[~comm & ~mem, "time_s"].sum()), float(df.loc[mem, "time_s"].sum()), \
+        float(df.loc[comm, "time_s"].sum())
+
+
+@dataclass(frozen=True)
+class _Hidden:
+    """Seconds of communication that ``overlap`` hides (see the module docstring): ``p2p`` per
+    micro-batch; per step the ZeRO-3 ``gathers``, the gradient ``sync`` and the ``offload``
+    streams (split by the part of the step their op was counted in)."""
+    p2p: float = 0.0
+    gathers: float = 0.0
+    sync: float = 0.0
+    offload_memory: float = 0.0
+    offload_compute: float = 0.0
+
+    @property
+    def step(self) -> float:
+        return self.gathers + self.sync + self.offload_memory + self.offload_compute
+
+
+def _hidden(work: DeviceWork, mb_df, step_df, offload: set) -> _Hidden:
+    """What ``overlap`` hides, each kind behind compute the kinds before it left over: pipeline
+    sends, then ZeRO-3 gathers (per pass), then offload streams; the gradient sync behind the
+    last backward."""
+    from .memory import _layer_count
+    M = work.microbatches
+    layers = max(_layer_count(work.microbatch), 1)
+    busy = ~(mb_df["bound"].str.startswith("interconnect") | (mb_df["kind"] == "collective"))
+    fwd = M * float(mb_df.loc[busy & (mb_df["phase"] == "forward"), "time_s"].sum())
+    bwd = M * float(mb_df.loc[busy & (mb_df["phase"] != "forward"), "time_s"].sum())
+    p2p = gathers = sync = 0.0
+    if work.training:
+        # steady state: each micro-batch's sends hide behind another's compute; the fill and drain do not
+        sends = float(mb_df.loc[mb_df["op"].isin({op.name for op in work.microbatch.ops
+                                                  if isinstance(op.access, CommAccess)
+                                                  and op.access.collective == "send-recv"}), "time_s"].sum())
+        p2p = min(sends, (fwd + bwd) / M)
+        bwd, fwd = max(bwd - M * p2p, 0.0), fwd - max(M * p2p - bwd, 0.0)
+    if step_df is None:
+        return _Hidden(p2p)
+    rows = lambda names: step_df["op"].isin(names)
+    if work.training:
+        # prefetch: all but the first layer's gather of each pass, the forward's half behind the
+        # forward compute, the backward's behind the backward compute
+        g = float(step_df.loc[rows({op.name for op in work.gathers}), "time_s"].sum())
+        g_fwd, g_bwd = min(g / 2 * (1 - 1 / layers), fwd), min(g / 2 * (1 - 1 / layers), bwd)
+        gathers, fwd, bwd = g_fwd + g_bwd, fwd - g_fwd, bwd - g_bwd
+        other = ~rows({op.name for op in work.gathers}) & ~rows(offload)
+        _, _, sx = _split(step_df.loc[other])
+        sync = min(sx, float(mb_df.loc[mb_df["phase"] == "backward", "time_s"].sum()))
+    # offloaded weights, states or KV cache stream in a layer ahead (ZeRO-Infinity, FlexGen): all
+    # but the first layer's share hides behind whatever compute is left
+    off = step_df.loc[rows(offload)]
+    mem = off["bound"].str.startswith("memory")
+    t_mem, t_other = float(off.loc[mem, "time_s"].sum()), float(off.loc[~mem, "time_s"].sum())
+    total = t_mem + t_other
+    hide = min(total * (1 - 1 / layers), max(fwd + bwd, 0.0))
+    share = hide / total if total else 0.0
+    return _Hidden(p2p, gathers, sync, t_mem * share, t_other * share)
 
 
 # ------------------------------------------------------------------------------ one call for run

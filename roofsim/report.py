@@ -138,7 +138,7 @@ def memory_lines(fp, hw) -> list[str]:
     if fp.offloaded:
         moved = ", ".join(f"{c} {format_quantity(b, 'bytes')}" for c, b in fp.offloaded)
         lines.append(f"Offloaded to {fp.offload_tier}: {moved}; {format_quantity(fp.offload_traffic, 'bytes')} per step "
-                     f"cross its link, counted in the time above (op offload.*), not overlapped.")
+                     f"cross its link, counted in the time above (op offload.*); only --overlap hides them behind compute.")
     lines += [f"Note: {n}." for n in fp.notes if not n.startswith("offloaded to")]
     if fp.fits is False:
         stream = excess_stream_time_s(fp, hw)
@@ -155,12 +155,13 @@ def step_lines(st) -> list[str]:
     parts = [("compute", st.compute_s), ("memory", st.memory_s), ("exposed communication", st.communication_s),
              ("pipeline bubble", st.bubble_s)]
     body = ", ".join(f"{name} {format_quantity(t, 'time')} ({t / st.total_s:.0%})" for name, t in parts) if st.total_s else ""
+    rate = f"{st.tokens_per_s:,.0f}" if st.tokens_per_s >= 100 else f"{st.tokens_per_s:.3g}"
     lines = [f"Step on {st.devices} devices: {format_quantity(st.total_s, 'time')} = {body}; "
              f"{st.microbatches} micro-batches of {format_quantity(st.microbatch_s, 'time')}; "
-             f"{st.tokens_per_s:,.0f} tokens/s in all."]
+             f"{rate} tokens/s in all."]
     if st.hidden_communication_s:
-        lines.append(f"Overlapped with the backward pass: {format_quantity(st.hidden_communication_s, 'time')} of "
-                     f"data-parallel communication.")
+        lines.append(f"Hidden behind compute (--overlap): {format_quantity(st.hidden_communication_s, 'time')} of "
+                     f"pipeline sends, ZeRO-3 gathers, gradient synchronisation and offload traffic.")
     lines += [f"Note: {n}." for n in st.notes]
     return lines
 
