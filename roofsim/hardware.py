@@ -77,10 +77,13 @@ EFFICIENCY = S.Section({
     "interconnect": _FRACTIONS,
     "latency": _quantity("time", positive=False),
     "compute_by_size": S.Table(),
+    "compute_by_depth": S.Table(),
     "kernel": KERNEL,
     "per_item": S.Map(value=_quantity("time", positive=False), keys=ITEM_KINDS),
     "per_call": S.Map(value=_quantity("time", positive=False), keys=CALL_KINDS),
     "memory_parallelism": S.Number(minimum=1.0),
+    "first_touch": S.Section({"bandwidth": _quantity("bandwidth", required=True), "above": _quantity("bytes"),
+                              "source": S.Str(), "notes": S.Str()}),
     "source": S.Str(),
     "notes": S.Str(),
 })
@@ -201,8 +204,12 @@ def _construct(v: dict, file: Optional[str], extended_from: Optional[str]) -> Ha
         interconnect=_fractions(e.get("interconnect"), DEFAULT_LINK_EFFICIENCY),
         latency_s=e["latency"] if e.get("latency") is not None else DEFAULT_LATENCY_S[v["kind"]],
         compute_by_size=tuple(e.get("compute_by_size") or ()),
+        compute_by_depth=tuple(e.get("compute_by_depth") or ()),
         kernel=_kernel_params(e.get("kernel") or {}),
-        per_item_s=_pairs(e.get("per_item")), per_call_s=_pairs(e.get("per_call")), memory_parallelism=e.get("memory_parallelism"),
+        per_item_s=_pairs(e.get("per_item")), per_call_s=_pairs(e.get("per_call")),
+        memory_parallelism=e.get("memory_parallelism"),
+        first_touch_bytes_per_s=(e.get("first_touch") or {}).get("bandwidth"),
+        fresh_above_bytes=(e.get("first_touch") or {}).get("above") or 0.0,
         source=e.get("source", Efficiency.source),
     )
     return HardwareSpec(
@@ -253,10 +260,14 @@ def to_doc(hw: HardwareSpec) -> dict:
             "compute": dict(e.compute), "memory": dict(e.memory), "interconnect": dict(e.interconnect),
             "latency": _q(e.latency_s, "time"),
             "compute_by_size": [list(p) for p in e.compute_by_size] or None,
+            "compute_by_depth": [list(p) for p in e.compute_by_depth] or None,
             "kernel": _kernel_doc(e.kernel),
             "per_item": {k: _q(t, "time") for k, t in e.per_item_s} or None,
             "per_call": {k: _q(t, "time") for k, t in e.per_call_s} or None,
-            "memory_parallelism": e.memory_parallelism, "source": e.source}),
+            "memory_parallelism": e.memory_parallelism,
+            "first_touch": _drop_none({"bandwidth": _q(e.first_touch_bytes_per_s, "bandwidth"),
+                                       "above": _q(e.fresh_above_bytes or None, "bytes")}) or None,
+            "source": e.source}),
         "provenance": dict(hw.provenance) or None,
     })
     if hw.extends:

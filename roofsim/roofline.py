@@ -122,6 +122,17 @@ def _size_efficiency(h: HardwareSpec, flops: np.ndarray) -> Optional[np.ndarray]
     return np.interp(np.log10(np.maximum(flops, 1.0)), xs, ys)
 
 
+def _depth_efficiency(h: HardwareSpec, oa) -> Optional[np.ndarray]:
+    """[N] the compute_by_depth fraction of each dense op at its smallest dimension (1 for others)."""
+    table = h.efficiency.compute_by_depth
+    if not table:
+        return None
+    dense = oa.pattern == 0
+    smallest = np.maximum(np.minimum(np.minimum(oa.m, oa.n), oa.k), 1.0)
+    frac = np.interp(np.log2(smallest), np.log2([d for d, _ in table]), [f for _, f in table])
+    return np.where(dense, frac, 1.0)
+
+
 def evaluate_arrays(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], ops: Union[Workload, Sequence[Op]],
                     ideal: bool = False, predictor=None, overhead: str = "kernel", warm: bool = False) -> Evaluation:
     hws = [hardware] if isinstance(hardware, HardwareSpec) else list(hardware)
@@ -136,6 +147,9 @@ def evaluate_arrays(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], ops: 
             eff = _size_efficiency(h, F.sum(axis=1))
             if eff is not None:  # the table replaces the per-dtype fraction
                 t_compute[i] = (F / peak[i][None, :]).sum(axis=1) / eff
+            depth = _depth_efficiency(h, oa)
+            if depth is not None:
+                t_compute[i] = t_compute[i] / depth
 
     lv = level_arrays(hws)
     B = analytic_bytes(oa, lv)                                             # [H, N, L]

@@ -334,6 +334,11 @@ class Efficiency:
     interconnect: tuple[tuple[str, float], ...] = (("default", DEFAULT_LINK_EFFICIENCY),)
     latency_s: float = 4e-6
     compute_by_size: tuple[tuple[float, float], ...] = ()
+    # (smallest GEMM dimension, fraction of the matrix peak): a BLAS micro-kernel loads and stores
+    # its C tile once per k-panel and reloads B once per few rows of A, so a GEMM with a short m,
+    # n or k reaches less of the peak than a large one; interpolated in log2, clamped at both
+    # ends, for dense (GEMM-shaped) ops. Measured by `roofsim probe`; none in the catalogue.
+    compute_by_depth: tuple[tuple[float, float], ...] = ()
     kernel: KernelParams = field(default_factory=KernelParams)
     # Library time per item of an op kind (a gathered row, a sparse nonzero, a reduction's
     # inner-loop run, a GEMM operand element packed): the work a library does per item beyond
@@ -348,6 +353,13 @@ class Efficiency:
     # Independent cache misses one core keeps in flight: an irregular op's misses at a level with
     # a latency take at least lines x latency / this. None: priced as streamed bytes only.
     memory_parallelism: Optional[float] = None
+    # Writing memory the OS has just mapped costs a page fault and the page's zeroing per page:
+    # an op that allocates its outputs (Op.allocates) pays output bytes / first_touch_bytes_per_s,
+    # added to its time, when an output is larger than ``fresh_above_bytes`` (smaller blocks are
+    # recycled by the allocator: glibc serves them from its heap once freed, up to its 32 MiB
+    # mmap threshold). None: not priced (the catalogue).
+    first_touch_bytes_per_s: Optional[float] = None
+    fresh_above_bytes: float = 0.0
     source: str = "roofsim defaults (roofsim/specs.py)"
 
     def __post_init__(self):
@@ -358,12 +370,22 @@ class Efficiency:
         for i, (flops, frac) in enumerate(self.compute_by_size):
             _check(p, flops > 0, f"efficiency.compute_by_size[{i}]", "a FLOP count > 0", flops)
             _check(p, 0 < frac <= 1, f"efficiency.compute_by_size[{i}]", "a fraction in (0, 1]", frac)
+        for i, (dim, frac) in enumerate(self.compute_by_depth):
+            _check(p, 1 <= dim <= MAX_COUNT, f"efficiency.compute_by_depth[{i}]", "a dimension from 1 to 1e9", dim)
+            _check(p, 0 < frac <= 1, f"efficiency.compute_by_depth[{i}]", "a fraction in (0, 1]", frac)
+        dims = [d for d, _ in self.compute_by_depth]
+        _check(p, dims == sorted(dims), "efficiency.compute_by_depth", "increasing dimensions", dims)
         sizes = [s for s, _ in self.compute_by_size]
         _check(p, sizes == sorted(sizes), "efficiency.compute_by_size", "increasing FLOP counts", sizes)
         _check(p, self.latency_s >= 0, "efficiency.latency", "a time >= 0", self.latency_s)
         for section, table in (("per_item", self.per_item_s), ("per_call", self.per_call_s)):
             for kind, t in table:
                 _check(p, 0 <= t <= PLAUSIBLE["time"][1], f"efficiency.{section}.{kind}", "a time in 0 .. 1 s", t)
+        lo, hi = PLAUSIBLE["bandwidth"]
+        _check(p, self.first_touch_bytes_per_s is None or lo <= self.first_touch_bytes_per_s <= hi,
+               "efficiency.first_touch.bandwidth", "a bandwidth from 1 MB/s to 1 EB/s", self.first_touch_bytes_per_s)
+        _check(p, 0 <= self.fresh_above_bytes <= PLAUSIBLE["bytes"][1], "efficiency.first_touch.above",
+               "bytes from 0 to 10 PB", self.fresh_above_bytes)
         _check(p, self.memory_parallelism is None or (1 <= self.memory_parallelism < math.inf),
                "efficiency.memory_parallelism", "a number >= 1", self.memory_parallelism)
         if p:
@@ -382,6 +404,12 @@ class Efficiency:
 
     def call_seconds(self, kind: str) -> float:
         return self._lookup(self.per_call_s, kind, 0.0)
+
+    def first_touch_seconds(self, allocated_bytes: float) -> float:
+        """Time to fault in an allocation of ``allocated_bytes`` that comes fresh from the OS."""
+        if not self.first_touch_bytes_per_s or allocated_bytes <= self.fresh_above_bytes:
+            return 0.0
+        return allocated_bytes / self.first_touch_bytes_per_s
 
     def memory_fraction(self, level: str) -> float:
         return self._lookup(self.memory, level, DEFAULT_MEMORY_EFFICIENCY)

@@ -271,14 +271,17 @@ def op_items(op: Op) -> float:
 
 def library_seconds(ops: list[Op], hws: list[HardwareSpec]) -> np.ndarray:
     """[H, N] the calling core's own work around an op's loop, ADDED to the op's time: the
-    library's call cost (efficiency.per_call) + items x its time per item (efficiency.per_item).
-    Zero for specs that give neither (the whole catalogue)."""
+    library's call cost (efficiency.per_call) + items x its time per item (efficiency.per_item)
+    + faulting in outputs the call allocates fresh from the OS (efficiency.first_touch). Zero
+    for specs that give none of them (the whole catalogue)."""
     out = np.zeros((len(hws), len(ops)))
     items = np.array([op_items(op) for op in ops])
     for i, h in enumerate(hws):
         e = h.efficiency
-        if e.per_item_s or e.per_call_s:
-            out[i] = [e.call_seconds(op.kind) + n * e.item_seconds(op.kind) for op, n in zip(ops, items)]
+        if e.per_item_s or e.per_call_s or e.first_touch_bytes_per_s:
+            out[i] = [e.call_seconds(op.kind) + n * e.item_seconds(op.kind)
+                      + (sum(e.first_touch_seconds(t.bytes) for t in op.writes) if op.allocates else 0.0)
+                      for op, n in zip(ops, items)]
     return out
 
 

@@ -137,3 +137,68 @@ def test_new_efficiency_fields_round_trip_and_are_checked():
         "int4, found unknown key 'fp33' (did you mean 'fp32'?)",
         "compute.transcendental.fp32: expected a positive compute rate, e.g. 312 TFLOP/s, found '-1 GFLOP/s'",
     ]
+
+
+def test_fresh_outputs_pay_first_touch_above_the_allocator_threshold():
+    big = K.elementwise("big", 8 * 2 ** 20, dtype="fp64", allocates=True)      # 64 MiB output
+    small = K.elementwise("small", 2 ** 20, dtype="fp64", allocates=True)      # 8 MiB output
+    given = K.elementwise("given", 8 * 2 ** 20, dtype="fp64")                   # writes into a given buffer
+    hw = random_cpu(first_touch={"bandwidth": "8 GB/s", "above": "32 MiB"})
+    df = evaluate(hw, [big, small, given])
+    # big: 128 MiB of bytes / 10 GB/s at dram + its 64 MiB output faulted in at 8 GB/s;
+    # small: 8 MiB <= 32 MiB, recycled by the allocator; given: no allocation
+    mib = 2 ** 20
+    assert df["time_s"].tolist() == pytest.approx([128 * mib / 10e9 + 64 * mib / 8e9, 16 * mib / 10e9,
+                                                   128 * mib / 10e9])
+    assert evaluate(HW, [big])["time_s"][0] == pytest.approx(128 * mib / 10e9)   # no first_touch: unpriced
+    assert build_hardware(to_doc(hw)) == hw
+    with pytest.raises(SpecError) as e:
+        random_cpu(first_touch={"bandwidth": "0 B/s", "above": "-1 B", "colour": 1})
+    assert [str(p) for p in e.value.problems] == [
+        "efficiency.first_touch.bandwidth: expected a positive bandwidth, e.g. 2 TB/s, found '0 B/s'",
+        "efficiency.first_touch.above: expected a positive size, e.g. 80 GB or 40 MiB, found '-1 B'",
+        "efficiency.first_touch.colour: expected one of the keys bandwidth, above, source, notes, found unknown key "
+        "'colour'",
+    ]
+
+
+def test_gemm_fraction_by_its_smallest_dimension():
+    hw = random_cpu(compute_by_depth=[[4, 0.25], [64, 0.5], [1024, 1.0]])
+    shallow = K.gemm("shallow", 4096, 4096, 16, dtype="fp64", weight=None)   # smallest dimension k = 16
+    square = K.gemm("square", 2048, 2048, 2048, dtype="fp64", weight=None)
+    add = K.elementwise("add", 2 ** 30, dtype="fp64")
+    df = evaluate(hw, [shallow, square, add])
+    # log2(16) = 4 lies halfway between log2(4) = 2 and log2(64) = 6: fraction (0.25 + 0.5) / 2 = 0.375
+    # shallow: 2 x 4096^2 x 16 FLOPs / (10 GFLOP/s x 0.375); square: clamped at 1.0 above 1024
+    assert df["time_compute_s"].tolist()[:2] == pytest.approx([2 * 4096 ** 2 * 16 / 10e9 / 0.375,
+                                                               2 * 2048 ** 3 / 10e9])
+    assert df["time_compute_s"][2] == pytest.approx(2 ** 30 / 10e9)   # not a GEMM: untouched
+    assert build_hardware(to_doc(hw)) == hw
+    with pytest.raises(SpecError) as e:
+        random_cpu(compute_by_depth=[[64, 0.5], [4, 1.5]])
+    assert [str(p) for p in e.value.problems] == [
+        "efficiency.compute_by_depth[1][1]: expected a number > 0 and <= 1, found 1.5"]
+    with pytest.raises(SpecError) as e:
+        random_cpu(compute_by_depth=[[64, 0.5], [4, 1.0]])
+    assert [str(p) for p in e.value.problems] == [
+        "efficiency.compute_by_depth: expected increasing dimensions, found [64.0, 4.0]"]
+
+
+def test_new_op_fields_in_workload_files_are_checked():
+    from roofsim.ops.from_doc import build_workload
+    doc = {"schema_version": 1, "name": "w", "description": "d", "source": "s", "ops": [
+        {"op": "elementwise", "name": "exp", "elements": 1000, "dtype": "fp32", "transcendentals_per_element": 1,
+         "allocates": True},
+        {"op": "reduction", "name": "sum", "elements": 6400, "outputs": 64, "run": 64, "dtype": "fp32"}]}
+    wl = build_workload(doc)
+    # exp: 1000 FLOPs and 1000 transcendental evaluations, output allocated; sum: 6400 / 64 = 100 runs
+    assert [f.flops for f in wl.ops[0].flops] == [1000, 1000] and wl.ops[0].allocates
+    assert op_items(wl.ops[1]) == 100
+    bad = dict(doc, ops=[dict(doc["ops"][0], allocates="yes"), dict(doc["ops"][1], run=6401),
+                         dict(doc["ops"][0], name="neg", transcendentals_per_element=-1)])
+    with pytest.raises(SpecError) as e:
+        build_workload(bad)
+    assert [str(p) for p in e.value.problems] == [
+        "ops[0] (exp).allocates: expected true or false, found 'yes'",
+        "ops[1] (sum).run: expected a whole number from 1 to 6400, found 6401",
+        "ops[2] (neg).transcendentals_per_element: expected a whole number from 0 to 64, found -1"]

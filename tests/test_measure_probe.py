@@ -75,6 +75,8 @@ def synthetic_result() -> ProbeResult:
     r.vector = {"fp64": 4e9, "fp32": 5e9}
     r.transcendental = {"fp64": 1.5e9, "fp32": 3e9}
     r.memory_parallelism = 2.345
+    r.depth = [(4.0, 0.5), (64.0, 0.9), (768.0, 1.0)]
+    r.first_touch = 8e9
     r.spreads = [0.01, 0.02, 0.5]
     r.seconds = 60.0
     return r
@@ -102,6 +104,9 @@ def test_document_round_trips_through_yaml(tmp_path):
     assert dict(hw.efficiency.per_call_s) == {"default": 4e-7, "gemm": 1e-6, "reduction": 1.5e-6}
     assert dict(hw.efficiency.per_item_s) == {"gather": 15e-9, "reduction": 20e-9, "gemm": 0.25e-9, "spmm": 1.5e-9}
     assert hw.efficiency.memory_parallelism == 2.35   # rounded to 2 decimals
+    assert hw.efficiency.compute_by_depth == ((4.0, 0.5), (64.0, 0.9), (768.0, 1.0))
+    # fresh outputs above glibc's largest mmap threshold, 32 MiB, fault in at the measured 8 GB/s
+    assert (hw.efficiency.first_touch_bytes_per_s, hw.efficiency.fresh_above_bytes) == (8e9, 32 * 2 ** 20)
     # BLAS peaks are the matrix rate (GEMM ops), numpy's loop the vector rate, np.exp the transcendental
     assert dict(hw.compute.matrix) == {"fp64": 40e9, "fp32": 80e9}
     assert dict(hw.compute.vector) == {"fp64": 4e9, "fp32": 5e9}

@@ -69,6 +69,25 @@ def test_kernel_ops_count_what_the_code_does(name, flops, read, written):
     assert totals(KERNELS[name]) == (flops, read, written)
 
 
+def test_library_items_transcendentals_and_allocations_of_the_kernels():
+    from roofsim.specs import TRANSCENDENTAL
+    from roofsim.traffic import op_items
+    items = lambda name: [op_items(o) for o in KERNELS[name].ops]
+    # bag: the gather handles 81920 rows; (4096, 20, 64).sum(axis=1) walks runs of 64: 4096 x 20 runs
+    assert items("bag-uniform-dram") == [BAGS * POOLING, BAGS * POOLING]
+    # softmax in cache, 1 row of 512: max and sum reduce the row in 1 run each; the elementwise
+    # passes have no runs; the exp is 512 transcendental evaluations; every pass allocates its output
+    soft = KERNELS["softmax-in-cache"].ops
+    assert items("softmax-in-cache") == [1, 0, 0, 1, 0]
+    assert [sum(f.flops for f in o.flops if f.unit == TRANSCENDENTAL) for o in soft] == [0, 0, 512, 0, 0]
+    assert all(o.allocates for o in soft)
+    # BLAS packs A and B of a GEMM once each (16 x 1024 + 1024 x 1024); a GEMV packs nothing
+    assert items("gemm-m16") == [16 * 1024 + 1024 * 1024] and items("gemv-32") == [0]
+    # kernels that write into given buffers (out=) allocate nothing; scipy allocates Y
+    assert not any(o.allocates for n in ("gemm-256", "add-in-cache", "triad-in-cache") for o in KERNELS[n].ops)
+    assert KERNELS["spmm-llc"].ops[0].allocates
+
+
 def test_embedding_bag_tables_span_the_caches():
     rows = {n: dict(k.ops[0].shape)["table_rows"] for n, k in KERNELS.items() if k.category == "gather"}
     # in cache: 16 KiB / 256 B = 64 rows; llc: 32 KiB / 4 / 256 = 32; dram: 256 KiB / 256 = 1024

@@ -21,6 +21,10 @@ users run (numpy's BLAS and ufuncs):
 - the library's time per item (efficiency.per_item), on data in cache, net of the call and the
   FLOPs: numpy's gather per row, a reduction per run, BLAS per packed operand element, scipy's
   CSR SpMM per nonzero;
+- the fraction of the peak a GEMM reaches by its smallest dimension (efficiency.compute_by_depth),
+  net of the call and packing;
+- first touch (efficiency.first_touch): the rate at which the OS maps and zeroes memory an op
+  allocates fresh (numpy outputs above glibc's mmap threshold);
 - misses in flight (efficiency.memory_parallelism): independent random 64-byte row gathers from
   a table beyond the last cache; latency / (time per row - the library's time per row).
 
@@ -145,6 +149,8 @@ class ProbeResult:
     vector: dict = field(default_factory=dict)           # dtype -> numpy's vector loop FLOP/s (1 add per element)
     transcendental: dict = field(default_factory=dict)   # dtype -> np.exp evaluations / s beyond that add
     memory_parallelism: Optional[float] = None
+    depth: list = field(default_factory=list)            # (smallest GEMM dimension, fraction of the 1-thread peak)
+    first_touch: Optional[float] = None                   # B/s at which fresh pages are faulted in and zeroed
     spreads: list = field(default_factory=list)
     seconds: float = 0.0
 
@@ -372,6 +378,52 @@ def measure_items(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None
     result.items["spmm"] = _net(t, result.calls.get("spmm", 0.0)) / s.nnz
 
 
+DEPTHS = (4, 16, 64, 256)   # the short dimension of the probe's GEMMs
+DEPTH_N = 768                # their long dimensions (square GEMMs this size run near the peak)
+
+
+def measure_depth(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None:
+    """The fraction of the fp64 peak a GEMM reaches by its smallest dimension s: the median of
+    (s, N, N) and (N, N, s), net of the call and the packing the model adds; then N at 1.0."""
+    import numpy as np
+    peak = result.peaks_1t.get("fp64")
+    if not peak:
+        return
+    progress("GEMMs with a short dimension", 0.0)
+    rng = np.random.default_rng(6)
+    n = DEPTH_N
+    call, per_element = result.calls.get("gemm", 0.0), result.items.get("gemm", 0.0)
+    with blas_threads(1):
+        for s in DEPTHS:
+            fractions = []
+            for m, k in ((s, n), (n, s)):
+                a, b, c = rng.random((m, k)), rng.random((k, n)), np.empty((m, n))
+                t = _note(result, time_call(lambda: np.matmul(a, b, out=c), plan.repeats)).median_s
+                flops = 2.0 * m * n * k
+                fractions.append(min(1.0, flops / peak / _net(t, call, per_element * (m * k + k * n))))
+            result.depth.append((float(s), round(float(np.median(fractions)), 4)))
+    result.depth.append((float(n), 1.0))
+
+
+# glibc's malloc maps a block of at least its mmap threshold straight from the OS and unmaps it on
+# free; the threshold adapts upward to freed sizes but never beyond DEFAULT_MMAP_THRESHOLD_MAX,
+# 32 MiB on 64-bit (glibc malloc/malloc.c): larger outputs come fresh from the OS on every call.
+FRESH_ABOVE_BYTES = 32 * 2 ** 20
+FIRST_TOUCH_BYTES = 64 * 2 ** 20
+
+
+def measure_first_touch(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None:
+    """The rate at which the OS maps and zeroes fresh memory: c = a + b into a new FIRST_TOUCH_BYTES
+    array, less the same add into an existing one, per output byte."""
+    import numpy as np
+    progress("first touch of freshly allocated memory", 0.0)
+    n = min(FIRST_TOUCH_BYTES, plan.sweep_max_bytes) // 8
+    a, b, c = np.ones(n), np.ones(n), np.empty(n)
+    fresh = _note(result, time_call(lambda: np.add(a, b), plan.repeats)).median_s
+    reused = _note(result, time_call(lambda: np.add(a, b, out=c), plan.repeats)).median_s
+    result.first_touch = 8 * n / _net(fresh, reused)
+
+
 def measure_parallelism(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None:
     """Misses in flight: independent 64-byte row gathers from a table beyond the last cache take
     latency / parallelism each (Little's law), on top of the library's time per row."""
@@ -412,7 +464,9 @@ def probe(quick: bool = False, progress: Optional[ProgressFn] = None) -> ProbeRe
     measure_latency(result, plan, windows, lambda w, f: progress(w, 0.85))
     measure_vector(result, plan, lambda w, f: progress(w, 0.88))
     measure_items(result, plan, lambda w, f: progress(w, 0.9))
+    measure_depth(result, plan, lambda w, f: progress(w, 0.92))
     measure_parallelism(result, plan, lambda w, f: progress(w, 0.95))
+    measure_first_touch(result, plan, lambda w, f: progress(w, 0.97))
     progress("done", 1.0)
     result.seconds = time.perf_counter() - t0
     return result
@@ -496,10 +550,15 @@ def to_document(result: ProbeResult, id: str = "local", today: Optional[str] = N
         "efficiency": {
             # achieved figures (efficiency 1); the library's call costs are added to every op, so no floor
             "compute": 1.0, "memory": 1.0, "latency": "0 s",
+            **({"compute_by_depth": [list(p) for p in result.depth]} if result.depth else {}),
             **({"per_call": {"default" if k == "elementwise" else k: f"{v!r} s" for k, v in result.calls.items()}}
                if result.calls else {}),
             **({"per_item": {k: f"{v!r} s" for k, v in result.items.items()}} if result.items else {}),
             **({"memory_parallelism": round(result.memory_parallelism, 2)} if result.memory_parallelism else {}),
+            **({"first_touch": {"bandwidth": f"{result.first_touch!r} B/s", "above": f"{FRESH_ABOVE_BYTES} B",
+                                "source": "bandwidth: a fresh 64 MiB output less a reused one, per byte; above: "
+                                          "glibc's largest mmap threshold (DEFAULT_MMAP_THRESHOLD_MAX, 64-bit)"}}
+               if result.first_touch else {}),
             "source": f"{prov}: the peaks and bandwidths are achieved figures (efficiency 1); per_call is what one "
                       f"library call costs on one item's worth of data ({calls}), added to every op of its kind "
                       f"(default: the ufunc call); per_item the library's time per gathered row, reduction run, "
@@ -534,6 +593,10 @@ def summary_rows(result: ProbeResult) -> list[dict]:
     rows += [{"figure": f"call: {k}", "value": _fmt(v * 1e6, "us")} for k, v in result.overheads.items()]
     rows += [{"figure": f"library time per {ITEM_NAMES.get(k, k + ' item')}", "value": _fmt(v * 1e9, "ns")}
              for k, v in result.items.items()]
+    rows += [{"figure": f"GEMM with smallest dimension {int(d)}", "value": f"{f:.0%} of peak"}
+             for d, f in result.depth[:-1]]
+    if result.first_touch:
+        rows.append({"figure": "first touch of fresh memory", "value": _gbs(result.first_touch)})
     if result.memory_parallelism:
         rows.append({"figure": "misses in flight (memory parallelism)", "value": f"{result.memory_parallelism:.1f}"})
     rows.append({"figure": "median spread of repeats", "value": f"{result.median_spread:.1%}"})

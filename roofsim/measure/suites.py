@@ -129,11 +129,13 @@ def _softmax(name, category, rows, cols) -> Kernel:
             e = np.exp(x - m)
             return e / e.sum(axis=1, keepdims=True)
         return softmax
-    ops = (K.reduction(f"{name}.max", n, outputs=rows, dtype="fp64"),
-           K.elementwise(f"{name}.sub", n, dtype="fp64", inputs=1, outputs=1),
-           K.elementwise(f"{name}.exp", n, dtype="fp64", inputs=1, outputs=1, transcendentals_per_element=1),
-           K.reduction(f"{name}.sum", n, outputs=rows, dtype="fp64"),
-           K.elementwise(f"{name}.div", n, dtype="fp64", inputs=1, outputs=1))
+    # every pass allocates its output (no out=): 8 B x n temporaries that may come fresh from the OS
+    ops = (K.reduction(f"{name}.max", n, outputs=rows, dtype="fp64", allocates=True),
+           K.elementwise(f"{name}.sub", n, dtype="fp64", inputs=1, outputs=1, allocates=True),
+           K.elementwise(f"{name}.exp", n, dtype="fp64", inputs=1, outputs=1, transcendentals_per_element=1,
+                         allocates=True),
+           K.reduction(f"{name}.sum", n, outputs=rows, dtype="fp64", allocates=True),
+           K.elementwise(f"{name}.div", n, dtype="fp64", inputs=1, outputs=1, allocates=True))
     return Kernel(name, category, ops, make, 4 * 8 * n)
 
 
@@ -159,9 +161,10 @@ def _embedding_bag(name, category, table_rows, distribution, zipf_alpha=1.05, se
             return table[idx].reshape(BAGS, POOLING, EMB_DIM).sum(axis=1)
         return bag
     ops = (K.gather(f"{name}.gather", lookups, row_bytes, table_rows, dtype="fp32", pooling=1,
-                    distribution=distribution, zipf_alpha=zipf_alpha),
+                    distribution=distribution, zipf_alpha=zipf_alpha, allocates=True),
            # (BAGS, POOLING, EMB_DIM).sum(axis=1): runs of EMB_DIM along the innermost axis
-           K.reduction(f"{name}.sum", lookups * EMB_DIM, outputs=BAGS * EMB_DIM, dtype="fp32", run=EMB_DIM))
+           K.reduction(f"{name}.sum", lookups * EMB_DIM, outputs=BAGS * EMB_DIM, dtype="fp32", run=EMB_DIM,
+                       allocates=True))
     return Kernel(name, category, ops, make, table_rows * row_bytes + 2 * lookups * row_bytes,
                   notes=f"{distribution} indices, {INDEX_POOL} index sets cycled between calls")
 
@@ -179,7 +182,7 @@ def _spmm(name, category, nodes, degree_alpha=2.1) -> Kernel:
         a.sum_duplicates()
         x = rng.random((nodes, SPMM_FEATURES), dtype=np.float32)
         return lambda: a @ x
-    op = K.spmm(name, nodes, nodes, nnz, SPMM_FEATURES, dtype="fp32", degree_alpha=degree_alpha)
+    op = K.spmm(name, nodes, nodes, nnz, SPMM_FEATURES, dtype="fp32", degree_alpha=degree_alpha, allocates=True)
     return Kernel(name, category, (op,), make, nnz * 8 + 2 * nodes * SPMM_FEATURES * 4, library="scipy.sparse")
 
 

@@ -78,7 +78,7 @@ def _transcendentals(dtype: str, count: float) -> tuple:
 
 def elementwise(name: str, elements: float, dtype: str = "fp16", inputs: int = 1, outputs: int = 1,
                 flops_per_element: float = 1.0, count: int = 1, phase: str = "forward", notes: str = "",
-                inplace: bool = False, transcendentals_per_element: float = 0) -> Op:
+                inplace: bool = False, transcendentals_per_element: float = 0, allocates: bool = False) -> Op:
     """``outputs`` = f(``inputs``) element by element: ``flops_per_element`` vector FLOPs and
     ``transcendentals_per_element`` evaluations of exp, log, tanh, ... (np.exp: 1 FLOP and 1).
     ``inplace``: the outputs overwrite inputs (PyTorch's ``out += identity``, an in-place ReLU):
@@ -94,13 +94,13 @@ def elementwise(name: str, elements: float, dtype: str = "fp16", inputs: int = 1
         access=StreamAccess(),
         reads=tuple(Tensor(f"{name}.in{i}", elements * b) for i in range(inputs)),
         writes=tuple(Tensor(f"{name}.out{i}", elements * b, out_role) for i in range(outputs)),
-        count=count, phase=phase, notes=notes,
+        count=count, phase=phase, notes=notes, allocates=allocates,
         shape=(("elements", elements), ("inputs", inputs), ("outputs", outputs), ("dtype", dtype)),
     )
 
 
 def reduction(name: str, elements: float, outputs: float = 1, dtype: str = "fp32", count: int = 1,
-              phase: str = "forward", notes: str = "", run: Optional[float] = None) -> Op:
+              phase: str = "forward", notes: str = "", run: Optional[float] = None, allocates: bool = False) -> Op:
     """Sum ``elements`` values into ``outputs`` results: elements - outputs additions (~elements).
 
     ``run``: the contiguous elements the library's inner loop takes per call, the extent of the
@@ -116,7 +116,7 @@ def reduction(name: str, elements: float, outputs: float = 1, dtype: str = "fp32
         name=name, kind="reduction", flops=(FlopCount(dtype, float(elements), "vector"),),
         access=StreamAccess(runs=runs),
         reads=(Tensor(f"{name}.in", elements * b),), writes=(Tensor(f"{name}.out", outputs * b),),
-        count=count, phase=phase, notes=notes,
+        count=count, phase=phase, notes=notes, allocates=allocates,
         shape=(("elements", elements), ("outputs", outputs), *((("run", run),) if run is not None else ()),
                ("dtype", dtype)),
     )
@@ -150,7 +150,7 @@ def layernorm(name: str, rows: float, cols: float, dtype: str = "fp16", rms: boo
 
 def gather(name: str, lookups: int, row_bytes: int, table_rows: int, dtype: str = "fp32", pooling: int = 1,
            distribution: str = "uniform", zipf_alpha: float = 1.05, count: int = 1, phase: str = "forward",
-           seed: int = 0, notes: str = "", table_role: str = "weight") -> Op:
+           seed: int = 0, notes: str = "", table_role: str = "weight", allocates: bool = False) -> Op:
     """Embedding-bag: ``lookups`` row reads (pooling rows summed per bag), one int32 id each.
 
     ``table_role`` says what the table is: ``weight`` (a trained embedding table: the footprint
@@ -170,14 +170,14 @@ def gather(name: str, lookups: int, row_bytes: int, table_rows: int, dtype: str 
                             distribution=distribution, zipf_alpha=zipf_alpha, pooling=int(pooling), seed=seed),
         reads=(Tensor(f"{name}.rows", lookups * row_bytes, table_role), Tensor(f"{name}.ids", lookups * INDEX_BYTES, "index")),
         writes=(Tensor(f"{name}.out", bags * row_bytes),),
-        count=count, phase=phase, notes=notes,
+        count=count, phase=phase, notes=notes, allocates=allocates,
         shape=(("lookups", lookups), ("row_bytes", row_bytes), ("table_rows", table_rows), ("pooling", pooling),
                ("distribution", distribution)),
     )
 
 
 def spmm(name: str, rows: int, cols: int, nnz: int, feature_dim: int, dtype: str = "fp32", degree_alpha: float = 2.1,
-         count: int = 1, phase: str = "forward", seed: int = 0, notes: str = "") -> Op:
+         count: int = 1, phase: str = "forward", seed: int = 0, notes: str = "", allocates: bool = False) -> Op:
     """Y[rows,f] = A[rows,cols] (CSR, nnz) @ X[cols,f]: 2*nnz*f FLOPs; each nonzero gathers a row of X."""
     _whole(name, dict(rows=rows, cols=cols, nnz=nnz, feature_dim=feature_dim))
     b = _b(dtype)
@@ -188,7 +188,7 @@ def spmm(name: str, rows: int, cols: int, nnz: int, feature_dim: int, dtype: str
         reads=(Tensor(f"{name}.csr", nnz * (INDEX_BYTES + b) + (rows + 1) * INDEX_BYTES, "index"),
                Tensor(f"{name}.X", nnz * feature_dim * b)),
         writes=(Tensor(f"{name}.Y", rows * feature_dim * b),),
-        count=count, phase=phase, notes=notes,
+        count=count, phase=phase, notes=notes, allocates=allocates,
         shape=(("rows", rows), ("cols", cols), ("nnz", nnz), ("feature_dim", feature_dim), ("dtype", dtype)),
     )
 

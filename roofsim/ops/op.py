@@ -48,6 +48,10 @@ class Op:
     phase: str = "forward"
     notes: str = ""
     shape: tuple[tuple[str, Any], ...] = ()   # the parameters the op was built from, for display
+    # The call allocates its outputs (numpy without out=, an eager framework without a caching
+    # allocator) instead of writing into buffers it is given: memory the OS may have to map and
+    # zero on first touch (efficiency.first_touch prices it).
+    allocates: bool = False
 
     def __post_init__(self):
         p = []
