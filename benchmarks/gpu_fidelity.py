@@ -6,7 +6,8 @@ For every device with measurements in roofsim/data/measurements/, prints the mea
 |predicted / measured - 1| of: the pure roofline (--ideal), the model with roofsim's documented
 defaults (no efficiency section), the catalogue entry (fitted efficiencies), 5-fold
 cross-validation (each fold fitted without its kernels, from the defaults) and, where a device
-has several sources, leave-one-source-out; then the catalogue's error per op family. Accuracy
+has several sources, leave-one-source-out; then, per op family, the catalogue's error and the
+held-out errors of those same cross-validations (each kernel scored by a fit without it). Accuracy
 figures, not speed: recorded in benchmarks/RESULTS.md ("GPU fidelity") and the README.
 """
 from __future__ import annotations
@@ -55,11 +56,16 @@ def main() -> None:
         loso = cross_validate(defaults, mine, groups) if len(groups) > 1 else None
         print(f"{hw.id:16s} {len(mine):7d}  {_fmt(_err(hw, mine, ideal=True))}  {_fmt(_err(defaults, mine))}  "
               f"{_fmt(cat)}  {_fmt(cv)}  {_fmt(loso)}")
-        for m, e in zip(mine, cat):
-            families.setdefault((hw.id, m.category), []).append(e)
-    print("\nCatalogue error per device and op family (mean, median, kernels):")
-    for (dev, fam), e in sorted(families.items()):
-        print(f"  {dev:16s} {fam:20s} {_fmt(np.array(e))}  {len(e):4d}")
+        for i, m in enumerate(mine):
+            row = families.setdefault((hw.id, m.category), ([], [], []))
+            row[0].append(cat[i])
+            row[1].append(cv[i])
+            if loso is not None:
+                row[2].append(loso[i])
+    print("\nPer device and op family (mean, median):")
+    print(f"  {'device':16s} {'family':20s} {'kernels':>7s}  {'catalogue':>13s}  {'5-fold CV':>13s}  {'LOSO':>13s}")
+    for (dev, fam), (c, v, lo) in sorted(families.items()):
+        print(f"  {dev:16s} {fam:20s} {len(c):7d}  {_fmt(np.array(c))}  {_fmt(np.array(v))}  {_fmt(np.array(lo) if lo else None)}")
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ KERNEL = S.Section({
     "tile_m": S.Int(minimum=1),
     "tile_n": S.Int(minimum=1),
     "tiles_per_core": S.Int(minimum=1),
+    "tile_halvings": S.Int(minimum=0),
     "tile_overhead_depth": S.Number(),
     "split_k_depth": S.Number(),
     "memory_latency": S.Quantity("time", positive=False),
@@ -146,6 +147,7 @@ def _kernel_doc(k: KernelParams) -> Optional[dict]:
     base = KernelParams()
     out = {}
     for name, key in (("tile_m", "tile_m"), ("tile_n", "tile_n"), ("tiles_per_core", "tiles_per_core"),
+                      ("tile_halvings", "tile_halvings"),
                       ("tile_overhead_depth", "tile_overhead_depth"), ("split_k_depth", "split_k_depth"),
                       ("memory_latency_s", "memory_latency"), ("eager_overhead_s", "eager_overhead"),
                       ("residency", "residency")):

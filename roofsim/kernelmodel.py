@@ -21,7 +21,11 @@ run grids of tiles over ``cores`` (KERNEL_MODEL_KINDS) and off under ``ideal``:
 - Residency. Bytes the previous op wrote, as far as they fit in the last cache, are read back
   from that cache instead of main memory.
 - Fixed costs. The launch floor (``efficiency.latency``), or with ``overhead="eager"`` the
-  per-op cost of an eager framework (``eager_overhead``), whichever is larger.
+  per-op cost of an eager framework (``eager_overhead``), whichever is larger: in a stream of
+  eager ops the host dispatches the next op while the device runs this one.
+- Host-timed measurements. A benchmark that reads a host clock around each call and
+  synchronises after it serialises the two: every call pays the dispatch on top of its kernels
+  (host_overhead), which is how published PyTorch module timings are taken.
 """
 from __future__ import annotations
 
@@ -60,17 +64,76 @@ def memory_latency(hw: HardwareSpec) -> float:
     return DEFAULT_MEMORY_LATENCY_S if main is None else main
 
 
-def gemm_work(hw: HardwareSpec, m, n, k, batch, elem_bytes):
-    """Tile-FLOPs a GEMM really occupies the device for, divided by its useful FLOPs (>= ~1).
+def host_overhead(hw: HardwareSpec, ops) -> float:
+    """Seconds a host clock with a synchronise after every call adds to the kernels of ``ops``:
+    the eager framework's dispatch (``eager_overhead``) per op execution, in series with them."""
+    return hw.efficiency.kernel.eager_overhead_s * sum(op.count for op in ops)
 
-    Vectorised over ops. Arithmetic of one case (H100, 132 SMs, 1 tile per SM, 128 x 128
-    tiles, overhead depth 0): m = 1408, n = 1536 -> 11 x 12 = 132 tiles = 1 wave, factor 1;
-    m = 1408 + 1 -> 12 x 12 = 144 tiles = 2 waves of 132 tile-slots -> 264 / (1409*1536/128^2)
-    = 2.0x the useful work.
+
+def gemm_work(hw: HardwareSpec, m, n, k, batch, elem_bytes, balance=None):
+    """Occupied tile time of a GEMM over the time of its useful FLOPs at full rate (>= ~1).
+
+    Vectorised over ops. The library has the default tile and the tiles with either side halved
+    up to ``tile_halvings`` times, and runs the one that finishes first (its shape heuristics):
+    a skinny or small GEMM takes smaller tiles, so more of them fill the device. A smaller tile
+    re-uses each operand byte it loads for fewer FLOPs, so it only runs at full rate while that
+    re-use (2 tm tn / ((tm + tn) bytes), FLOP/B) reaches ``balance``: the FLOP/B the op's unit
+    needs from the memory that feeds the cores (operand_balance); below it, proportionally slower.
+    Arithmetic of one case (H100, 132 SMs, 1 tile per SM, 128 x 128 tiles, overhead depth 0, no
+    halvings): m = 1408, n = 1536 -> 11 x 12 = 132 tiles = 1 wave, factor 1; m = 1408 + 1 ->
+    12 x 12 = 144 tiles = 2 waves of 132 tile-slots -> 264 / (1409*1536/128^2) = 2.0x.
     """
     p = hw.efficiency.kernel
-    tm = _fit_tile(m, float(p.tile_m), MIN_TILE_M)
-    tn = _fit_tile(n, np.round(p.tile_n * 2.0 / np.maximum(elem_bytes, 0.25)), MIN_TILE_N)
+    b = np.maximum(elem_bytes, 0.25)
+    tm0 = _fit_tile(m, float(p.tile_m), MIN_TILE_M)
+    tn0 = _fit_tile(n, np.round(p.tile_n * 2.0 / b), MIN_TILE_N)
+    if balance is None:   # the default tile of this dtype is just fed
+        balance = _reuse(float(p.tile_m), np.round(p.tile_n * 2.0 / b), b)
+    best = None
+    for hm in range(p.tile_halvings + 1):
+        for hn in range(p.tile_halvings + 1):
+            tm, tn = np.maximum(tm0 / 2.0 ** hm, MIN_TILE_M), np.maximum(tn0 / 2.0 ** hn, MIN_TILE_N)
+            rate = np.minimum(1.0, _reuse(tm, tn, b) / balance)
+            work = _tile_work(hw, m, n, k, batch, tm, tn) / rate
+            best = work if best is None else np.minimum(best, work)
+    return best
+
+
+def _reuse(tm, tn, elem_bytes):
+    """FLOPs a tm x tn tile does per operand byte it loads (2 tm tn per k-step over (tm + tn) elements)."""
+    return 2.0 * tm * tn / ((tm + tn) * elem_bytes)
+
+
+def operand_balance(hw: HardwareSpec, peak_flop_per_s, peak16=None):
+    """FLOP per operand byte a tile needs to keep a unit of ``peak_flop_per_s`` busy on ``hw``.
+
+    The bandwidth that feeds the cores (L2 and shared memory, which few spec sheets give) is
+    taken as just enough for the default 16-bit tile at the 16-bit matrix peak (libraries size
+    their default tile to keep the tensor cores fed): feed = peak16 / reuse(tile_m, tile_n, 2 B).
+    A slower unit (fp32 on CUDA cores) needs proportionally less re-use, so small tiles cost it
+    little; a device without 16-bit matrix units takes each dtype's default tile as balanced
+    (None). Arithmetic (V100: 125 TFLOP/s fp16, 128 x 128): feed = 125e12 / 64 = 1.95 TB/s
+    (Jia et al. 2018 measured 2.16 TB/s of L2 bandwidth); fp32 at 15.7 TFLOP/s needs
+    15.7e12 / 1.95e12 = 8.0 FLOP/B, which a 32 x 32 fp32 tile (8.0) reaches.
+    """
+    p = hw.efficiency.kernel
+    if peak16 is None:   # a sweep passes the 16-bit peak of each design point
+        peak16 = peak16_of(hw)
+    if not np.all(peak16):
+        return None
+    feed = peak16 / _reuse(float(p.tile_m), float(p.tile_n), 2.0)
+    return np.asarray(peak_flop_per_s, dtype=np.float64) / feed
+
+
+def peak16_of(hw: HardwareSpec) -> float:
+    """The 16-bit (fp16 or bf16) matrix peak that sets the operand feed; 0 when there is none."""
+    return max(hw.compute.get("matrix", "fp16") or 0.0, hw.compute.get("matrix", "bf16") or 0.0)
+
+
+def _tile_work(hw: HardwareSpec, m, n, k, batch, tm, tn):
+    """Occupied / useful FLOPs of one tile shape: waves of cores x tiles_per_core tiles, each a
+    full tm x tn x (k / split + tile_overhead_depth); split-K when the grid is under one wave."""
+    p = hw.efficiency.kernel
     slots = float(hw.cores * p.tiles_per_core)
     tiles = batch * np.ceil(m / tm) * np.ceil(n / tn)
     if p.split_k_depth > 0:   # 0 turns split-K off
@@ -132,8 +195,9 @@ def kernel_terms(hws, ops, oa, overhead: str = "kernel") -> KernelTerms:
         if not applies(h):
             continue
         if dense.any():
+            balance = operand_balance(h, _unit_peaks(h, [op for op, d in zip(ops, dense) if d]))
             factor[i, dense] = gemm_work(h, oa.m[dense], oa.n[dense], oa.k[dense], oa.batch[dense],
-                                         oa.a_bytes[dense])
+                                         oa.a_bytes[dense], balance)
         lat[i, :] = memory_latency(h)
         pad = _scratchpad_bytes(h)
         if norm.any() and pad:
@@ -142,6 +206,19 @@ def kernel_terms(hws, ops, oa, overhead: str = "kernel") -> KernelTerms:
         if h.efficiency.kernel.residency and cache:
             resident[i] = np.where(written <= cache, np.minimum(written, reads), 0.0)
     return KernelTerms(factor, extra, resident, lat, floor)
+
+
+def _unit_peaks(h: HardwareSpec, ops) -> np.ndarray:
+    """[N] peak FLOP/s of the unit each op's largest FLOP entry runs on."""
+    out, seen = np.zeros(len(ops)), {}
+    for j, op in enumerate(ops):
+        f = max(op.flops, key=lambda f: f.flops, default=None)
+        if f is not None:
+            key = (f.dtype, f.unit)
+            if key not in seen:
+                seen[key] = h.compute.resolve(*key).flop_per_s
+            out[j] = seen[key]
+    return out
 
 
 def _scratchpad_bytes(h: HardwareSpec) -> float:

@@ -282,7 +282,8 @@ class KernelParams:
     ``tile_m`` x ``tile_n`` is the GEMM output tile of a 2-byte dtype (the column count scales
     with 2 / bytes per element: 64 for fp32, 256 for fp8, so a tile's operand bytes per k-step
     stay constant); ``tiles_per_core`` tiles run concurrently on one core (SM/CU);
-    ``tile_overhead_depth`` is each tile's fixed cost (prologue, epilogue) in k-steps;
+    ``tile_halvings`` how many times the library may halve either side of that tile to fill the
+    device (it picks the tile that finishes first); ``tile_overhead_depth`` is each tile's fixed cost (prologue, epilogue) in k-steps;
     ``split_k_depth`` the shortest k-slice a library splits k into when the grid cannot fill
     the device; ``memory_latency_s`` what one dependent round trip to main memory costs a
     kernel (None: the main level's ``latency``); ``eager_overhead_s`` the per-op floor of an
@@ -294,6 +295,10 @@ class KernelParams:
     tile_m: int = 128
     tile_n: int = 128
     tiles_per_core: int = 1
+    # cuBLAS/CUTLASS ship each GEMM in several threadblock tiles (e.g. volta_sgemm_128x64,
+    # _64x64, _32x128; CUTLASS's profiler lists 256x128 down to 64x64) and pick one per shape:
+    # each tile side may be halved this many times (0: the tile above only)
+    tile_halvings: int = 2
     # the order of the fits in the catalogue (H100 SXM5: 150 k-steps); a default, not a measurement
     tile_overhead_depth: float = 128.0
     # split-K slices no shorter than 1024: a heuristic, not validated against a library's choices
@@ -311,6 +316,8 @@ class KernelParams:
         for name in ("tile_m", "tile_n", "tiles_per_core"):
             v = getattr(self, name)
             _check(p, isinstance(v, int) and 1 <= v <= 4096, f"efficiency.kernel.{name}", "an integer in 1..4096", v)
+        v = self.tile_halvings
+        _check(p, isinstance(v, int) and 0 <= v <= 6, "efficiency.kernel.tile_halvings", "an integer in 0..6", v)
         for name in ("tile_overhead_depth", "split_k_depth", "eager_overhead_s"):
             v = getattr(self, name)
             _check(p, math.isfinite(v) and v >= 0, f"efficiency.kernel.{name}", "a finite number >= 0", v)

@@ -383,6 +383,24 @@ class Sweep:
             B[:, n, :] = np.stack([np.broadcast_to(np.asarray(served[j], dtype=np.float64), (P,)) for j in T], axis=1)
         return B
 
+    def _compute_factor(self, t: _Tables, peak: np.ndarray, f: dict) -> np.ndarray:
+        """[P or 1, N] the kernel model's compute factor: a GEMM's choice of tile depends on how
+        much operand re-use its unit's peak needs (kernelmodel.operand_balance), so it is
+        recomputed per point when peaks vary, else the probe's."""
+        from .kernelmodel import applies, gemm_work, operand_balance
+        base = t.kernel.compute_factor[0][None, :]
+        if not f["peaks"] or not t.dense.any() or not applies(self.probe):
+            return base
+        P = peak.shape[0]
+        col = np.argmax(t.flops, axis=1)[t.dense]          # each GEMM's FLOP column (its unit and dtype)
+        p16 = np.max([f["peaks"].get(k, np.full(P, self.probe.compute.get(*k) or 0.0))
+                      for k in (("matrix", "fp16"), ("matrix", "bf16"))], axis=0)
+        balance = operand_balance(self.probe, peak[:, col], p16[:, None])
+        oa = t.dense_oa
+        factor = np.repeat(base, P, axis=0)
+        factor[:, t.dense] = gemm_work(self.probe, oa.m, oa.n, oa.k, oa.batch, oa.a_bytes, balance)
+        return factor
+
     def _memory_time(self, t: _Tables, f: dict) -> np.ndarray:
         """[P or 1, N, T] seconds at the timed levels: bytes / (bandwidth x efficiency), with the
         kernel model's extra and resident main-memory bytes and its round trip, as roofline has them."""
@@ -436,7 +454,7 @@ class Sweep:
             else:
                 t_compute = (t.flops[None, :, :] / peak[:, None, :]).sum(axis=2) / t.size_eff[None, :]
             if t.kernel is not None:
-                t_compute = t_compute * t.kernel.compute_factor[0]
+                t_compute = t_compute * self._compute_factor(t, peak, f)
             t_memory = self._memory_time(t, f)
             t_link = np.repeat(t.t_link[None], P, axis=0)
             for n, candidates in t.links:

@@ -190,3 +190,18 @@ def test_a_second_matrix_dtype_gets_its_own_compute_fraction():
     _, values = fit(base, ms)
     assert values["compute"] == pytest.approx(0.7, rel=0.05)
     assert values["compute.fp8"] == pytest.approx(0.55, rel=0.05)
+
+
+def test_host_timed_kernels_fit_the_eager_dispatch_instead_of_the_efficiencies():
+    base = get_hardware("h100")
+    truth = derive(base, {**TRUE, "efficiency.kernel.eager_overhead": "25 us"})
+    ops = _ops()
+    exact = [Measurement(op.name, "h100-sxm5", op.kind, (op,), 1.0, "s", timing="host") for op in ops]
+    t = predict(truth, exact) * np.exp(np.random.default_rng(5).normal(0.0, 0.01, len(ops)))
+    ms = [dataclasses.replace(m, time_s=float(ti)) for m, ti in zip(exact, t)]
+    # a 64 KB copy is ~4 us of kernel and 25 us of dispatch: time = kernel model + 25 us per call
+    assert "eager_overhead" in [p.name for p in fit_parameters(base, ms)]
+    assert "eager_overhead" not in [p.name for p in fit_parameters(base, _synthetic(base, 0.0))]
+    _, values = fit(base, ms)
+    assert values["eager_overhead"] == pytest.approx(25e-6, rel=0.10)
+    assert values["memory"] == pytest.approx(0.75, rel=0.05)

@@ -22,9 +22,10 @@ def get_hardware(name):
 
 @pytest.fixture(scope="module")
 def h100():
-    # 132 SMs; 128 x 128 tiles, one per SM; no tile overhead and no split-K unless a test sets them
+    # 132 SMs; 128 x 128 tiles only (no halved tiles), one per SM; no tile overhead and no split-K
+    # unless a test sets them
     return derive(get_hardware("h100"), {"efficiency.kernel.tile_overhead_depth": 0, "efficiency.kernel.split_k_depth": 0,
-                                         "efficiency.kernel.residency": False})
+                                         "efficiency.kernel.residency": False, "efficiency.kernel.tile_halvings": 0})
 
 
 def _compute(hw, op):
@@ -61,14 +62,16 @@ def test_tile_columns_scale_with_the_element_size(h100):
 
 def test_skinny_gemms_use_narrow_tiles(h100):
     # m = 1 (a decode GEMV): the tile shrinks to one 16-row MMA, not 128 rows; n = 132 * 128 = 16896
-    # -> 132 tiles of 16 x 128: occupancy 16 / 1 = 16x the useful FLOPs, still far below the bytes' time
-    assert gemm_work(h100, 1, 16896, 4096, 1, 2.0) == pytest.approx(16.0)
+    # -> 132 tiles of 16 x 128: occupancy 16 / 1 = 16x the useful FLOPs; a 16 x 128 tile re-uses an operand
+    # byte for 2*16*128 / (144*2) = 14.22 FLOPs where the tensor cores need 64 (the 128 x 128 tile's):
+    # rate 14.22 / 64 = 2/9 -> 16 * 4.5 = 72x, still far below the bytes' time
+    assert gemm_work(h100, 1, 16896, 4096, 1, 2.0) == pytest.approx(72.0)
     df = evaluate(h100, [gemm("gemv", 1, 16896, 4096, "bf16")])
     assert df.bound.item() == "memory:hbm"
 
 
 def test_split_k_fills_the_device_when_the_grid_is_small():
-    hw = derive(get_hardware("h100"), {"efficiency.kernel.tile_overhead_depth": 0,
+    hw = derive(get_hardware("h100"), {"efficiency.kernel.tile_overhead_depth": 0, "efficiency.kernel.tile_halvings": 0,
                                        "efficiency.kernel.split_k_depth": 1024})
     # one 128 x 128 tile with k = 8192: split into min(132 / 1, 8192 / 1024) = 8 slices of 1024, one wave;
     # occupancy 132 slots x 2*128*128*1024 against 2*128*128*8192 useful = 132 / 8 = 16.5x
@@ -76,6 +79,38 @@ def test_split_k_fills_the_device_when_the_grid_is_small():
     # without split-K the one tile runs the whole k on one SM: 132 slots x k / k = 132x
     nosplit = derive(hw, {"efficiency.kernel.split_k_depth": 0})
     assert gemm_work(nosplit, 128, 128, 8192, 1, 2.0) == pytest.approx(132.0)
+
+
+def test_a_half_wave_takes_halved_tiles_at_their_lower_operand_reuse(h100):
+    hw = derive(h100, {"efficiency.kernel.tile_halvings": 2})
+    # 1408 x 768 bf16 on 132 SMs; useful work 1408 x 768 = 1,081,344 tile-cells per k-step. The default
+    # 16-bit tile is balanced: it needs reuse(128, 128, 2 B) = 2*128*128 / (256*2) = 64 FLOP/B.
+    #  128 x 128: 11 x 6 = 66 tiles, one wave of 132 slots: 132*16384 / 1,081,344 = 2.0
+    #   64 x 128: 22 x 6 = 132 tiles, one wave: 132*8192 / 1,081,344 = 1.0, at reuse
+    #             2*64*128 / (192*2) = 42.67 of the 64 needed -> rate 2/3 -> 1.5 (128 x 64 the same)
+    #   64 x 64:  264 tiles, two waves: 264*4096 / 1,081,344 = 1.0 at rate 32/64 -> 2.0
+    #   32 x 128: 264 tiles, two waves: 1.0 at rate 25.6/64 -> 2.5; smaller ones are slower still
+    assert gemm_work(hw, 1408, 768, 1024, 1, 2.0) == pytest.approx(1.5)
+    assert gemm_work(h100, 1408, 768, 1024, 1, 2.0) == pytest.approx(2.0)    # the 128 x 128 tile only
+
+
+def test_fp32_on_cuda_cores_needs_less_operand_reuse_so_small_tiles_fill_the_device():
+    from roofsim.kernelmodel import operand_balance
+    v100 = derive(get_hardware("v100-sxm2-32gb"), {"efficiency.kernel.tile_overhead_depth": 0,
+                                                   "efficiency.kernel.split_k_depth": 0})
+    # V100: 125 TFLOP/s fp16 tensor cores fed for a 128 x 128 tile (64 FLOP/B): feed = 125e12 / 64 B/s;
+    # fp32 on the CUDA cores (15.7 TFLOP/s) needs 15.7e12 / (125e12 / 64) = 8.0384 FLOP/B
+    assert operand_balance(v100, 15.7e12) == pytest.approx(8.0384)
+    # DeepBench's 1760 x 64 x 1760 fp32 GEMM (80 SMs); useful 1760 x 64 = 112,640 cells per k-step:
+    #  the default fp32 tile 128 x 64: 14 tiles, one wave of 80 slots: 80*8192 / 112,640 = 5.818
+    #  64 x 32: 28 x 2 = 56 tiles, one wave: 80*2048 / 112,640 = 1.4545 at reuse 2*64*32/(96*4) = 10.67
+    #           >= 8.04, full rate (32 x 64 the same); 32 x 32: 110 tiles, two waves, 1.4545 / 0.9952;
+    #  x 16 columns: reuse 7.1 or less, slower. The library's choice: 1.4545, 4x faster than one tile shape
+    op = gemm("g", 1760, 64, 1760, "fp32")
+    frac = v100.efficiency.compute_fraction("fp32")
+    assert _compute(v100, op) == pytest.approx(2 * 1760 * 64 * 1760 / (15.7e12 * frac) * 163840 / 112640, rel=1e-9)
+    one_tile = derive(v100, {"efficiency.kernel.tile_halvings": 0})
+    assert _compute(one_tile, op) / _compute(v100, op) == pytest.approx(655360 / 163840, rel=1e-9)
 
 
 def test_tile_overhead_charges_each_tile_a_fixed_depth(h100):

@@ -151,3 +151,15 @@ def test_warm_column():
     ms = parse_rows(header, [row("true"), row("no"), row("")])
     assert [m.warm for m in ms] == [True, False, False]
     assert problems(header, [row("maybe")]) == ["f.csv: row 2.warm: expected true or false (or empty), found 'maybe'"]
+
+
+def test_timing_column():
+    header = ["device", "kind", "dtype", "time_s", "source", "elements", "timing"]
+    row = lambda t: ["d", "elementwise", "fp32", "1e-3", "s", "1000", t]
+    ms = parse_rows(header, [row("host"), row("kernel"), row("")])
+    assert [m.timing for m in ms] == ["host", "kernel", "kernel"]
+    assert problems(header, [row("wall"), row("HOST")]) == [
+        "f.csv: row 2.timing: expected kernel or host (or empty: kernel), found 'wall'",
+        "f.csv: row 3.timing: expected kernel or host (or empty: kernel), found 'HOST'"]
+    again = parse_rows(list(COLUMNS), [[str(r[c]) for c in COLUMNS] for r in to_rows(ms)])
+    assert [m.timing for m in again] == ["host", "kernel", "kernel"]

@@ -130,3 +130,14 @@ def test_plot_path_checked_before_work(tmp_path):
     r = CliRunner().invoke(main, ["validate", "--hw", HW, "--suite", "cpu", "--plot", str(tmp_path / "v.txt")])
     assert r.exit_code == 2
     assert r.output == f"error: --plot {tmp_path / 'v.txt'}: expected a file name ending in .png, .svg or .pdf, found .txt\n"
+
+
+def test_a_host_timed_kernel_also_pays_the_eager_dispatch_in_series():
+    from roofsim.hw import derive
+    hw = derive(get_hardware(HW), {"efficiency.kernel.eager_overhead": "30 us"})
+    op = to_op({"kind": "elementwise", "dtype": "fp32", "elements": 1e6})
+    kernel = Measurement("copy", hw.id, "copy", (op,), 1e-3, "s")
+    host = Measurement("copy", hw.id, "copy", (op,), 1e-3, "s", timing="host")
+    df = validate(hw, [kernel, host])
+    # the copy alone: 8 MB / 10 GB/s = 0.8 ms; host-timed with a synchronise after each call: + 30 us
+    assert list(df["predicted_s"]) == pytest.approx([8e-4, 8e-4 + 30e-6])

@@ -20,6 +20,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from ..errors import Problem, SpecError
+from ..kernelmodel import host_overhead
 from ..specs import HardwareSpec
 from .records import Measurement
 from .validate import select
@@ -87,7 +88,8 @@ def _matrix_dtypes(hw: HardwareSpec, measurements: Sequence[Measurement]) -> lis
 def fit_parameters(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -> list[FitParameter]:
     """The fitted parameters of ``hw``: the five of the module docstring, plus one compute
     fraction for every further matrix dtype with at least MIN_KERNELS kernels (TF32 GEMMs reach
-    a smaller share of their peak than bf16 ones); the commonest dtype sets ``default``."""
+    a smaller share of their peak than bf16 ones; the commonest dtype sets ``default``), plus
+    the eager framework's per-op dispatch when at least MIN_KERNELS kernels were host-timed."""
     main = hw.main_memory.name
     dtypes = _matrix_dtypes(hw, measurements)
     counts = {d: sum(1 for m in measurements for op in m.ops for f in op.flops
@@ -106,7 +108,13 @@ def fit_parameters(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -
         FitParameter("tile_overhead_depth", "efficiency.kernel.tile_overhead_depth", 1.0, 2048.0,
                      lambda h: h.efficiency.kernel.tile_overhead_depth,
                      lambda h, v: _kernel(h, tile_overhead_depth=v)),
+        *([_EAGER] if sum(m.timing == "host" for m in measurements) >= MIN_KERNELS else []),
     ]
+
+
+_EAGER = FitParameter("eager_overhead", "efficiency.kernel.eager_overhead", 1e-6, 100e-6,
+                      lambda h: h.efficiency.kernel.eager_overhead_s,
+                      lambda h, v: _kernel(h, eager_overhead_s=v), unit="time")
 
 
 def _to_z(v, lo, hi):
@@ -136,6 +144,8 @@ def predict(hw: HardwareSpec, measurements: Sequence[Measurement]) -> np.ndarray
         if len(m.ops) > 1:
             ev = evaluate_arrays(hw, Workload(m.name, m.ops))
             out[i] = float((ev.time[0] * np.array([op.count for op in m.ops])).sum())
+        if m.timing == "host":
+            out[i] += host_overhead(hw, m.ops)
     return out
 
 

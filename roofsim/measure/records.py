@@ -14,7 +14,10 @@ One CSV row is one measured kernel that is one standard op (roofsim/ops/kinds.py
 - optional: ``name``, ``category`` (groups the error summary; default: the kind), ``repeats``,
   ``spread`` (relative spread of the repeats, e.g. (q75 - q25) / median), ``warm`` (true when
   the kernel was timed back to back without flushing caches, so data that fits stays cached;
-  default false: cold, as benchmarks that flush the cache between repeats), ``date``,
+  default false: cold, as benchmarks that flush the cache between repeats), ``timing``
+  (``kernel``, the default: the kernel's own time, from CUDA events, a profiler or back-to-back
+  calls; ``host``: a host clock around each call with a synchronise after it, so every call also
+  pays the framework's dispatch and the synchronise, kernelmodel.host_overhead), ``date``,
   ``method``, ``library``, ``notes``.
 
 A file may hold several kinds; a cell of a shape column that does not belong to the row's kind
@@ -38,7 +41,8 @@ from ..ops.op import Op
 from ..specs import DTYPE_BYTES
 
 REQUIRED = ("device", "kind", "dtype", "time_s", "source")
-OPTIONAL = ("name", "category", "repeats", "spread", "warm", "date", "method", "library", "notes")
+OPTIONAL = ("name", "category", "repeats", "spread", "warm", "timing", "date", "method", "library", "notes")
+TIMINGS = ("kernel", "host")
 MAX_FILE_BYTES = 64 * 1024 * 1024   # a measurement file is small; refuse to read a huge one
 MAX_PROBLEMS = 50                   # report this many problems, then how many more there were
 
@@ -121,6 +125,7 @@ class Measurement:
     repeats: Optional[int] = None
     spread: Optional[float] = None
     warm: bool = False        # timed back to back without flushing: the steady state of a loop
+    timing: str = "kernel"    # TIMINGS: "host" = host clock and a synchronise around every call
     method: str = ""
     library: str = ""
     date: str = ""
@@ -132,6 +137,8 @@ class Measurement:
             raise SpecError(Problem(None, f"measurement {self.name}.time_s", "a time > 0 s", repr(self.time_s)))
         if not self.ops:
             raise SpecError(Problem(None, f"measurement {self.name}.ops", "at least one op", "none"))
+        if self.timing not in TIMINGS:
+            raise SpecError(Problem(None, f"measurement {self.name}.timing", " or ".join(TIMINGS), repr(self.timing)))
 
     @property
     def kind(self) -> str:
@@ -224,10 +231,13 @@ def _row_measurement(row: Mapping[str, Any], index: int, problems: list[Problem]
     warm = _BOOLEANS.get(t("warm").lower())
     if warm is None:
         problems.append(Problem(file, f"{at}warm", "true or false (or empty)", repr(t("warm"))))
+    timing = t("timing") or "kernel"
+    if timing not in TIMINGS:
+        problems.append(Problem(file, f"{at}timing", " or ".join(TIMINGS) + " (or empty: kernel)", repr(t("timing"))))
     if len(problems) > before or op is None:
         return None
     return Measurement(name=name, device=t("device"), category=t("category") or op.kind, ops=(op,), time_s=time_s,
-                       source=t("source"), repeats=int(repeats) if repeats else None, spread=spread, warm=warm,
+                       source=t("source"), repeats=int(repeats) if repeats else None, spread=spread, warm=warm, timing=timing,
                        method=t("method"), library=t("library"), date=t("date"), notes=t("notes"))
 
 
@@ -307,7 +317,8 @@ def to_rows(measurements: Sequence[Measurement]) -> list[dict]:
             row["flops_per_element"] = repr(op.total_flops / shape["elements"])
         row.update(device=m.device, kind=op.kind, dtype=op.dtype or shape.get("dtype", ""), time_s=repr(m.time_s),
                    source=m.source, name=m.name, category=m.category, repeats=m.repeats or "",
-                   spread="" if m.spread is None else repr(m.spread), warm="true" if m.warm else "", date=m.date, method=m.method,
+                   spread="" if m.spread is None else repr(m.spread), warm="true" if m.warm else "",
+                   timing="" if m.timing == "kernel" else m.timing, date=m.date, method=m.method,
                    library=m.library, notes=m.notes)
         out.append(row)
     return out

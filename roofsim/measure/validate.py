@@ -17,6 +17,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..errors import Problem, SpecError
+from ..kernelmodel import host_overhead
 from ..ops.op import Workload
 from ..specs import HardwareSpec
 from .records import Measurement
@@ -79,7 +80,7 @@ def validate(hw: HardwareSpec, measurements: Sequence[Measurement], predictor=No
     rows = []
     for m in chosen:
         df = evaluate(hw, Workload(m.name, m.ops), predictor=predictor, warm=m.warm)
-        predicted = float(df["time_s"].sum())
+        predicted = float(df["time_s"].sum()) + (host_overhead(hw, m.ops) if m.timing == "host" else 0.0)
         top = df.loc[df["time_s"].idxmax()]
         by_bound = df.groupby("bound")["time_s"].sum()
         ratio = predicted / m.time_s
