@@ -89,14 +89,13 @@ def gemm_work(hw: HardwareSpec, m, n, k, batch, elem_bytes, balance=None):
     tn0 = _fit_tile(n, np.round(p.tile_n * 2.0 / b), MIN_TILE_N)
     if balance is None:   # the default tile of this dtype is just fed
         balance = _reuse(float(p.tile_m), np.round(p.tile_n * 2.0 / b), b)
-    best = None
-    for hm in range(p.tile_halvings + 1):
-        for hn in range(p.tile_halvings + 1):
-            tm, tn = np.maximum(tm0 / 2.0 ** hm, MIN_TILE_M), np.maximum(tn0 / 2.0 ** hn, MIN_TILE_N)
-            rate = np.minimum(1.0, _reuse(tm, tn, b) / balance)
-            work = _tile_work(hw, m, n, k, batch, tm, tn) / rate
-            best = work if best is None else np.minimum(best, work)
-    return best
+    # every candidate tile at once, on a leading axis (balance may be [N] or, in sweeps, [P, N])
+    halvings = np.arange(p.tile_halvings + 1, dtype=np.float64)
+    hm, hn = (h.ravel().reshape((-1,) + (1,) * max(np.ndim(balance), np.ndim(m), 1))
+              for h in np.meshgrid(halvings, halvings, indexing="ij"))
+    tm, tn = np.maximum(tm0 / 2.0 ** hm, MIN_TILE_M), np.maximum(tn0 / 2.0 ** hn, MIN_TILE_N)
+    rate = np.minimum(1.0, _reuse(tm, tn, b) / balance)
+    return (_tile_work(hw, m, n, k, batch, tm, tn) / rate).min(axis=0)
 
 
 def _reuse(tm, tn, elem_bytes):

@@ -220,3 +220,15 @@ def test_kernel_parameters_round_trip_through_a_document():
     doc = to_doc(hw)
     assert doc["efficiency"]["kernel"] == {"tile_n": 256, "memory_latency": "1.5e-06 s", "residency": False}
     assert build_hardware(doc) == hw
+
+
+@pytest.mark.parametrize("value,expected", [
+    (-1, "an integer >= 0, found -1"), ("two", "an integer >= 0, found 'two'"), (2.5, "an integer >= 0, found 2.5"),
+    (True, "an integer >= 0, found True"), (None, "an integer >= 0, found None"),
+    (7, "an integer in 0..6, found 7"), (10 ** 30, f"an integer in 0..6, found {10 ** 30}"),
+])
+def test_a_bad_tile_halvings_is_one_line_naming_the_key(value, expected):
+    from roofsim.errors import SpecError
+    with pytest.raises(SpecError) as e:
+        derive(get_hardware("h100"), {"efficiency.kernel.tile_halvings": value})
+    assert [str(p) for p in e.value.problems] == [f"efficiency.kernel.tile_halvings: expected {expected}"]
