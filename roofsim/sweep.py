@@ -314,7 +314,7 @@ class Sweep:
                                    for r in res] or [1.0]),
             size_eff=None if self.ideal else _size_efficiency(self.probe, ev.flops.sum(axis=1)),
             bytes=raw.bytes[0], dense=dense, dense_oa=op_arrays([op for op, d in zip(ev.ops, dense) if d]),
-            irregular=[(n, op.access, (lambda a, op=op: _other_bytes(op, a))) for n, op in enumerate(ev.ops)
+            irregular=[(n, op.access, functools.partial(_other_bytes, op)) for n, op in enumerate(ev.ops)
                        if op.access.kind == "irregular" and self.predictor is not None],
             t_link=ev.t_link[0], links=links, footprint=footprint(wl).total, kernel=kt, ops=tuple(ev.ops))
 
@@ -690,14 +690,23 @@ def chunks(total: int, size: int = CHUNK_POINTS) -> list[tuple[int, int]]:
 
 
 def run_sweep(sweep: Sweep, X: np.ndarray, cost: CostModel,
-              progress: Optional[Callable[[int, int], None]] = None) -> SweepResult:
-    """Evaluate every point of X [P, A] chunk by chunk (``progress(done, total)`` after each)."""
+              progress: Optional[Callable[[int, int], None]] = None, *, scheduler: Optional[str] = None,
+              workers: Optional[int] = None, connect_timeout: Optional[float] = None) -> SweepResult:
+    """Evaluate every point of X [P, A] chunk by chunk (``progress(done, total)`` after each),
+    here, or on Dask (roofsim.dask_sweep): on the scheduler at ``scheduler`` or on a local
+    cluster of ``workers`` processes. The chunks are the same either way, and so is the result."""
     import pandas as pd
-    parts = []
-    for lo, hi in chunks(X.shape[0]):
-        parts.append(evaluate_chunk(sweep, cost, X[lo:hi]))
-        if progress:
-            progress(hi, X.shape[0])
+    bounds = chunks(X.shape[0])
+    if scheduler is not None or workers is not None:
+        from .dask_sweep import DEFAULT_CONNECT_TIMEOUT_S, evaluate_chunks
+        parts = evaluate_chunks(sweep, cost, X, bounds, scheduler=scheduler, workers=workers, progress=progress,
+                                connect_timeout=DEFAULT_CONNECT_TIMEOUT_S if connect_timeout is None else connect_timeout)
+    else:
+        parts = []
+        for lo, hi in bounds:
+            parts.append(evaluate_chunk(sweep, cost, X[lo:hi]))
+            if progress:
+                progress(hi, X.shape[0])
     return assemble_result(sweep, X, cost, parts, pd)
 
 
@@ -761,11 +770,14 @@ def load_workloads(workloads, wl_path=(), wl_overrides=None) -> tuple[list, list
 def design_sweep(hardware, workloads: str, vary: Sequence[str], *, method: str = "grid",
                  samples: Optional[int] = None, seed: int = 0, cost: Optional[str] = None, ideal: bool = False,
                  cache_model: str = "mrc", hw_overrides=None, wl_overrides=None, hw_path=(), wl_path=(),
-                 progress: Optional[Callable[[int, int], None]] = None) -> SweepResult:
+                 progress: Optional[Callable[[int, int], None]] = None, scheduler: Optional[str] = None,
+                 workers: Optional[int] = None, connect_timeout: Optional[float] = None) -> SweepResult:
     """``roofsim sweep``: ``hardware`` a name, path or spec; ``workloads`` as load_workloads
-    takes them; ``vary`` the --vary texts (parse_vary). Everything is checked before any point
-    is evaluated."""
+    takes them; ``vary`` the --vary texts (parse_vary); ``scheduler`` or ``workers``: evaluate
+    on Dask (run_sweep). Everything is checked before any point is evaluated."""
     from .api import predictor
+    if scheduler is not None or workers is not None or connect_timeout is not None:
+        _check_dask_options(scheduler, workers, connect_timeout)
     from .hw import derive, get_hardware, list_hardware
     if isinstance(hardware, HardwareSpec):
         hw = derive(hardware, hw_overrides, id=hardware.id, name=hardware.name, kind=hardware.kind,
@@ -780,7 +792,24 @@ def design_sweep(hardware, workloads: str, vary: Sequence[str], *, method: str =
     sweep = Sweep(hw, wls, [p for p, _ in parsed], weights, ideal=ideal,
                   predictor=predictor(cache_model), first=X[0])
     model = CostModel(sweep, cost, () if cost else list_hardware(hw_path))
-    return run_sweep(sweep, X, model, progress)
+    return run_sweep(sweep, X, model, progress, scheduler=scheduler, workers=workers,
+                     connect_timeout=connect_timeout)
+
+
+def _check_dask_options(scheduler, workers, connect_timeout) -> None:
+    """The Dask options' values, before any work (no dask import: it may not be installed)."""
+    from .dask_sweep import check_scheduler, check_timeout, check_workers, require_dask
+    if scheduler is not None and workers is not None:
+        raise SpecError(Problem(None, "--scheduler/--workers", "one of them: an existing scheduler, or a local "
+                                "cluster of N workers", f"--scheduler {scheduler} and --workers {workers}"))
+    if connect_timeout is not None:
+        check_timeout(connect_timeout)
+    if scheduler is not None:
+        check_scheduler(scheduler)
+    if workers is not None:
+        check_workers(workers)
+    if scheduler is not None or workers is not None:
+        require_dask("--scheduler" if scheduler is not None else "--workers")
 
 
 def table_bytes(result: SweepResult, path: str) -> str | bytes:

@@ -47,6 +47,8 @@ def test_the_scanner_sees_imports():
     ("numba", lambda p: p.startswith("roofsim/kernels/")),
     ("click", lambda p: p.startswith("roofsim/cli/")),
     ("matplotlib", lambda p: p == "roofsim/plotting.py"),
+    ("dask", lambda p: p == "roofsim/dask_sweep.py"),
+    ("distributed", lambda p: p == "roofsim/dask_sweep.py"),
 ])
 def test_library_owned_by_one_place(library, allowed):
     offenders = [rel(p) for p in SOURCES if library in imported_modules(p) and not allowed(rel(p))]
@@ -68,7 +70,7 @@ def test_foundation_modules_use_stdlib_only():
 
 def test_importing_the_cli_stays_light():
     code = ("import sys, roofsim.cli; "
-            "print(','.join(m for m in ('numba', 'pandas', 'matplotlib') if m in sys.modules))")
+            "print(','.join(m for m in ('numba', 'pandas', 'matplotlib', 'dask', 'distributed') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == ""

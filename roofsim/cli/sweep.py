@@ -38,13 +38,19 @@ def _checked_plot(ctx, param, value):
 @click.option("--plot", "plot_path", callback=_checked_plot, metavar="FILE",
               help="Also draw the sweep (.png, .svg or .pdf): a heatmap over two fields, else time against cost.")
 @click.option("--top", type=int, default=10, show_default=True, help="Pareto-optimal points shown (0: all).")
+@click.option("--scheduler", metavar="tcp://HOST:PORT", default=None,
+              help="Evaluate on this Dask scheduler's workers (pip install 'roofsim[dask]'; same results as local).")
+@click.option("--workers", type=int, default=None, metavar="N",
+              help="Evaluate on a local Dask cluster of N worker processes (pip install 'roofsim[dask]').")
+@click.option("--connect-timeout", type=float, default=None, metavar="SECONDS",
+              help="Give up on an unreachable --scheduler after this long [default: 10].")
 @IDEAL
 @SET
 @CACHE_MODEL
 @HW_PATH
 @WL_PATH
-def sweep(hw_name, workloads, vary, method, samples, seed, cost_expr, output_path, plot_path, top, ideal, sets,
-          cache_model, hw_path, wl_path):
+def sweep(hw_name, workloads, vary, method, samples, seed, cost_expr, output_path, plot_path, top, scheduler, workers,
+          connect_timeout, ideal, sets, cache_model, hw_path, wl_path):
     """Evaluate design points of a hypothetical device: time, bound, fit, cost, Pareto front."""
     from ..sweep import design_sweep, table_bytes
     hw_over, wl_over = parse_sets(sets)
@@ -61,7 +67,8 @@ def sweep(hw_name, workloads, vary, method, samples, seed, cost_expr, output_pat
     try:
         result = design_sweep(hw_name, workloads, vary, method=method, samples=samples, seed=seed, cost=cost_expr,
                               ideal=ideal, cache_model=cache_model, hw_overrides=hw_over, wl_overrides=wl_over,
-                              hw_path=hw_path, wl_path=wl_path, progress=progress if show else None)
+                              hw_path=hw_path, wl_path=wl_path, progress=progress if show else None,
+                              scheduler=scheduler, workers=workers, connect_timeout=connect_timeout)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
