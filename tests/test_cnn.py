@@ -185,3 +185,17 @@ def test_conv_is_compute_bound_and_bn_memory_bound_on_an_a100():
     assert df.loc["layer2.1.conv2", "bound"] == "compute"
     # batch norm: 8 FLOPs per 6 bytes (fp16, input read twice + output): memory-bound
     assert df.loc["layer2.1.conv2.bn", "bound"].startswith("memory:")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: kinds.lrn("l", 0, 96, 55, 55), lambda: kinds.lrn("l", 1, 96, 55, 55, size=0),
+    lambda: kinds.lrn("l", 1, 96.5, 55, 55), lambda: kinds.lrn("l", 1, 96, 55, float("nan")),
+    lambda: kinds.lrn("l", 1, 96, 55, 55, dtype="fp17"),
+    lambda: kinds.dropout("d", 0), lambda: kinds.dropout("d", -4), lambda: kinds.dropout("d", float("inf")),
+    lambda: kinds.dropout("d", 2 ** 60), lambda: kinds.dropout("d", True),
+    lambda: kinds.concat("c", [4, 4]), lambda: kinds.concat("c", (4, -1)), lambda: kinds.concat("c", (4, "x")),
+    lambda: kinds.pool2d("p", 1, 8, 4, 4, 5, 5, indices=True),      # a window larger than the map
+])
+def test_new_op_kinds_refuse_bad_shapes(make):
+    with pytest.raises(SpecError):
+        make()

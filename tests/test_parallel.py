@@ -99,10 +99,10 @@ def test_megatron_gpt3_175b_on_64_a100s_against_korthikanti_table5():
     default, not fitted to any A100 GEMM measurement: the A100's only published kernel times are
     norms) and a 5% error in it moves the step ~4%; the paper's times are single runs. The gain
     is checked to within 10 points because it is a ratio of the two, and roofsim's is 8 points larger:
-    its full-recomputation step exposes every tensor-parallel all-reduce (6 per layer instead of 4;
-    roofsim overlaps no tensor-parallel communication) and, without sequence parallelism, runs the
-    layer norms and dropouts on all 2048 tokens on each of the 8 ranks; how much of that the real
-    run hid the paper does not say. What roofsim leaves out:
+    its full-recomputation step adds 3.19 s of compute (one more forward), 0.68 s of memory-bound
+    time (norms, dropouts, softmax on all tokens on every rank without sequence parallelism, and
+    recomputed), 0.89 s of exposed tensor-parallel communication (6 all-reduces per layer; roofsim
+    overlaps none of it) and 0.52 s of bubble; the paper does not break its 4.38 s down. What roofsim leaves out:
     kernel-launch gaps, pipeline-flush jitter, the optimizer's imbalance across stages; what it
     assumes: NCCL-like collectives on 300 GB/s NVLink and 25 GB/s HDR per GPU, unfused attention
     (Megatron's softmax kernels of 2022, no flash attention).
