@@ -72,10 +72,10 @@ def limiter_sentence(df, tot: dict[str, Any], hw_name: str, workload: str) -> st
             + tail)
 
 
-def run_json(df, hw, workload, memory=None, step=None, layout=None) -> dict[str, Any]:
+def run_json(df, hw, workload, memory=None, step=None, layout=None, tables=None) -> dict[str, Any]:
     """The stable JSON document of ``roofsim run`` for one device; ``memory`` (a roofsim.memory
-    Footprint) adds the ``memory`` section, ``step`` (a roofsim.parallel StepTime) the ``parallel``
-    section with the layout."""
+    Footprint) adds the ``memory`` section (with ``tables``, the device's TablePlacement), ``step``
+    (a roofsim.parallel StepTime) the ``parallel`` section with the layout."""
     tot = totals(df)
     bound, share = limiter(tot)
     ops = []
@@ -95,17 +95,18 @@ def run_json(df, hw, workload, memory=None, step=None, layout=None) -> dict[str,
         **{k: tot[k] for k in ("total_time_s", "total_flops", "attained_flop_per_s", "time_by_bound_s", "time_by_phase_s")},
         "limiter": {"bound": bound, "share": share},
         "ops": ops,
-        **({"memory": memory.as_json()} if memory is not None else {}),
+        **({"memory": memory_json(memory, tables, [op.count for op in workload.ops])} if memory is not None else {}),
         **({"parallel": {"layout": layout_json(layout), "step": step.as_json()}} if step is not None else {}),
     }
 
 
-def with_plans(doc: dict[str, Any], plans) -> dict[str, Any]:
-    """``compare``'s document with each device's memory, and under a parallel layout its step time
-    (which then replaces the sum of op times as ``total_time_s``, and the speedups follow)."""
+def with_plans(doc: dict[str, Any], plans, tables=(), counts=()) -> dict[str, Any]:
+    """``compare``'s document with each device's memory (``tables``: each device's TablePlacement),
+    and under a parallel layout its step time (which then replaces the sum of op times as
+    ``total_time_s``, and the speedups follow)."""
     rows = doc["hardware"]
-    for r, p in zip(rows, plans):
-        r["memory"] = p.footprint.as_json()
+    for k, (r, p) in enumerate(zip(rows, plans)):
+        r["memory"] = memory_json(p.footprint, tables[k] if tables else None, counts)
         if p.step is not None:
             r["total_time_s"] = p.step.total_s
             r["step"] = p.step.as_json()
@@ -122,9 +123,9 @@ def layout_json(layout) -> dict[str, Any]:
     return {**asdict(layout), "dp": layout.data_parallel}
 
 
-def memory_lines(fp, hw) -> list[str]:
+def memory_lines(fp, hw, tables=None, counts=()) -> list[str]:
     """The footer of ``roofsim run``: the per-device footprint, whether it fits, and what the time
-    assumes when it does not."""
+    assumes (``tables``: the device's roofsim.tiers.TablePlacement; ``counts``: executions per op)."""
     from .memory import excess_stream_time_s
     parts = ", ".join(f"{c} {format_quantity(b, 'bytes')}" for c, b in fp.by_component.items() if b > 0)
     lines = []
@@ -140,14 +141,53 @@ def memory_lines(fp, hw) -> list[str]:
         lines.append(f"Offloaded to {fp.offload_tier}: {moved}; {format_quantity(fp.offload_traffic, 'bytes')} per step "
                      f"cross its link, counted in the time above (op offload.*); only --overlap hides them behind compute.")
     lines += [f"Note: {n}." for n in fp.notes if not n.startswith("offloaded to")]
-    if fp.fits is False:
+    if tables is not None and tables.spills:
+        from .tiers import table_lines
+        lines += table_lines(tables, hw, counts)
+    excess = unplaced_bytes(fp, tables)
+    if fp.fits is False and excess > 0:
         stream = excess_stream_time_s(fp, hw)
         extra = (f" Streaming the {format_quantity(fp.excess, 'bytes')} that do not fit from {stream[0]} once per step "
                  f"would add at least {format_quantity(stream[1], 'time')} (--offload), or spread it over devices "
                  f"(--devices N --tp N).") if stream else " Spread it over devices (--devices N --tp N)."
-        lines.append(f"The time above assumes everything is resident in {fp.memory} (no offload): it is not a "
-                     f"time this device can achieve." + extra)
+        what = (f"the other {format_quantity(excess, 'bytes')} that {fp.memory} cannot hold are resident in it"
+                if tables is not None and tables.spills else f"everything is resident in {fp.memory}")
+        lines.append(f"The time above assumes {what} (no offload): it is not a time this device can achieve." + extra)
     return lines
+
+
+def unplaced_bytes(fp, tables=None) -> float:
+    """Bytes of the footprint that no tier holds in the model: beyond main memory's capacity and
+    not placed in a far tier with the embedding tables (0 when it fits or the capacity is unknown)."""
+    if fp.capacity is None:
+        return 0.0
+    far = sum(t.far_bytes for t in tables.tables) if tables is not None and tables.spills else 0.0
+    return max(fp.total - far - fp.capacity, 0.0)
+
+
+def assumption(fp, tables=None, counts=()) -> str:
+    """What the time assumes about where the footprint lives, in one sentence (JSON ``memory.assumes``)."""
+    spill = tables is not None and tables.spills
+    head = ""
+    if spill:
+        head = (f"embedding tables spilled to {tables.far_tier}: {sum(t.far_bytes for t in tables.tables):.6g} B held "
+                f"there, {tables.far_traffic(counts):.6g} B per step of lookups read from {tables.far_tier} in the time; ")
+    if fp.capacity is None:
+        return head + f"{fp.memory or 'main memory'} has no capacity in the spec: everything else is taken as resident"
+    excess = unplaced_bytes(fp, tables)
+    if excess > 0:
+        return head + (f"{excess:.6g} B more than {fp.memory} holds are taken as resident in it: "
+                       f"not a time this device can achieve")
+    return head + f"everything {'else ' if spill else ''}is resident in {fp.memory}"
+
+
+def memory_json(fp, tables=None, counts=()) -> dict[str, Any]:
+    """The ``memory`` document: the footprint, what the time assumes (``assumes``; ``unplaced_bytes``
+    that no tier holds yet are taken as resident), and with embedding tables their placement (``embedding_tables``: roofsim.tiers.TablePlacement.as_json)."""
+    doc = {**fp.as_json(), "assumes": assumption(fp, tables, counts), "unplaced_bytes": unplaced_bytes(fp, tables)}
+    if tables is not None and tables.tables:
+        doc["embedding_tables"] = tables.as_json(counts)
+    return doc
 
 
 def step_lines(st) -> list[str]:

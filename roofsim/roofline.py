@@ -31,6 +31,7 @@ from .kernelmodel import kernel_terms
 from .ops.access import ExplicitAccess
 from .ops.op import Op, Workload
 from .specs import HardwareSpec, PeakResolution
+from .tiers import charge_far_tier
 from .traffic import (analytic_bytes, comm_terms, explicit_bytes, level_arrays, library_seconds, op_arrays,
                       random_access_seconds, warm_bytes)
 
@@ -170,6 +171,7 @@ def evaluate_arrays(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], ops: 
                 B[i, j, :Lh] = np.asarray(predictor.level_bytes(op, h), float)
             elif kind == "comm":
                 link_t[i, j], links[i][j] = comm_terms(op, h, ideal)
+    charge_far_tier(B, workload, hws)   # embedding tables beyond main memory: each device places its own
     if warm:
         B = warm_bytes(B, ops, hws)
     bw = lv.bandwidth * (1.0 if ideal else lv.efficiency)                  # [H, L]

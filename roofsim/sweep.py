@@ -20,7 +20,9 @@ What main memory cannot hold of a workload's footprint (roofsim.memory.footprint
 far tiers behind it in order (host DRAM, LPDDR, CXL: roofsim.memory.place's rule, a tier without a
 capacity holds the rest) and is read from there once per step at that tier's bandwidth, not
 overlapped: a sweep over tier capacities and bandwidths says how much HBM is enough and what a
-larger, slower tier behind it buys. Points that violate a spec invariant (an inner level not
+larger, slower tier behind it buys. Embedding tables are placed at each point as roofline places
+them for one device (roofsim/tiers.py: hottest rows in main memory, lookups of the others read from
+the far tier per lookup), so they are not streamed. Points that violate a spec invariant (an inner level not
 smaller than main memory), whose footprint no tier holds, or that cannot run an op (no link for
 a collective) are infeasible: counted, reported with a reason, left off the Pareto front, never
 an error. Every point also gets a cost (``CostModel``): a power proxy fitted to the
@@ -244,6 +246,8 @@ class _Tables:
     footprint: float          # bytes one device holds (roofsim.memory.footprint)
     kernel: Optional[object] = None  # roofsim.kernelmodel.KernelTerms on the probe (None if ideal)
     ops: tuple = ()
+    workload: object = None   # the Workload (its embedding tables are placed per point)
+    table_ops: list = ()      # op indices of the embedding tables (roofsim.tiers.table_ops)
 
 
 class Sweep:
@@ -280,22 +284,29 @@ class Sweep:
         self.level_names = [m.name for m in self.probe.memory]
         self.main = self.probe.main_index
         self.instances = np.array([m.instances for m in self.probe.memory], dtype=np.float64)
-        # Levels whose time can be non-zero (through main memory, with a bandwidth); the others
-        # never bound an op, so the [points, ops, levels] arrays leave them out.
-        self.timed = [j for j, m in enumerate(self.probe.memory)
-                      if j == self.main or (j < self.main and m.bandwidth_bytes_per_s)]
-        self.tmain = self.timed.index(self.main)
-        # Far tiers with a bandwidth: they hold what main memory cannot (see evaluate)
-        self.far = [j for j, m in enumerate(self.probe.memory) if j > self.main and m.bandwidth_bytes_per_s]
         self._lv0 = level_arrays([self.probe])
         weights = list(weights) if weights is not None else [1.0] * len(workloads)
         self.tables = [self._tables(wl, float(w)) for wl, w in zip(workloads, weights)]
+        # Levels whose time can be non-zero (through main memory, with a bandwidth, and the far
+        # tier that holds embedding rows main memory cannot: roofsim/tiers.py); the others never
+        # bound an op, so the [points, ops, levels] arrays leave them out.
+        from .tiers import far_tier_of
+        far_tier = far_tier_of(self.probe)
+        rows_far = far_tier and any(t.table_ops for t in self.tables)
+        self.timed = [j for j, m in enumerate(self.probe.memory)
+                      if (j == self.main or (j < self.main and m.bandwidth_bytes_per_s)
+                          or (rows_far and m.name == far_tier and m.bandwidth_bytes_per_s))]
+        self.tmain = self.timed.index(self.main)
+        self.tfar = next((k for k, j in enumerate(self.timed) if j > self.main), None)
+        # Far tiers with a bandwidth: they hold what main memory cannot (see evaluate)
+        self.far = [j for j, m in enumerate(self.probe.memory) if j > self.main and m.bandwidth_bytes_per_s]
 
     def _tables(self, wl, weight: float) -> _Tables:
         from .cache.predictors import _other_bytes
         from .memory import footprint
         from .roofline import _size_efficiency, evaluate_arrays
         from .kernelmodel import kernel_terms
+        from .tiers import table_ops
         from .traffic import op_arrays
         ev = evaluate_arrays(self.probe, wl, ideal=self.ideal, predictor=self.predictor)
         res = ev.resolutions[0]
@@ -316,7 +327,8 @@ class Sweep:
             bytes=raw.bytes[0], dense=dense, dense_oa=op_arrays([op for op, d in zip(ev.ops, dense) if d]),
             irregular=[(n, op.access, functools.partial(_other_bytes, op)) for n, op in enumerate(ev.ops)
                        if op.access.kind == "irregular" and self.predictor is not None],
-            t_link=ev.t_link[0], links=links, footprint=footprint(wl).total, kernel=kt, ops=tuple(ev.ops))
+            t_link=ev.t_link[0], links=links, footprint=footprint(wl).total, kernel=kt, ops=tuple(ev.ops),
+            workload=wl, table_ops=[i for i, _ in table_ops(ev.ops)])
 
     def _collective_phases(self, a) -> list:
         """Each algorithm roofsim.comm may pick for this collective, as its phases (link, bytes,
@@ -381,6 +393,13 @@ class Sweep:
             misses, accessed = self.predictor.sweep_misses(access, [(line, ways) for _, line, ways in caches], modelled)
             served = assemble(L, self.main, [(j, line) for j, line, _ in caches], misses, accessed, other(accessed))
             B[:, n, :] = np.stack([np.broadcast_to(np.asarray(served[j], dtype=np.float64), (P,)) for j in T], axis=1)
+        if t.table_ops and self.tfar is not None:   # tables beyond main memory, placed at each point
+            far, main = self._placements(t, f)[1], self.tmain
+            for k, n in enumerate(t.table_ops):
+                B[:, n, main] += B[:, n, self.tfar]      # the probe's placement undone
+                moved = np.minimum(far[:, k], B[:, n, main])
+                B[:, n, main] -= moved
+                B[:, n, self.tfar] = moved
         return B
 
     def _compute_factor(self, t: _Tables, peak: np.ndarray, f: dict) -> np.ndarray:
@@ -400,6 +419,12 @@ class Sweep:
         factor = np.repeat(base, P, axis=0)
         factor[:, t.dense] = gemm_work(self.probe, oa.m, oa.n, oa.k, oa.batch, oa.a_bytes, balance)
         return factor
+
+    def _placements(self, t: _Tables, f: dict):
+        """roofsim.tiers.placements_at at each point's main-memory capacity."""
+        from .tiers import placements_at
+        return placements_at(t.workload, self.probe, f["cap"][:, self.main] * self.instances[self.main])
+
 
     def _memory_time(self, t: _Tables, f: dict) -> np.ndarray:
         """[P or 1, N, T] seconds at the timed levels: bytes / (bandwidth x efficiency), with the
@@ -437,7 +462,9 @@ class Sweep:
         f = self.fields(X)
         P, T = X.shape[0], len(self.timed)
         far = self.far
-        codes = 3 + T + len(far)   # compute, latency, link, the timed levels, then the far tiers
+        streamed = [j for j in far if j not in self.timed]
+        codes = 3 + T + len(streamed)   # compute, latency, link, the timed levels, then the other far tiers
+        levels = [*self.timed, *streamed]
         out: dict = {}
         total, by_code = np.zeros(P), np.zeros((P, codes))
         fits, placed, no_link = np.ones(P, bool), np.ones(P, bool), np.zeros(P, bool)
@@ -473,13 +500,15 @@ class Sweep:
             # What main memory cannot hold goes to the far tiers in order (roofsim.memory.place)
             # and is read from there once per step, at that tier's bandwidth, not overlapped (as
             # roofsim.memory's offload streams weights).
-            remaining = np.where(np.isnan(main_total), 0.0, np.maximum(t.footprint - main_total, 0.0))
-            spilled = np.maximum(spilled, remaining)
-            for k, j in enumerate(far):
+            # Embedding rows placed in the far tier (roofsim/tiers.py) are read per lookup, above.
+            tables_far = self._placements(t, f)[2] if t.table_ops else 0.0
+            remaining = np.where(np.isnan(main_total), 0.0, np.maximum(t.footprint - tables_far - main_total, 0.0))
+            spilled = np.maximum(spilled, remaining + tables_far)
+            for j in far:
                 held = np.minimum(remaining, np.nan_to_num(f["cap"][:, j] * self.instances[j], nan=np.inf))
                 spill_t = np.where(held > 0, held / (f["bw"][:, j] * f["eff"][j]), 0.0)
                 wl_total = wl_total + spill_t
-                by_code[:, 3 + T + k] += t.weight * spill_t
+                by_code[:, 3 + levels.index(j)] += t.weight * spill_t
                 remaining = remaining - held
             if len(self.tables) > 1:
                 out[f"time_{t.name}_s"] = wl_total
@@ -487,7 +516,6 @@ class Sweep:
             fits &= np.isnan(main_total) | (t.footprint <= main_total)
             placed &= remaining <= 0
             no_link |= ~np.isfinite(wl_total)
-        levels = [*self.timed, *far]
         labels = [bound_label(c if c < 3 else 3 + levels[c - 3], self.level_names, "").rstrip(":")
                   for c in range(codes)]
         out["time_s"] = total

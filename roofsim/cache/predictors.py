@@ -12,7 +12,8 @@ access per row, and model the caches of hw.memory that have a capacity (type 'ca
 Bytes served: the innermost modelled cache serves every byte accessed; cache i+1 serves cache i's
 misses x its line size; a level that is not modelled (registers, scratchpad, a cache without a
 capacity, main memory) serves what leaves the nearest modelled cache inside it (everything if
-there is none); levels beyond main ('far') serve 0. Streamed bytes the descriptor does not
+there is none); levels beyond main ('far') serve 0 here (the roofline moves the lookups of
+embedding rows held beyond main memory there: roofsim/tiers.py). Streamed bytes the descriptor does not
 describe (indices, outputs: op.read_bytes + op.write_bytes minus the gathered rows, when the op
 has them) pass through every level up to main, as in the compulsory model of roofsim/traffic.py.
 
@@ -245,26 +246,7 @@ class _TracePredictor(CachePredictor):
             hit = ([0.0 if f else m * scale for m, f in zip(misses, fits)], accessed * scale)
             self._memo[key] = hit
         misses, accessed = hit
-        return far_split(access, hw, _assemble(hw, levels, misses, accessed, _other_bytes(op, accessed)))
-
-
-def far_split(access, hw, served: tuple) -> tuple:
-    """A table partly held beyond main memory (roofsim/tiers.py): lookups of its non-resident
-    rows, the least popular ones, which essentially never hit a cache, are served by the far
-    tier instead of main memory (the popularity mass beyond the resident rows x row bytes)."""
-    resident = getattr(access, "resident_rows", None)
-    if resident is None or resident >= access.table_rows or not access.far_tier:
-        return served
-    from ..ops.popularity import top_mass
-    ids = access.ids.ids if getattr(access, "ids", None) is not None else None
-    far_share = 1.0 - top_mass(resident, int(access.table_rows), access.distribution, access.zipf_alpha, ids)
-    main = _main_index(hw)
-    names = [m.name for m in hw.memory]
-    out = list(served)
-    far = min(access.lookups * far_share * access.row_bytes, out[main])
-    out[main] -= far
-    out[names.index(access.far_tier)] += far
-    return tuple(out)
+        return _assemble(hw, levels, misses, accessed, _other_bytes(op, accessed))
 
 
 class MRCPredictor(_TracePredictor):

@@ -78,17 +78,15 @@ def run(hw_name, workload, top, fmt, output_path, ideal, overhead, sets, cache_m
     from ..api import predictor
     from ..parallel import plan
     from ..report import limiter_sentence, memory_lines, require_finite, run_json, step_lines, totals
-    from ..tiers import place_tables, table_lines
+    from ..tiers import place_tables
     (hw,), wl = _load([hw_name], workload, sets, hw_path, wl_path)
     layout, tech, wl = _memory_setup(wl, opts, sets, workload, hw_path, wl_path)
-    wl, tables = place_tables(wl, hw)     # embedding tables beyond main memory: hottest rows stay
     p = plan(hw, wl, layout, ideal=ideal, predictor=predictor(cache_model), overhead=overhead, **tech)
     df = p.frame
     require_finite(df, wl.name)
+    tables = place_tables(wl, hw)     # where the model put the embedding tables (for the footer)
     if fmt == "json":
-        doc = run_json(df, hw, wl, memory=p.footprint, step=p.step, layout=p.layout)
-        if any(t["far_bytes"] for t in tables):
-            doc["tables"] = tables
+        doc = run_json(df, hw, wl, memory=p.footprint, step=p.step, layout=p.layout, tables=tables)
         emit(output.json_text(doc), output_path)
         return
     if fmt == "csv":
@@ -114,8 +112,16 @@ def run(hw_name, workload, top, fmt, output_path, ideal, overhead, sets, cache_m
         parts += step_lines(p.step)
     else:
         parts.append(limiter_sentence(df, tot, hw.name, wl.name))
-    parts += memory_lines(p.footprint, hw) + table_lines(tables, hw)
+    parts += memory_lines(p.footprint, hw, tables, [op.count for op in wl.ops])
     emit("\n".join(parts), output_path)
+
+
+def _fits(memory: dict) -> str:
+    """yes; NO; or where the tables that main memory cannot hold went (then the rest fits)."""
+    tables = memory.get("embedding_tables") or {}
+    if memory["fits"] is False and tables.get("far_bytes") and not memory["unplaced_bytes"]:
+        return f"tables in {tables['far_tier']}"
+    return {True: "yes", False: "NO", None: "?"}[memory["fits"]]
 
 
 @click.command()
@@ -131,6 +137,7 @@ def compare(hw_names, workload, fmt, output_path, ideal, overhead, sets, cache_m
     from ..parallel import plan
     from ..report import compare_json, require_finite, with_plans
     from ..roofline import evaluate
+    from ..tiers import place_tables
     hws, wl = _load(_device_names(hw_names), workload, sets, hw_path, wl_path)
     layout, tech, wl = _memory_setup(wl, opts, sets, workload, hw_path, wl_path)
     df = evaluate(hws, wl, ideal=ideal, predictor=predictor(cache_model), overhead=overhead)
@@ -142,7 +149,8 @@ def compare(hw_names, workload, fmt, output_path, ideal, overhead, sets, cache_m
     else:
         plans = [plan(h, wl, layout, ideal=ideal, predictor=predictor(cache_model), overhead=overhead, **tech)
                  for h in hws]
-    doc = with_plans(compare_json(df, hws, wl, ideal), plans)
+    doc = with_plans(compare_json(df, hws, wl, ideal), plans, [place_tables(wl, h) for h in hws],
+                     [op.count for op in wl.ops])
     rows = doc["hardware"]
     if fmt == "json":
         emit(output.json_text(doc), output_path)
@@ -154,7 +162,7 @@ def compare(hw_names, workload, fmt, output_path, ideal, overhead, sets, cache_m
     human = [{"hardware": r["hardware"], "time": fq(r["total_time_s"], "time"), "speedup": f"{r['speedup']:.2f}x",
               "limited by": f"{r['limiter']} ({r['limiter_share']:.0%})", "attained": fq(r["attained_flop_per_s"], "flop_rate"),
               "memory/device": fq(r["memory"]["total_per_device_bytes"], "bytes"),
-              "fits": {True: "yes", False: "NO", None: "?"}[r["memory"]["fits"]]}
+              "fits": _fits(r["memory"])}
              for r in rows]
     render = output.markdown if fmt == "markdown" else (lambda r: output.table(r, align_right=("time", "speedup", "attained")))
     lines = [f"{wl.name}: speedup against {hws[0].id}" + (" (ideal roofline)" if ideal else ""), render(human), ""]

@@ -75,8 +75,6 @@ class GatherAccess:
     pooling: int = 1        # rows summed per output bag (lookups already includes it)
     seed: int = 0
     ids: Optional[RowIds] = None    # distribution "file": the row ids consecutive batches read
-    resident_rows: Optional[int] = None   # rows held in main memory (the hottest); None: all
-    far_tier: str = ""                    # the level holding the other rows (roofsim/tiers.py)
     kind = "irregular"
 
 
