@@ -161,8 +161,7 @@ def unplaced_bytes(fp, tables=None) -> float:
     not placed in a far tier with the embedding tables (0 when it fits or the capacity is unknown)."""
     if fp.capacity is None:
         return 0.0
-    far = sum(t.far_bytes for t in tables.tables) if tables is not None and tables.spills else 0.0
-    return max(fp.total - far - fp.capacity, 0.0)
+    return max(fp.total - (tables.far_held if tables is not None else 0.0) - fp.capacity, 0.0)
 
 
 def assumption(fp, tables=None, counts=()) -> str:

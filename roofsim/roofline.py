@@ -31,7 +31,7 @@ from .kernelmodel import kernel_terms
 from .ops.access import ExplicitAccess
 from .ops.op import Op, Workload
 from .specs import HardwareSpec, PeakResolution
-from .tiers import charge_far_tier
+from .tiers import charge_far_tier, table_ops
 from .traffic import (analytic_bytes, comm_terms, explicit_bytes, level_arrays, library_seconds, op_arrays,
                       random_access_seconds, warm_bytes)
 
@@ -156,10 +156,18 @@ def evaluate_arrays(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], ops: 
     B = analytic_bytes(oa, lv)                                             # [H, N, L]
     link_t = np.zeros((H, N))
     links = [[""] * N for _ in range(H)]
+    tables = table_ops(ops) if predictor is not None else []
+    if tables:
+        predictor.prepare_tables([op for _, op in tables], hws)
+    for i, h in enumerate(hws):   # the embedding tables of a step share the caches
+        for (j, _), served in zip(tables, predictor.table_level_bytes([op for _, op in tables], h) if tables else ()):
+            B[i, j, :] = 0.0
+            B[i, j, :len(h.memory)] = served
+    shared = {j for j, _ in tables}
     for j, op in enumerate(ops):
         kind = op.access.kind
-        if not (kind == "comm" or (kind == "irregular" and predictor is not None)
-                or (kind == "explicit" and op.access.levels)):
+        if j in shared or not (kind == "comm" or (kind == "irregular" and predictor is not None)
+                               or (kind == "explicit" and op.access.levels)):
             continue   # everything else is already vectorised in analytic_bytes
         for i, h in enumerate(hws):
             Lh = len(h.memory)

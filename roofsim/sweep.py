@@ -248,6 +248,7 @@ class _Tables:
     ops: tuple = ()
     workload: object = None   # the Workload (its embedding tables are placed per point)
     table_ops: list = ()      # op indices of the embedding tables (roofsim.tiers.table_ops)
+    placed: Optional[tuple] = None   # their placement on the probe (when main memory is not swept)
 
 
 class Sweep:
@@ -389,8 +390,14 @@ class Sweep:
                   for j, m in enumerate(self.probe.memory) if m.type == "cache" and m.capacity_bytes]
         modelled = np.stack([modelled_capacity(f["cap"][:, j] * self.instances[j], line, ways)
                              for j, line, ways in caches], axis=1) if caches else np.zeros((P, 0))
+        shared = {}   # the embedding tables share the caches: one trace, read at every capacity
+        if t.table_ops and t.irregular:
+            accesses = tuple(t.ops[n].access for n in t.table_ops)
+            misses = self.predictor.table_misses(accesses, [line for _, line, _ in caches], modelled)
+            shared = {n: (m, float(a.lookups) * float(a.row_bytes)) for n, a, m in zip(t.table_ops, accesses, misses)}
         for n, access, other in t.irregular:  # curves built once per warm-up, read at every capacity
-            misses, accessed = self.predictor.sweep_misses(access, [(line, ways) for _, line, ways in caches], modelled)
+            misses, accessed = shared[n] if n in shared else self.predictor.sweep_misses(
+                access, [(line, ways) for _, line, ways in caches], modelled)
             served = assemble(L, self.main, [(j, line) for j, line, _ in caches], misses, accessed, other(accessed))
             B[:, n, :] = np.stack([np.broadcast_to(np.asarray(served[j], dtype=np.float64), (P,)) for j in T], axis=1)
         if t.table_ops and self.tfar is not None:   # tables beyond main memory, placed at each point
@@ -421,10 +428,16 @@ class Sweep:
         return factor
 
     def _placements(self, t: _Tables, f: dict):
-        """roofsim.tiers.placements_at at each point's main-memory capacity."""
+        """roofsim.tiers.placements_at at each point's main-memory capacity (once, broadcast to
+        every point, when that capacity is not swept)."""
         from .tiers import placements_at
-        return placements_at(t.workload, self.probe, f["cap"][:, self.main] * self.instances[self.main])
-
+        main = f["cap"][:, self.main] * self.instances[self.main]
+        if any(p.kind == "capacity" and p.target[0] == self.main for p in self.params):
+            return placements_at(t.workload, self.probe, main)
+        if t.placed is None:
+            t.placed = placements_at(t.workload, self.probe, main[:1])
+        P = main.shape[0]
+        return tuple(np.broadcast_to(a, (P,) + a.shape[1:]) for a in t.placed)
 
     def _memory_time(self, t: _Tables, f: dict) -> np.ndarray:
         """[P or 1, N, T] seconds at the timed levels: bytes / (bandwidth x efficiency), with the
@@ -501,11 +514,15 @@ class Sweep:
             # and is read from there once per step, at that tier's bandwidth, not overlapped (as
             # roofsim.memory's offload streams weights).
             # Embedding rows placed in the far tier (roofsim/tiers.py) are read per lookup, above.
-            tables_far = self._placements(t, f)[2] if t.table_ops else 0.0
+            tables_far = self._placements(t, f)[2] if t.table_ops else np.zeros(P)
             remaining = np.where(np.isnan(main_total), 0.0, np.maximum(t.footprint - tables_far - main_total, 0.0))
             spilled = np.maximum(spilled, remaining + tables_far)
             for j in far:
-                held = np.minimum(remaining, np.nan_to_num(f["cap"][:, j] * self.instances[j], nan=np.inf))
+                room = np.nan_to_num(f["cap"][:, j] * self.instances[j], nan=np.inf)
+                if self.tfar is not None and j == self.timed[self.tfar]:   # the tier holding the tables' rows
+                    remaining = remaining + np.maximum(tables_far - room, 0.0)
+                    room = np.maximum(room - tables_far, 0.0)
+                held = np.minimum(remaining, room)
                 spill_t = np.where(held > 0, held / (f["bw"][:, j] * f["eff"][j]), 0.0)
                 wl_total = wl_total + spill_t
                 by_code[:, 3 + levels.index(j)] += t.weight * spill_t

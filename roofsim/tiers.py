@@ -15,7 +15,8 @@ one answer for one device.
   table's resident rows are its most popular ones (``resident_rows``).
 - A lookup of a non-resident row (the popularity mass beyond the resident rows) is served by the
   far tier instead of main memory: those rows are the least popular, so their lookups are taken
-  to miss every cache. The far tier is assumed to hold the rest (its capacity is not checked).
+  to miss every cache. What the far tier cannot hold (its capacity, when the spec gives one) no
+  tier holds: run's memory footer then calls the time unachievable.
 """
 from __future__ import annotations
 
@@ -48,6 +49,13 @@ class TablePlacement:
     far_tier: str            # the level holding the rest ("" when there is none)
     budget: Optional[float]  # main-memory bytes left for the tables (None: no capacity known)
     tables: tuple[TableShare, ...] = ()
+    far_capacity: Optional[float] = None   # the far tier's capacity (None: not in the spec)
+
+    @property
+    def far_held(self) -> float:
+        """Table bytes the far tier holds (at most its capacity; the rest no tier holds)."""
+        far = sum(t.far_bytes for t in self.tables) if self.spills else 0.0
+        return far if self.far_capacity is None else min(far, self.far_capacity)
 
     @property
     def spills(self) -> bool:
@@ -59,6 +67,7 @@ class TablePlacement:
 
     def as_json(self, counts) -> dict:
         return {"main": self.main, "far_tier": self.far_tier or None, "budget_bytes": self.budget,
+                "far_capacity_bytes": self.far_capacity,
                 "main_bytes": sum(t.main_bytes for t in self.tables),
                 "far_bytes": sum(t.far_bytes for t in self.tables),
                 "far_traffic_bytes_per_step": self.far_traffic(counts),
@@ -190,7 +199,9 @@ def _place(workload, hw: HardwareSpec) -> TablePlacement:
     shares = tuple(TableShare(i, op.name, table_bytes(op.access), int(k), k * float(op.access.row_bytes),
                               (op.access.table_rows - k) * float(op.access.row_bytes), float(f))
                    for (i, op), k, f in zip(ops, keep[0], far_lookups[0]))
-    return TablePlacement(main, far if any(s.far_bytes for s in shares) else "", budget, shares)
+    spilled = any(s.far_bytes for s in shares)
+    return TablePlacement(main, far if spilled else "", budget, shares,
+                          hw.level(far).total_capacity_bytes if spilled else None)
 
 
 def placements_at(workload, hw: HardwareSpec, main_total: np.ndarray):

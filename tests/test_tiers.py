@@ -141,3 +141,19 @@ def test_tables_that_fit_say_everything_is_resident():
     d = _cli_json("run", "--hw", "a100", "--workload", "dlrm-kaggle", "--cache-model", "compulsory")
     assert d["memory"]["assumes"] == "everything is resident in hbm"
     assert d["memory"]["embedding_tables"]["far_bytes"] == 0
+
+
+def test_what_the_far_tier_cannot_hold_is_said_unachievable():
+    from roofsim.report import assumption, unplaced_bytes
+    from roofsim.memory import footprint
+    wl = _one_table()
+    # 102.4 GB of table beyond an A100's HBM: 85,387,345,920 B stay, 17,012,654,080 B go to host.
+    small = derive(get_hardware("a100"), {"memory.host.capacity": 10e9}, id="a100-host-10gb")
+    tp = place_tables(wl, small)
+    fp = footprint(wl, small)
+    assert tp.far_capacity == 10e9 and tp.far_held == 10e9
+    # the footprint is 102.4 GB + 0.512 GB; HBM holds 85,899,345,920 B, host 10^10 B:
+    # 102,912,000,000 - 10,000,000,000 - 85,899,345,920 = 7,012,654,080 B held nowhere
+    assert unplaced_bytes(fp, tp) == 7_012_654_080
+    assert assumption(fp, tp, [1]).endswith("not a time this device can achieve")
+    assert unplaced_bytes(fp, place_tables(wl, get_hardware("a100"))) == 0   # the catalogue's host: no capacity given

@@ -57,6 +57,15 @@ class CachePredictor:
         """Bytes served by each level of hw.memory (innermost first) for one execution of op."""
         raise NotImplementedError
 
+    def table_level_bytes(self, ops, hw) -> list[tuple[float, ...]]:
+        """level_bytes of each embedding table of a step (roofsim.tiers.table_ops), tables that
+        share the caches; by default each as if it had them alone."""
+        return [self.level_bytes(op, hw) for op in ops]
+
+    def prepare_tables(self, ops, hws) -> None:
+        """A hint before table_level_bytes is asked for each of ``hws``: work that serves them all
+        can be done once (results never depend on it)."""
+
 
 def _pow2_floor(x: float) -> int:
     return 1 << max(0, int(math.floor(math.log2(max(x, 1)))))
@@ -211,6 +220,15 @@ def _assemble(hw, levels, misses: list[float], accessed: float, other: float) ->
     return tuple(float(x) for x in served)
 
 
+def _tables_served(ops, hw, levels, misses: list) -> list[tuple]:
+    """level_bytes of each table op from its misses at each modelled cache (one execution)."""
+    out = []
+    for op, m in zip(ops, misses):
+        accessed = float(op.access.lookups) * float(op.access.row_bytes)
+        out.append(_assemble(hw, levels, m, accessed, _other_bytes(op, accessed)))
+    return out
+
+
 class _TracePredictor(CachePredictor):
     def __init__(self, max_accesses: int = 2_000_000, seed: int = 0):
         if int(max_accesses) < 1:
@@ -250,7 +268,8 @@ class _TracePredictor(CachePredictor):
 
 
 class MRCPredictor(_TracePredictor):
-    """Fast: fully associative LRU miss ratios at each level's total capacity, from one MRC."""
+    """Fast: fully associative LRU miss ratios at each level's total capacity, from one MRC.
+    A step's embedding tables share the caches: one trace of all their lookups (cache/shared.py)."""
 
     name = "mrc"
 
@@ -258,6 +277,49 @@ class MRCPredictor(_TracePredictor):
         super().__init__(max_accesses, seed)
         self.sample_rate = float(sample_rate)
         self._curves: dict = {}
+        from .shared import SharedTables
+        self._shared = SharedTables(self.max_accesses)
+
+    def table_level_bytes(self, ops, hw) -> list[tuple[float, ...]]:
+        levels = cache_levels(hw)
+        accesses = tuple(op.access for op in ops)
+        key = ("tables", accesses, tuple(lv for _, lv in levels), tuple((m.type, m.name) for m in hw.memory))
+        hit = self._memo.get(key)
+        if hit is None:
+            caps = [lv.capacity_bytes for _, lv in levels]
+            lines = [lv.line_bytes for _, lv in levels]
+            misses = self.table_misses(accesses, lines, np.array([caps], dtype=np.float64))
+            hit = [[float(m[0]) for m in per] for per in misses]
+            self._memo[key] = hit
+        return _tables_served(ops, hw, levels, hit)
+
+    def prepare_tables(self, ops, hws) -> None:
+        """One trace per line size, with the warm-up the largest of these caches needs."""
+        from .shared import set_bytes
+        accesses = tuple(op.access for op in ops)
+        largest: dict = {}
+        for hw in hws:
+            for _, lv in cache_levels(hw):
+                if set_bytes(accesses, lv.line_bytes) > lv.capacity_bytes:
+                    largest[lv.line_bytes] = max(largest.get(lv.line_bytes, 0), lv.capacity_bytes)
+        for line, cap in largest.items():
+            self._shared.curves(accesses, line, cap)
+
+    def table_misses(self, accesses: tuple, lines: list[int], capacities: np.ndarray) -> list[list]:
+        """Misses of each table (lines of each modelled cache, one execution) at P points:
+        ``lines`` the line size of each cache, ``capacities`` [P, C] their modelled bytes.
+        Returns [tables][C] arrays [P]. A set of tables no larger than a cache misses nothing there."""
+        from .shared import set_bytes
+        P, C = capacities.shape
+        out = [[np.zeros(P) for _ in range(C)] for _ in accesses]
+        for c, line in enumerate(lines):
+            fits = set_bytes(accesses, line) <= capacities[:, c]
+            if fits.all():
+                continue
+            curves = self._shared.curves(accesses, line, float(np.max(capacities[~fits, c])))
+            for t in range(len(accesses)):
+                out[t][c] = np.where(fits, 0.0, curves.misses(t, capacities[:, c], line))
+        return out
 
     def _misses(self, t, levels):
         return [float(self._curve(t, lv.line_bytes).misses(lv.capacity_bytes)) for lv in levels]
@@ -314,9 +376,28 @@ class MRCPredictor(_TracePredictor):
 
 
 class SimulationPredictor(_TracePredictor):
-    """Exact: the set-associative hierarchy simulated on the trace."""
+    """Exact: the set-associative hierarchy simulated on the trace. A step's embedding tables
+    share the caches: their one trace is simulated (cache/shared.py)."""
 
     name = "simulate"
+
+    def table_level_bytes(self, ops, hw) -> list[tuple[float, ...]]:
+        from .shared import set_bytes, simulated_misses, warmup_segments
+        levels = cache_levels(hw)
+        configs = [lv for _, lv in levels]
+        accesses = tuple(op.access for op in ops)
+        key = ("tables", accesses, tuple(configs), tuple((m.type, m.name) for m in hw.memory))
+        hit = self._memo.get(key)
+        if hit is None:
+            fits = [set_bytes(accesses, lv.line_bytes) <= lv.capacity_bytes for lv in configs]
+            hit = [[0.0] * len(configs) for _ in accesses]
+            if not all(fits):
+                segments = max(warmup_segments(accesses, lv.line_bytes, lv.capacity_bytes / lv.line_bytes,
+                                               self.max_accesses) for lv, f in zip(configs, fits) if not f)
+                sim = simulated_misses(accesses, configs, segments, self.max_accesses, self.seed)
+                hit = [[0.0 if f else m for m, f in zip(per, fits)] for per in sim]
+            self._memo[key] = hit
+        return _tables_served(ops, hw, levels, hit)
 
     def _misses(self, t, levels):
         if not levels:

@@ -346,6 +346,24 @@ def stack_distance_histogram(lines, capacity):
     lines: int64 line numbers (>= 0). capacity: time steps between compactions (>= 4096); the
     caller sizes it to a few times the expected distinct lines; it grows when needed.
     """
+    hist, cold = _stack_distances(lines, capacity, lines.shape[0], np.empty(0, np.int64))
+    return hist, cold, 0
+
+
+@njit(**NJIT)
+def stack_distances(lines, capacity, start):
+    """Return (distances, cold): the stack distance of every access from position ``start`` on
+    (-1: a first use), and the first uses of the whole trace (those before ``start`` count the
+    distinct lines of the prefix). Arguments as stack_distance_histogram's."""
+    out = np.empty(max(lines.shape[0] - start, 0), np.int64)
+    _, cold = _stack_distances(lines, capacity, start, out)
+    return out, cold
+
+
+@njit(**NJIT)
+def _stack_distances(lines, capacity, first, out):
+    """(hist, cold) of the whole trace; the distances of the accesses from ``first`` on are
+    copied to ``out`` (when it has room for them)."""
     n = lines.shape[0]
     lo = np.int64(0)
     hi = np.int64(-1)
@@ -401,7 +419,10 @@ def stack_distance_histogram(lines, capacity):
             hist = bigger
         _, used = _count(ps, end - start, now0, used, bits, counts, blocks, groups, ds)
         cold += _scatter(ds, end - start, hist)
+        if out.shape[0] > 0 and end > first:
+            for t in range(max(first, start), end):
+                out[t - first] = ds[t - start]
     top = hist.shape[0]
     while top > 0 and hist[top - 1] == 0:
         top -= 1
-    return hist[:top].copy(), cold, 0
+    return hist[:top].copy(), cold
