@@ -139,3 +139,18 @@ def test_a_cache_capacity_sweep_reads_the_shared_curves_as_run_does():
             for c in caps]
     assert got.tolist() == pytest.approx(want, rel=1e-12)
     assert want[0] > want[1] > want[2]      # a larger L2 holds more of the hot rows
+
+
+def test_an_spmm_builds_its_curves_once_for_every_device():
+    # an SpMM's warm-up is its previous epoch whatever the caches: two chips with different L2s
+    # read one pair of curves (64 B lines), and each gets what a fresh predictor computes
+    from roofsim.cache.predictors import _TracePredictor, cache_levels
+    from roofsim.ops.access import SparseAccess
+    op = NS(access=SparseAccess(rows=3000, cols=3000, nnz=30000, feature_bytes=256))
+    shared = MRCPredictor()
+    for l2 in (64 * 1024, 256 * 1024):
+        hw = chip(l2)
+        configs = [lv for _, lv in cache_levels(hw)]
+        want = _TracePredictor._measured(MRCPredictor(), op.access, configs)   # trace and curves made afresh
+        assert shared._measured(op.access, configs) == want
+    assert len(shared._curves) == 1

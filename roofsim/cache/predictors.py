@@ -253,18 +253,23 @@ class _TracePredictor(CachePredictor):
             hit = ([0.0] * len(configs), float(access.lookups) * float(access.row_bytes))
             self._memo[key] = hit
         if hit is None:
-            t, warm, scale = op_trace(access, self.max_accesses, tuple(configs))
-            misses = self._misses(t, configs)
-            if warm:   # steady state: only the misses after the warm-up count
-                w = traces.head(t, warm)
-                misses = [a - b for a, b in zip(misses, self._misses(w, configs))]
-                accessed = t.bytes_accessed - w.bytes_accessed
-            else:
-                accessed = t.bytes_accessed
-            hit = ([0.0 if f else m * scale for m, f in zip(misses, fits)], accessed * scale)
+            misses, accessed = self._measured(access, configs)
+            hit = ([0.0 if f else m for m, f in zip(misses, fits)], accessed)
             self._memo[key] = hit
         misses, accessed = hit
         return _assemble(hw, levels, misses, accessed, _other_bytes(op, accessed))
+
+    def _measured(self, access, configs: list[CacheLevelConfig]) -> tuple[list, float]:
+        """Misses of each cache and bytes accessed in one steady-state execution."""
+        t, warm, scale = op_trace(access, self.max_accesses, tuple(configs))
+        misses = self._misses(t, configs)
+        if warm:   # steady state: only the misses after the warm-up count
+            w = traces.head(t, warm)
+            misses = [a - b for a, b in zip(misses, self._misses(w, configs))]
+            accessed = t.bytes_accessed - w.bytes_accessed
+        else:
+            accessed = t.bytes_accessed
+        return [m * scale for m in misses], accessed * scale
 
 
 class MRCPredictor(_TracePredictor):
@@ -323,6 +328,20 @@ class MRCPredictor(_TracePredictor):
 
     def _misses(self, t, levels):
         return [float(self._curve(t, lv.line_bytes).misses(lv.capacity_bytes)) for lv in levels]
+
+    def _measured(self, access, configs):
+        """As the base class, from curves kept for every hierarchy that needs the same warm-up (an
+        SpMM's is its previous epoch whatever the caches: one pair of curves serves every device)."""
+        warm = gather_warmup(access, configs, self.max_accesses) if type(access).__name__ == "GatherAccess" else None
+        lines = sorted({lv.line_bytes for lv in configs})
+        curves, measured, scale = self._warm_curves(access, warm, lines, tuple(configs))
+        by_line = dict(zip(lines, curves))
+        misses = []
+        for lv in configs:
+            full, part = by_line[lv.line_bytes]
+            misses.append((float(full.misses(lv.capacity_bytes)) - (float(part.misses(lv.capacity_bytes)) if part else 0.0))
+                          * scale)
+        return misses, measured * scale
 
     def _curve(self, t, line_bytes: int):
         from .mrc import mrc
