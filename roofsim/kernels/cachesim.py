@@ -416,15 +416,15 @@ def _set_access(tags, base, r, ways):
 def _make_set_access_simd(ways):
     """_set_access for a constant power-of-two `ways`, written as LLVM vector IR (numba leaves
     SLP vectorisation off, and loops of 8 or 16 are too short for its loop vectoriser): load the
-    set as one <ways x i64>, compare all ways at once (a bit mask; pos = its trailing zeros),
-    build the move-to-front as a shuffle and a lane select, store the set back."""
+    set as one <ways x iN> (N: the tag array's width, 64 or 32), compare all ways at once (a bit
+    mask; pos = its trailing zeros), build the move-to-front as a shuffle and a lane select,
+    store the set back."""
     from llvmlite import ir
     from numba import types
     from numba.extending import intrinsic
 
     i64, i32 = ir.IntType(64), ir.IntType(32)
-    vec = ir.VectorType(i64, ways)
-    undef = ir.Constant(vec, ir.Undefined)
+    iw = ir.IntType(ways)
 
     def lanes(values):
         return ir.Constant(ir.VectorType(i32, ways), list(values))
@@ -432,32 +432,40 @@ def _make_set_access_simd(ways):
     @intrinsic
     def set_access_simd(typingctx, tags, base, r):
         sig = types.UniTuple(types.int64, 2)(tags, base, r)
+        bits = tags.dtype.bitwidth
+        it = ir.IntType(bits)
+        vec = ir.VectorType(it, ways)
+        undef = ir.Constant(vec, ir.Undefined)
+        ones, zeros = ir.Constant(vec, [1] * ways), ir.Constant(vec, [0] * ways)
 
         def codegen(context, builder, signature, args):
             arr = context.make_array(signature.args[0])(context, builder, args[0])
             ptr = builder.bitcast(builder.gep(arr.data, [args[1]], inbounds=True),
                                   vec.as_pointer())
-            r = args[2]
-            v = builder.load(ptr, align=8)
+            r = builder.trunc(args[2], it) if bits < 64 else args[2]
+            v = builder.load(ptr, align=bits // 8)
 
             def splat(x):
                 return builder.shuffle_vector(builder.insert_element(undef, x, i32(0)), undef,
                                               lanes([0] * ways))
-            eq = builder.icmp_unsigned("==", builder.or_(v, ir.Constant(vec, [1] * ways)),
-                                       splat(builder.or_(r, i64(1))))
-            mask = builder.bitcast(eq, ir.IntType(ways))
-            hit = builder.icmp_unsigned("!=", mask, ir.Constant(ir.IntType(ways), 0))
-            first_match = builder.zext(builder.cttz(mask, ir.IntType(1)(1)), i64)
-            pos = builder.select(hit, first_match, i64(ways - 1))
-            hit64 = builder.zext(hit, i64)
-            entry = builder.or_(r, builder.and_(builder.extract_element(v, pos), hit64))
+            eq = builder.icmp_unsigned("==", builder.or_(v, ones), splat(builder.or_(r, it(1))))
+            mask = builder.bitcast(eq, iw)
+            hit = builder.icmp_unsigned("!=", mask, iw(0))
+            pos = builder.select(hit, builder.cttz(mask, ir.IntType(1)(1)), iw(ways - 1))
+            # a hit keeps its dirty bit: a lane both matching and dirty (mask logic: extracting
+            # the lane at a variable index goes through the stack)
+            dirty = builder.icmp_unsigned("!=", builder.and_(v, ones), zeros)
+            kept = builder.bitcast(builder.and_(dirty, eq), iw)
+            entry = builder.or_(r, builder.zext(builder.icmp_unsigned("!=", kept, iw(0)), it))
             # lanes 1..pos take their left neighbour, lane 0 the entry, the rest stay
             shifted = builder.shuffle_vector(v, undef, lanes([0] + list(range(ways - 1))))
-            moved = builder.icmp_unsigned("<=", ir.Constant(vec, list(range(ways))), splat(pos))
+            pos_w = builder.zext(pos, it) if ways < bits else builder.trunc(pos, it)
+            moved = builder.icmp_unsigned("<=", ir.Constant(vec, list(range(ways))), splat(pos_w))
             new = builder.insert_element(builder.select(moved, shifted, v), entry, i32(0))
-            builder.store(new, ptr, align=8)
+            builder.store(new, ptr, align=bits // 8)
             old = builder.extract_element(v, i32(ways - 1))
-            return context.make_tuple(builder, signature.return_type, [hit64, old])
+            old = builder.sext(old, i64) if bits < 64 else old
+            return context.make_tuple(builder, signature.return_type, [builder.zext(hit, i64), old])
         return sig, codegen
     return set_access_simd
 
@@ -471,6 +479,40 @@ def _make_set_access_plain(ways):
 
 _make = _make_set_access_plain if numba_config.DISABLE_JIT else _make_set_access_simd
 _set_access_2, _set_access_4, _set_access_8, _set_access_16 = (_make(w) for w in SIMD_WAYS)
+
+
+def _make_prefetch():
+    """prefetch(array, index): a hint to bring array[index]'s cache line in for writing
+    (llvm.prefetch). Unlike a load used as a prefetch, it retires at once, so a miss to memory
+    does not hold up the requests in between: many sets can be in flight."""
+    from llvmlite import ir
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+
+    i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+
+    @intrinsic
+    def prefetch(typingctx, arr, index):
+        sig = types.void(arr, index)
+
+        def codegen(context, builder, signature, args):
+            a = context.make_array(signature.args[0])(context, builder, args[0])
+            ptr = builder.bitcast(builder.gep(a.data, [args[1]], inbounds=True), i8p)
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                "llvm.prefetch.p0")
+            builder.call(fn, [ptr, i32(1), i32(3), i32(1)])  # write, keep in all levels, data
+            return context.get_dummy_value()
+        return sig, codegen
+    return prefetch
+
+
+def _prefetch_plain(arr, index):
+    pass  # NUMBA_DISABLE_JIT=1: a hint only, nothing to do
+
+
+_prefetch = _prefetch_plain if numba_config.DISABLE_JIT else _make_prefetch()
 
 
 @njit(**NJIT)
@@ -502,11 +544,13 @@ def _lru_stage(reqs, n, out, tags, off, mask, ways, first, emit, ahead, acc, par
                 s = np.int64((np.uint64(reqs[np.uint64(k + half)]) >> np.uint64(1)) & umask)
                 b = _sparse_base(params, level, s, table, False)
                 if b >= 0:
-                    touched += tags[np.uint64(b)] + tags[np.uint64(b) + last]
+                    _prefetch(tags, np.uint64(b))
+                    _prefetch(tags, np.uint64(b) + last)
             else:
-                # software prefetch: load the set needed `ahead` requests later (first and last way)
+                # software prefetch of the set needed `ahead` requests later (first and last way)
                 b = uoff + ((np.uint64(reqs[np.uint64(k + ahead)]) >> np.uint64(1)) & umask) * uways
-                touched += tags[b] + tags[b + last]
+                _prefetch(tags, b)
+                _prefetch(tags, b + last)
         r = reqs[np.uint64(k)]
         if sparse:
             base = np.uint64(_sparse_base(params, level, np.int64((np.uint64(r) >> np.uint64(1)) & umask),
