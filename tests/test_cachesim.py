@@ -236,6 +236,57 @@ def test_lru_kernel_with_prefetched_level_equals_general_kernel():
     assert fast.results()[2].accesses > 20000  # the outer level really saw a stream
 
 
+def test_lru_kernel_widens_int32_tags_at_the_first_line_they_cannot_hold():
+    # 1 KiB 2-way 64 B = 8 sets. The specialised kernel keeps int32 tags (line << 1 | dirty)
+    # while every line number is below 2**30 (NARROW_LINES). Lines 0, 2**30 and 2**31 (byte
+    # addresses 0, 2**36, 2**37) all map to set 0 (2**30 % 8 = 0). Trace L0 L1 L0 L2 L1:
+    # miss, miss, hit (L0 MRU, L1 LRU), miss evicting L1, miss evicting L0: 1 hit, 4 misses,
+    # 2 evictions. Truncated to int32, L1's tag 2**31 | 0 would read as a negative (empty)
+    # way and the evictions would be miscounted.
+    from roofsim.kernels.cachesim_layout import NARROW_LINES
+
+    assert NARROW_LINES == 1 << 30
+    h = Hierarchy([lv(1024, 2)])
+    h.feed(addrs(0))
+    assert h._tags.dtype == np.int32
+    h.feed(addrs(1 << 36, 0, 1 << 37, 1 << 36))
+    assert h._tags.dtype == np.int64
+    r = h.results()[0]
+    assert (r.accesses, r.hits, r.misses, r.evictions) == (5, 1, 4, 2)
+    h.reset()
+    assert h._tags.dtype == np.int32
+
+
+@pytest.mark.parametrize("at", [0, 4095, 4096, 9000])
+def test_lru_kernel_widening_mid_trace_equals_naive(at):
+    # the first line of 2**30 or more at index `at` (first access, last of a 4096-access
+    # round, first of the next, mid-round): the round that meets it stops unchanged, the tags
+    # widen, and the whole trace still equals the naive twin and the general kernel
+    levels = [lv(1024, 2), lv(8192, 4), lv(65536, 16)]
+    configs = [(1024, 2, 64, "lru", True, True), (8192, 4, 64, "lru", True, True),
+               (65536, 16, 64, "lru", True, True)]
+    rng = np.random.default_rng(at)
+    trace = rng.integers(0, 1 << 18, 12000).astype(np.uint64)
+    trace[at:] += np.uint64((1 << 36) - (1 << 17))  # straddles line 2**30 from `at` on
+    trace[at] = 1 << 36
+    writes = rng.random(12000) < 0.3
+    h, general = Hierarchy(levels), Hierarchy(levels)
+    general._fast = False
+    h.feed(trace, writes=writes)
+    general.feed(trace, writes=writes)
+    assert h._tags.dtype == np.int64
+    assert counts(h.results()) == naive_simulate(configs, trace.tolist(), None, writes.tolist())
+    assert counts(h.results()) == counts(general.results())
+    assert np.array_equal(h._tags, general._tags)
+
+
+def test_load_kernels_leaves_the_hierarchy_empty():
+    h = Hierarchy([lv(1024, 2), lv(8192, 4)])
+    h.load_kernels(1 << 40, spanning=True)
+    assert h._tags.dtype == np.int32 and (h._tags == -1).all()
+    assert all(r.accesses == 0 for r in h.results()) and h.trace_accesses == 0
+
+
 def test_general_kernel_serves_what_the_lru_kernel_cannot():
     assert not Hierarchy([lv(1024, 2), lv(4096, 4, 128)])._fast       # two line sizes
     assert not Hierarchy([lv(1024, 2), lv(4096, 4)], inclusive=True)._fast

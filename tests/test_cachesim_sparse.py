@@ -64,6 +64,26 @@ def test_sparse_equals_dense_on_a_large_level(fast, grow_often):
     assert counts(sparse.results()) == counts(dense.results())
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_dense_sparse_boundary(fast):
+    # 64 KiB 4-way 64 B = 256 sets x 4 ways = 1024 slots: dense when dense_slots is 1024 (ways x
+    # sets not above it), sparse at 1023; both equal the naive twin on a trace over 1 MiB that
+    # touches every one of the 256 sets (12,000 accesses, 16,384 lines)
+    from roofsim.kernels.cachesim_layout import P_DIR_MASK
+
+    configs = [(4096, 2, 64, "lru", True, True), (65536, 4, 64, "lru", True, True)]
+    levels = [CacheLevelConfig(4096, 2), CacheLevelConfig(65536, 4)]
+    rng = np.random.default_rng(17)
+    trace = rng.integers(0, 1 << 20, 12000).astype(np.uint64)
+    writes = rng.random(12000) < 0.3
+    expected = naive(configs, trace, None, writes)
+    for slots, sparse in ((1024, False), (1023, True)):
+        h = Hierarchy(levels, dense_slots=slots)
+        h._fast = fast
+        assert (h._params[1, P_DIR_MASK] >= 0) == sparse
+        assert counts(h.feed(trace, writes=writes).results()) == expected
+
+
 @pytest.mark.parametrize("level", ["16GiB,16,64,lru", "1TiB,16,64,lru", "1TiB,16,64,fifo",
                                    "1TiB,4,64,plru,wt,nwa"])
 def test_hbm_sized_level_on_a_small_trace(level):

@@ -148,6 +148,9 @@ class Hierarchy:
     def reset(self) -> None:
         """Empty every level and zero the counters."""
         n = len(self.levels)
+        # int32 tags (half the bytes the specialised kernel moves per set) until a feed needs
+        # the general kernel or a line number of NARROW_LINES or more; then int64 until reset
+        self._tags = np.empty(0, np.int32 if self._fast else np.int64)
         self._layout([min(lv.sets, FIRST_SPARSE_SETS) if sparse else lv.sets
                       for lv, sparse in zip(self.levels, self._sparse)], keep=False)
         self._rng = np.array([rng_seed(self.seed, i) for i in range(n)], np.uint64)
@@ -169,7 +172,7 @@ class Hierarchy:
         tables = [_next_pow2(2 * c) if sparse else 0 for c, sparse in zip(caps, self._sparse)]
         slot_off = np.concatenate([[0], np.cumsum([c * w for c, w in zip(caps, ways)])]).astype(np.int64)
         dir_off = 2 * np.concatenate([[0], np.cumsum(tables)]).astype(np.int64)  # (key, number) pairs
-        tags = np.full(int(slot_off[-1]), -1, np.int64)  # line << 1 | dirty; -1 = empty way
+        tags = np.full(int(slot_off[-1]), -1, self._tags.dtype)  # line << 1 | dirty; -1 = empty
         plru = np.zeros(int(slot_off[-1]), np.uint8)       # `ways` tree bits per set; node 0 unused
         table = np.full(int(dir_off[-1]), -1, np.int64)    # set index (-1: free), compact number
         for i, sparse in enumerate(self._sparse):
@@ -205,6 +208,9 @@ class Hierarchy:
             if i + 1 < len(self.levels):
                 lines *= 3 * max(1, lv.line_bytes // self.levels[i + 1].line_bytes)
 
+    def _widen(self) -> None:
+        self._tags = self._tags.astype(np.int64, copy=False)
+
     def _grow(self) -> None:
         from ..kernels.cachesim_layout import P_CAP, P_ROOM, P_USED
 
@@ -231,27 +237,43 @@ class Hierarchy:
             fast = s.size == 0 or not np.any((a & ((1 << shift) - 1)) + s > (1 << shift))
         self._set_room(fast, int(s.max()) if s.size else 1)
         from ..kernels import load
+        from ..kernels.cachesim_layout import NEED_ROOM, NEED_WIDE
 
         cachesim = load("cachesim")  # lazy: numba loads on first simulation
 
+        if not fast:
+            self._widen()  # the general kernel keeps int64 tags
         done, n = 0, a.shape[0]
         while True:
             rest = slice(done, None)
             if fast:
-                served, _ = cachesim.simulate_lru(a[rest], w[rest] if w.size else w, shift,
-                                                  self._params, self._tags, self._counters,
-                                                  self._table)
+                served, why, _ = cachesim.simulate_lru(a[rest], w[rest] if w.size else w, shift,
+                                                       self._params, self._tags, self._counters,
+                                                       self._table)
             else:
                 served = cachesim.simulate(a[rest], s[rest] if s.size else s,
                                            w[rest] if w.size else w, self._params, self._tags,
                                            self._plru, self._rng, self._counters,
                                            1 if self.inclusive else 0, self._table)
+                why = NEED_ROOM
             done += served
             if done >= n:
                 break
-            self._grow()  # a sparse level needs room for more sets
+            if fast and why == NEED_WIDE:
+                self._widen()  # a line number that int32 tags cannot hold
+            else:
+                self._grow()  # a sparse level needs room for more sets
         self.trace_accesses += n
         return self
+
+    def load_kernels(self, max_address: int = 0, spanning: bool = False) -> None:
+        """Compile or load (from numba's cache) every kernel that feeding addresses up to
+        `max_address` uses (`spanning`: also accesses that cross lines, which the general kernel
+        serves), so that a timed feed measures the simulation alone; leaves the state empty."""
+        self.feed(np.array([0, max_address], np.uint64))
+        if spanning:
+            self.feed(np.zeros(1, np.uint64), np.full(1, 1 << 12, np.int64))
+        self.reset()
 
     def results(self) -> tuple[LevelResult, ...]:
         out = []

@@ -25,8 +25,9 @@ from .config import NJIT
 
 LRU, FIFO, RANDOM, PLRU = 0, 1, 2, 3
 from .cachesim_layout import (  # noqa: E402  (the layout of the state arrays, numba-free)
-    EMPTY_KEY, FAST_CHUNK, N_PARAMS, P_CAP, P_DIR_MASK, P_DIR_OFF, P_MASK, P_OFFSET, P_POLICY,
-    P_ROOM, P_SETS, P_SHIFT, P_USED, P_WAYS, P_WRITE_ALLOCATE, P_WRITE_BACK)
+    DONE, EMPTY_KEY, FAST_CHUNK, N_PARAMS, NARROW_LINES, NEED_ROOM, NEED_WIDE, P_CAP, P_DIR_MASK,
+    P_DIR_OFF, P_MASK, P_OFFSET, P_POLICY, P_ROOM, P_SETS, P_SHIFT, P_USED, P_WAYS,
+    P_WRITE_ALLOCATE, P_WRITE_BACK)
 # columns of the int64 counters array, one row per level
 (C_ACCESSES, C_HITS, C_MISSES, C_EVICTIONS, C_WRITEBACKS,
  C_BYTES_FROM_NEXT, C_BYTES_TO_NEXT, C_INVALIDATIONS) = range(8)
@@ -383,7 +384,9 @@ def _back_invalidate(level, victim, params, tags, counters, table):
 #   the chunk into its miss stream, level 1 consumes that stream, and so on.
 # The state arrays are those of `simulate` (MRU first, invalid ways last, line << 1 | dirty), so
 # the two kernels can take turns on one hierarchy; tests/test_cachesim.py checks both the counts
-# and the tag arrays against `simulate` and the naive twin.
+# and the tag arrays against `simulate` and the naive twin. This kernel also takes int32 tags
+# (half the bytes per set: a 16-way set is one 64-byte host line and one vector) while every
+# line number is below NARROW_LINES; the caller widens them to int64 when one is not.
 PREFETCH_AHEAD = 16  # requests between the touch of a set and its use
 PREFETCH_BYTES = 1 << 15  # levels with more tag bytes than this get the touches
 SIMD_WAYS = (2, 4, 8, 16)  # set sizes served by one vector compare (_set_access_simd)
@@ -515,48 +518,111 @@ def _prefetch_plain(arr, index):
 _prefetch = _prefetch_plain if numba_config.DISABLE_JIT else _make_prefetch()
 
 
+@njit(inline="always", **NJIT)
+def _outcome(r, hit, old, first):
+    """(miss, eviction, write-back, fetch), each 0/1, of request r with the result of its set
+    access (old: the entry that was in the last way)."""
+    miss = 1 - hit
+    ev = miss if old >= 0 else 0
+    wb = ev & old  # old = line << 1 | dirty: its low bit
+    fetch = miss if first != 0 else miss & (1 - (r & 1))  # outer writes are write-backs
+    return miss, ev, wb, fetch
+
+
+@njit(inline="always", **NJIT)
+def _emit(out, m, r, old, wb, fetch):
+    """Append the outgoing requests of one access at out[m:]; return the new count."""
+    out[m] = old  # the victim's line << 1 | 1: a write-back request (kept iff wb)
+    m += np.uint64(wb)
+    out[m] = r & -2  # the fetch, a read of the line (kept iff fetch)
+    return m + np.uint64(fetch)
+
+
+def _make_dense_stage(fixed_ways):
+    """_dense_stage for sets of `fixed_ways` ways (0: any number, passed at run time). One
+    function per way count keeps the dispatch out of the loop (a dispatch inside cost ~30%);
+    numba caches each (closures over an int are cached, keyed by its value)."""
+
+    @njit(**NJIT)
+    def dense_stage(reqs, n, out, tags, off, mask, ways, first, emit, ahead):
+        """Serve reqs[:n] at one dense LRU level (sets at tags[off + set * ways]); write its
+        outgoing requests to out (when emit) and return (count out, misses, evictions,
+        write-backs, fetches). Branch-free per request apart from branches that always go
+        one way."""
+        w = fixed_ways if fixed_ways > 0 else ways
+        uways = np.uint64(w)
+        umask = np.uint64(mask)
+        uoff = np.uint64(off)
+        last = uways - np.uint64(1)
+        m = np.uint64(0)  # uint64 indices: numba adds no negative-index wraparound code
+        misses = 0
+        evictions = 0
+        writebacks = 0
+        fetches = 0
+        for k in range(n):
+            if ahead > 0 and k + ahead < n:
+                # software prefetch of the set needed `ahead` requests later (first, last way)
+                b = uoff + ((np.uint64(reqs[np.uint64(k + ahead)]) >> np.uint64(1)) & umask) * uways
+                _prefetch(tags, b)
+                _prefetch(tags, b + last)
+            r = reqs[np.uint64(k)]
+            base = uoff + ((np.uint64(r) >> np.uint64(1)) & umask) * uways
+            if fixed_ways == 16:  # a constant: numba keeps one branch
+                hit, old = _set_access_16(tags, base, r)
+            elif fixed_ways == 8:
+                hit, old = _set_access_8(tags, base, r)
+            elif fixed_ways == 4:
+                hit, old = _set_access_4(tags, base, r)
+            elif fixed_ways == 2:
+                hit, old = _set_access_2(tags, base, r)
+            else:
+                hit, old = _set_access(tags, base, r, w)
+            miss, ev, wb, fetch = _outcome(r, hit, old, first)
+            misses += miss
+            evictions += ev
+            writebacks += wb
+            fetches += fetch
+            if emit != 0:
+                m = _emit(out, m, r, old, wb, fetch)
+        return np.int64(m), misses, evictions, writebacks, fetches
+    return dense_stage
+
+
+_dense_stage_2, _dense_stage_4, _dense_stage_8, _dense_stage_16 = (
+    _make_dense_stage(w) for w in SIMD_WAYS)
+_dense_stage_any = _make_dense_stage(0)
+
+
 @njit(**NJIT)
-def _lru_stage(reqs, n, out, tags, off, mask, ways, first, emit, ahead, acc, params, level,
-               table):
-    """Serve reqs[:n] at one LRU level (sets at tags[off + set * ways]); write its outgoing
-    requests to out (when emit) and return (count out, misses, evictions, write-backs, fetches,
-    touch accumulator). Branch-free per request apart from branches that always go one way."""
-    uways = np.uint64(ways)
+def _sparse_stage(reqs, n, out, tags, mask, ways, first, emit, ahead, acc, params, level, table):
+    """_dense_stage at a sparse level (sets found through its hash table, P_DIR_MASK >= 0);
+    returns the touch accumulator after the five counts (returning it keeps LLVM from dropping
+    the table loads that serve as prefetches). The hash lookup dominates here, so the way
+    count is dispatched per request."""
     umask = np.uint64(mask)
-    uoff = np.uint64(off)
-    last = uways - np.uint64(1)
-    m = np.uint64(0)  # uint64 indices: numba adds no negative-index wraparound code
+    last = np.uint64(ways - 1)
+    m = np.uint64(0)
     misses = 0
     evictions = 0
     writebacks = 0
     fetches = 0
     touched = acc
-    sparse = params[level, P_DIR_MASK] >= 0
     dir_off = params[level, P_DIR_OFF]
     half = ahead // 2
     for k in range(n):
         if ahead > 0 and k + ahead < n:
-            if sparse:
-                # software prefetch in two steps: the table entry `ahead` requests later, then
-                # (the entry now cached) the set it names, `ahead / 2` requests later
-                s = np.int64((np.uint64(reqs[np.uint64(k + ahead)]) >> np.uint64(1)) & umask)
-                touched += table[dir_off + 2 * np.int64(_dir_slot(params, level, s))]
-                s = np.int64((np.uint64(reqs[np.uint64(k + half)]) >> np.uint64(1)) & umask)
-                b = _sparse_base(params, level, s, table, False)
-                if b >= 0:
-                    _prefetch(tags, np.uint64(b))
-                    _prefetch(tags, np.uint64(b) + last)
-            else:
-                # software prefetch of the set needed `ahead` requests later (first and last way)
-                b = uoff + ((np.uint64(reqs[np.uint64(k + ahead)]) >> np.uint64(1)) & umask) * uways
-                _prefetch(tags, b)
-                _prefetch(tags, b + last)
+            # software prefetch in two steps: the table entry `ahead` requests later (a load:
+            # its value is needed next), then the set it names, `ahead / 2` requests later
+            s = np.int64((np.uint64(reqs[np.uint64(k + ahead)]) >> np.uint64(1)) & umask)
+            touched += table[dir_off + 2 * np.int64(_dir_slot(params, level, s))]
+            s = np.int64((np.uint64(reqs[np.uint64(k + half)]) >> np.uint64(1)) & umask)
+            b = _sparse_base(params, level, s, table, False)
+            if b >= 0:
+                _prefetch(tags, np.uint64(b))
+                _prefetch(tags, np.uint64(b) + last)
         r = reqs[np.uint64(k)]
-        if sparse:
-            base = np.uint64(_sparse_base(params, level, np.int64((np.uint64(r) >> np.uint64(1)) & umask),
-                                          table, True))
-        else:
-            base = uoff + ((np.uint64(r) >> np.uint64(1)) & umask) * uways
+        base = np.uint64(_sparse_base(params, level, np.int64((np.uint64(r) >> np.uint64(1)) & umask),
+                                      table, True))
         if ways == 16:
             hit, old = _set_access_16(tags, base, r)
         elif ways == 8:
@@ -567,35 +633,32 @@ def _lru_stage(reqs, n, out, tags, off, mask, ways, first, emit, ahead, acc, par
             hit, old = _set_access_2(tags, base, r)
         else:
             hit, old = _set_access(tags, base, r, ways)
-        miss = 1 - hit
+        miss, ev, wb, fetch = _outcome(r, hit, old, first)
         misses += miss
-        ev = miss if old >= 0 else 0
         evictions += ev
-        wb = ev & old  # old = line << 1 | dirty: its low bit
         writebacks += wb
-        fetch = miss if first != 0 else miss & (1 - (r & 1))  # outer writes are write-backs
         fetches += fetch
         if emit != 0:
-            out[m] = old  # the victim's line << 1 | 1: a write-back request (kept iff wb)
-            m += np.uint64(wb)
-            out[m] = r & -2  # the fetch, a read of the line (kept iff fetch)
-            m += np.uint64(fetch)
+            m = _emit(out, m, r, old, wb, fetch)
     return np.int64(m), misses, evictions, writebacks, fetches, touched
 
 
 @njit(**NJIT)
 def simulate_lru(addrs, writes, shift, params, tags, counters, table):
-    """`simulate` for the common case above (the caller checks eligibility); same state arrays.
+    """`simulate` for the common case above (the caller checks eligibility); same state arrays,
+    except that tags may be int32 (then every line number must be below NARROW_LINES).
 
     addrs int64 byte addresses (accesses inside one line); writes uint8 (empty: reads).
-    Returns (trace accesses served, the touch accumulator): fewer accesses than given when a
-    sparse level needs more room (P_ROOM: level i receives at most (i + 1) x FAST_CHUNK
-    requests a round); returning the accumulator keeps LLVM from dropping the prefetch loads.
+    Returns (trace accesses served, why it stopped: DONE, NEED_ROOM when a sparse level needs
+    more room (P_ROOM: level i receives at most (i + 1) x FAST_CHUNK requests a round) or
+    NEED_WIDE when a line number does not fit int32 tags, the touch accumulator). A round
+    that stops changes nothing, so the caller can grow or widen the state and call again.
     """
     nlev = params.shape[0]
     n_total = addrs.shape[0]
     has_writes = writes.shape[0] > 0
     line_bytes = np.int64(1) << shift
+    line_limit = np.int64(NARROW_LINES) if tags.itemsize == 4 else np.int64(1) << 62
     size = (nlev + 1) * FAST_CHUNK  # level i receives at most (i + 1) x chunk requests
     a = np.empty(size, np.int64)
     b = np.empty(size, np.int64)
@@ -605,7 +668,7 @@ def simulate_lru(addrs, writes, shift, params, tags, counters, table):
         any_sparse |= params[lvl, P_DIR_MASK] >= 0
     for c0 in range(0, n_total, FAST_CHUNK):
         if any_sparse and _room_low(params):
-            return c0, touched
+            return c0, NEED_ROOM, touched
         c1 = min(c0 + FAST_CHUNK, n_total)
         # level-0 requests; a repeat of the previous line is a hit on the MRU way, so it is
         # merged into that request (its write bit too: same final state, same outgoing requests)
@@ -613,16 +676,19 @@ def simulate_lru(addrs, writes, shift, params, tags, counters, table):
         repeats = 0
         prev = np.int64(-1)
         for k in range(c0, c1):
-            r = (addrs[k] >> shift) << 1
+            line = addrs[k] >> shift
+            if line >= line_limit:
+                return c0, NEED_WIDE, touched
+            r = line << 1
             if has_writes:
                 r |= np.int64(writes[k])
-            if (r >> 1) == prev:
+            if line == prev:
                 a[n - 1] |= r & 1
                 repeats += 1
             else:
                 a[n] = r
                 n += 1
-                prev = r >> 1
+                prev = line
         counters[0, C_ACCESSES] += repeats
         counters[0, C_HITS] += repeats
         for lvl in range(nlev):
@@ -631,11 +697,27 @@ def simulate_lru(addrs, writes, shift, params, tags, counters, table):
             mask = params[lvl, P_MASK]
             first = 1 if lvl == 0 else 0
             emit = 1 if lvl + 1 < nlev else 0
-            big = params[lvl, P_SETS] * ways * 8 > PREFETCH_BYTES  # sparse levels are all big
+            big = params[lvl, P_SETS] * ways * tags.itemsize > PREFETCH_BYTES  # sparse: all big
             ahead = PREFETCH_AHEAD if big else 0
-            m, miss, ev, wb, fe, touched = _lru_stage(a, n, b, tags, off, mask, ways, first,
-                                                      emit, ahead, touched, params, lvl,
-                                                      table)
+            if params[lvl, P_DIR_MASK] >= 0:
+                m, miss, ev, wb, fe, touched = _sparse_stage(a, n, b, tags, mask, ways, first,
+                                                             emit, ahead, touched, params, lvl,
+                                                             table)
+            elif ways == 16:
+                m, miss, ev, wb, fe = _dense_stage_16(a, n, b, tags, off, mask, ways, first,
+                                                   emit, ahead)
+            elif ways == 8:
+                m, miss, ev, wb, fe = _dense_stage_8(a, n, b, tags, off, mask, ways, first,
+                                                   emit, ahead)
+            elif ways == 4:
+                m, miss, ev, wb, fe = _dense_stage_4(a, n, b, tags, off, mask, ways, first,
+                                                   emit, ahead)
+            elif ways == 2:
+                m, miss, ev, wb, fe = _dense_stage_2(a, n, b, tags, off, mask, ways, first,
+                                                   emit, ahead)
+            else:
+                m, miss, ev, wb, fe = _dense_stage_any(a, n, b, tags, off, mask, ways, first,
+                                                   emit, ahead)
             counters[lvl, C_ACCESSES] += n
             counters[lvl, C_HITS] += n - miss
             counters[lvl, C_MISSES] += miss
@@ -645,4 +727,4 @@ def simulate_lru(addrs, writes, shift, params, tags, counters, table):
             counters[lvl, C_BYTES_FROM_NEXT] += fe * line_bytes
             a, b = b, a
             n = m
-    return n_total, touched
+    return n_total, DONE, touched

@@ -13,3 +13,7 @@ Numba-free, so roofsim.cache.simulator can size the arrays without loading the J
 N_PARAMS = 13
 EMPTY_KEY = -1
 FAST_CHUNK = 4096    # trace accesses per round of simulate_lru (its buffers stay in host L2)
+# simulate_lru also takes int32 tags (line << 1 | dirty) while every line number is below this;
+# it returns NEED_WIDE (having changed nothing in that round) at the first line that is not.
+NARROW_LINES = 1 << 30
+DONE, NEED_ROOM, NEED_WIDE = 0, 1, 2  # why simulate_lru returned
