@@ -47,6 +47,7 @@ CHILD = ("import json, resource, sys\nfrom roofsim.cli import main\n"
 IN_PROCESS = """
 import json, sys, time
 import numpy as np
+import roofsim
 from roofsim.cache.config import CacheLevelConfig
 from roofsim.cache.simulator import Hierarchy
 addrs = np.load(sys.argv[1])
@@ -58,12 +59,14 @@ for _ in range(3):
     wall, cpu = time.perf_counter(), time.process_time()
     h.feed(addrs)
     times.append((time.perf_counter() - wall, time.process_time() - cpu))
-print(json.dumps(times))
+print(json.dumps({"times": times, "module": roofsim.__file__}))
 """
 
 
-def child_env(tree: str) -> dict:
-    return dict(os.environ, PYTHONPATH=tree)
+def in_tree(tree: str) -> dict:
+    """subprocess.run arguments that make a child import `tree`'s roofsim: its folder first on
+    the path (python -c puts the working folder before PYTHONPATH, so that is set too)."""
+    return {"cwd": tree, "env": dict(os.environ, PYTHONPATH=tree)}
 
 
 def cli_run(tree: str, trace: str, levels) -> dict:
@@ -72,7 +75,7 @@ def cli_run(tree: str, trace: str, levels) -> dict:
         args += ["--level", lv]
     t = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", CHILD, *args], check=True, capture_output=True,
-                         text=True, env=child_env(tree))
+                         text=True, **in_tree(tree))
     doc = json.loads(out.stdout)
     doc["process_seconds"] = time.perf_counter() - t
     doc["maxrss_kib"] = json.loads(out.stderr.strip().splitlines()[-1])["maxrss_kib"]
@@ -82,8 +85,11 @@ def cli_run(tree: str, trace: str, levels) -> dict:
 def in_process_rates(tree: str, trace: str, levels, n: int) -> tuple[float, float]:
     """(wall, CPU) accesses/s of Hierarchy.feed in a child process running `tree`'s code."""
     out = subprocess.run([sys.executable, "-c", IN_PROCESS, trace, *levels], check=True,
-                         capture_output=True, text=True, env=child_env(tree))
-    times = json.loads(out.stdout)
+                         capture_output=True, text=True, **in_tree(tree))
+    doc = json.loads(out.stdout)
+    if not doc["module"].startswith(tree + os.sep):  # the checkout really measured
+        raise SystemExit(f"{tree}: the child imported {doc['module']}")
+    times = doc["times"]
     return (n / statistics.median(t[0] for t in times),
             n / statistics.median(t[1] for t in times))
 
@@ -105,6 +111,9 @@ def measure(trees: dict[str, str], path: str, n: int, repeats: int) -> dict[str,
         out[name] = {
             "cli": statistics.median(d["accesses_per_s"] for d in r["cli"]),
             "cli_all": [d["accesses_per_s"] for d in r["cli"]],
+            # the CLI's CPU-time rate, where its JSON has cpu_seconds (older checkouts do not)
+            "cli_cpu": (statistics.median(d["accesses"] / d["cpu_seconds"] for d in r["cli"])
+                        if all("cpu_seconds" in d for d in r["cli"]) else None),
             "load": statistics.median(d["kernel_load_seconds"] for d in r["cli"]),
             "process": statistics.median(d["process_seconds"] for d in r["cli"]),
             "rss": max(d["maxrss_kib"] for d in r["cli"]) / 1024,
@@ -118,10 +127,12 @@ def measure(trees: dict[str, str], path: str, n: int, repeats: int) -> dict[str,
 
 def describe(name: str, f: dict, repeats: int) -> list[str]:
     every = ", ".join(f"{x / 1e6:.1f}" for x in f["cli_all"])
+    cpu = f", {f['cli_cpu'] / 1e6:.1f} M/s CPU time" if f["cli_cpu"] else ""
     return [
-        f"{name}: 3 levels through the CLI {f['cli'] / 1e6:.1f} M accesses/s (simulation only; "
-        f"median of {repeats} processes: {every}), kernel load {f['load']:.2f} s apart, whole "
-        f"process {f['process']:.2f} s, peak RSS {f['rss']:.0f} MiB",
+        f"{name}: 3 levels through the CLI {f['cli'] / 1e6:.1f} M accesses/s wall{cpu} "
+        f"(simulation only; median of {repeats} processes: {every}), kernel load "
+        f"{f['load']:.2f} s apart, whole process {f['process']:.2f} s, peak RSS "
+        f"{f['rss']:.0f} MiB",
         f"{name}: 3 levels in-process (Hierarchy.feed of the whole array) {f['wall'] / 1e6:.1f} "
         f"M/s wall, {f['cpu'] / 1e6:.1f} M/s CPU time (CLI / in-process wall = "
         f"{f['cli'] / f['wall']:.2f})",

@@ -192,6 +192,8 @@ def test_json_times_the_simulation_apart_from_the_kernel_load(tmp_path, trace):
         doc = json.loads(run(cmd[0], "--trace", tmp_path / "t.npy", *cmd[1:], "--format", "json").output)
         assert doc["seconds"] > 0 and doc["kernel_load_seconds"] > 0
         assert doc["accesses_per_s"] == pytest.approx(5000 / doc["seconds"])
+        if cmd[0] == "simulate":  # one thread: its CPU time cannot exceed the wall time
+            assert 0 < doc["cpu_seconds"] <= doc["seconds"] + 0.01
 
 
 def test_output_file_through_the_safe_writer(tmp_path, trace):

@@ -259,7 +259,7 @@ class Hierarchy:
             done += served
             if done >= n:
                 break
-            if fast and why == NEED_WIDE:
+            if why == NEED_WIDE:
                 self._widen()  # a line number that int32 tags cannot hold
             else:
                 self._grow()  # a sparse level needs room for more sets
