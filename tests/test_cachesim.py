@@ -158,7 +158,7 @@ def test_random_policy_depends_on_seed_only():
 
 
 # ------------------------------------------------------------------ the specialised LRU kernel
-# Every level LRU, write-back + write-allocate, power-of-two sets, one line size, non-inclusive:
+# Every level LRU, write-back + write-allocate, one line size, non-inclusive (any set counts):
 # Hierarchy runs roofsim.kernels.cachesim.simulate_lru (levels one after another over a chunk).
 
 def _lru_case(rng, n, footprint):
@@ -166,8 +166,8 @@ def _lru_case(rng, n, footprint):
     line = int(rng.choice([16, 32, 64]))
     configs, levels, capacity = [], [], 0
     for _ in range(nlev):
-        ways = int(rng.choice([1, 2, 3, 4, 8, 16]))  # 4, 8, 16 have unrolled copies; others not
-        sets = 1 << int(rng.integers(0, 5))
+        ways = int(rng.choice([1, 2, 3, 4, 8, 16]))  # 2, 4, 8, 16 have vector copies; others not
+        sets = (1 << int(rng.integers(0, 5))) * int(rng.choice([1, 1, 3, 5]))  # set = line % sets
         while sets * ways * line <= capacity:
             sets *= 2
         capacity = sets * ways * line
@@ -236,6 +236,21 @@ def test_lru_kernel_with_prefetched_level_equals_general_kernel():
     assert fast.results()[2].accesses > 20000  # the outer level really saw a stream
 
 
+def test_lru_kernel_with_a_set_count_that_is_not_a_power_of_two():
+    # 768 B 4-way 64 B = 3 sets; set = line % 3. Lines 0, 3, 6, 9, 12 all map to set 0 (4 ways):
+    # 5 misses, the fifth evicting line 0; then line 0 misses again (evicting 3) and line 12
+    # hits: 7 accesses, 1 hit, 6 misses, 2 evictions. Lines 1 and 4 (set 1) miss without
+    # evicting: 9 accesses, 1 hit, 8 misses, 2 evictions. A mask (line & 2) would put line 3
+    # in set 1 and line 6 in set 2, and give no evictions at all.
+    h = Hierarchy([lv(3 * 256, 4)])
+    assert h._fast and h.levels[0].sets == 3
+    lines = [0, 3, 6, 9, 12, 0, 12, 1, 4]
+    r = h.feed(addrs(*[64 * x for x in lines])).results()[0]
+    assert (r.accesses, r.hits, r.misses, r.evictions) == (9, 1, 8, 2)
+    configs = [(3 * 256, 4, 64, "lru", True, True)]
+    assert counts((r,)) == naive_simulate(configs, [64 * x for x in lines])
+
+
 def test_lru_kernel_widens_int32_tags_at_the_first_line_they_cannot_hold():
     # 1 KiB 2-way 64 B = 8 sets. The specialised kernel keeps int32 tags (line << 1 | dirty)
     # while every line number is below 2**30 (NARROW_LINES). Lines 0, 2**30 and 2**31 (byte
@@ -292,7 +307,6 @@ def test_general_kernel_serves_what_the_lru_kernel_cannot():
     assert not Hierarchy([lv(1024, 2), lv(4096, 4)], inclusive=True)._fast
     assert not Hierarchy([lv(1024, 2, policy="fifo")])._fast
     assert not Hierarchy([lv(1024, 2, wp="write-through")])._fast
-    assert not Hierarchy([lv(3 * 256, 4)])._fast                       # 3 sets
     # an access spanning two lines goes to the general kernel, with the same counts as naive
     configs = [(1024, 2, 64, "lru", True, True)]
     got = counts(simulate(addrs(60, 0, 200), [lv(1024, 2)], sizes=np.array([8, 4, 100])))

@@ -136,13 +136,12 @@ class Hierarchy:
                                    _POLICY_CODES[lv.policy], lv.write_policy == "write-back",
                                    lv.write_allocate, 0, sets - 1 if sets & (sets - 1) == 0 else -1)
         # The specialised kernel (roofsim.kernels.cachesim.simulate_lru) serves the common case:
-        # every level LRU, write-back + write-allocate, power-of-two sets, one line size,
-        # non-inclusive. It keeps the same state arrays, so feeds may alternate kernels.
+        # every level LRU, write-back + write-allocate, one line size, non-inclusive (any set
+        # counts). It keeps the same state arrays, so feeds may alternate kernels.
         self._fast = (not self.inclusive
                       and len({lv.line_bytes for lv in self.levels}) == 1
                       and all(lv.policy == "lru" and lv.write_policy == "write-back"
-                              and lv.write_allocate and lv.sets & (lv.sets - 1) == 0
-                              for lv in self.levels))
+                              and lv.write_allocate for lv in self.levels))
         self.reset()
 
     def reset(self) -> None:

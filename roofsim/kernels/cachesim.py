@@ -373,7 +373,7 @@ def _back_invalidate(level, victim, params, tags, counters, table):
 
 # ---------------------------------------------------------------- the common case, specialised
 #
-# Every level LRU, write-back + write-allocate, power-of-two set counts, one line size, accesses
+# Every level LRU, write-back + write-allocate, one line size (any set counts), accesses
 # inside one line, non-inclusive. Then a request is one int64 r = line << 1 | write and:
 # - level 0 fetches on every miss; at outer levels every write is a write-back of a whole line
 #   (full: no fetch), every read a fetch;
@@ -519,6 +519,16 @@ _prefetch = _prefetch_plain if numba_config.DISABLE_JIT else _make_prefetch()
 
 
 @njit(inline="always", **NJIT)
+def _set_of(r, umask, usets):
+    """Set index of request r = line << 1 | write: a mask for a power-of-two set count (umask =
+    sets - 1), else a division (umask all ones, the caller's sign of a mask of -1)."""
+    line = np.uint64(r) >> np.uint64(1)
+    if umask != np.uint64(0xFFFFFFFFFFFFFFFF):
+        return line & umask
+    return line % usets
+
+
+@njit(inline="always", **NJIT)
 def _outcome(r, hit, old, first):
     """(miss, eviction, write-back, fetch), each 0/1, of request r with the result of its set
     access (old: the entry that was in the last way)."""
@@ -544,14 +554,16 @@ def _make_dense_stage(fixed_ways):
     numba caches each (closures over an int are cached, keyed by its value)."""
 
     @njit(**NJIT)
-    def dense_stage(reqs, n, out, tags, off, mask, ways, first, emit, ahead):
-        """Serve reqs[:n] at one dense LRU level (sets at tags[off + set * ways]); write its
+    def dense_stage(reqs, n, out, tags, off, mask, sets, ways, first, emit, ahead):
+        """Serve reqs[:n] at one dense LRU level (sets at tags[off + set * ways]; set = line &
+        mask, or line % sets when mask is -1); write its
         outgoing requests to out (when emit) and return (count out, misses, evictions,
         write-backs, fetches). Branch-free per request apart from branches that always go
         one way."""
         w = fixed_ways if fixed_ways > 0 else ways
         uways = np.uint64(w)
         umask = np.uint64(mask)
+        usets = np.uint64(sets)
         uoff = np.uint64(off)
         last = uways - np.uint64(1)
         m = np.uint64(0)  # uint64 indices: numba adds no negative-index wraparound code
@@ -562,11 +574,11 @@ def _make_dense_stage(fixed_ways):
         for k in range(n):
             if ahead > 0 and k + ahead < n:
                 # software prefetch of the set needed `ahead` requests later (first, last way)
-                b = uoff + ((np.uint64(reqs[np.uint64(k + ahead)]) >> np.uint64(1)) & umask) * uways
+                b = uoff + _set_of(reqs[np.uint64(k + ahead)], umask, usets) * uways
                 _prefetch(tags, b)
                 _prefetch(tags, b + last)
             r = reqs[np.uint64(k)]
-            base = uoff + ((np.uint64(r) >> np.uint64(1)) & umask) * uways
+            base = uoff + _set_of(r, umask, usets) * uways
             if fixed_ways == 16:  # a constant: numba keeps one branch
                 hit, old = _set_access_16(tags, base, r)
             elif fixed_ways == 8:
@@ -594,12 +606,14 @@ _dense_stage_any = _make_dense_stage(0)
 
 
 @njit(**NJIT)
-def _sparse_stage(reqs, n, out, tags, mask, ways, first, emit, ahead, acc, params, level, table):
+def _sparse_stage(reqs, n, out, tags, mask, sets, ways, first, emit, ahead, acc, params, level,
+                  table):
     """_dense_stage at a sparse level (sets found through its hash table, P_DIR_MASK >= 0);
     returns the touch accumulator after the five counts (returning it keeps LLVM from dropping
     the table loads that serve as prefetches). The hash lookup dominates here, so the way
     count is dispatched per request."""
     umask = np.uint64(mask)
+    usets = np.uint64(sets)
     last = np.uint64(ways - 1)
     m = np.uint64(0)
     misses = 0
@@ -613,16 +627,16 @@ def _sparse_stage(reqs, n, out, tags, mask, ways, first, emit, ahead, acc, param
         if ahead > 0 and k + ahead < n:
             # software prefetch in two steps: the table entry `ahead` requests later (a load:
             # its value is needed next), then the set it names, `ahead / 2` requests later
-            s = np.int64((np.uint64(reqs[np.uint64(k + ahead)]) >> np.uint64(1)) & umask)
+            s = np.int64(_set_of(reqs[np.uint64(k + ahead)], umask, usets))
             touched += table[dir_off + 2 * np.int64(_dir_slot(params, level, s))]
-            s = np.int64((np.uint64(reqs[np.uint64(k + half)]) >> np.uint64(1)) & umask)
+            s = np.int64(_set_of(reqs[np.uint64(k + half)], umask, usets))
             b = _sparse_base(params, level, s, table, False)
             if b >= 0:
                 _prefetch(tags, np.uint64(b))
                 _prefetch(tags, np.uint64(b) + last)
         r = reqs[np.uint64(k)]
-        base = np.uint64(_sparse_base(params, level, np.int64((np.uint64(r) >> np.uint64(1)) & umask),
-                                      table, True))
+        base = np.uint64(_sparse_base(params, level, np.int64(_set_of(r, umask, usets)), table,
+                                      True))
         if ways == 16:
             hit, old = _set_access_16(tags, base, r)
         elif ways == 8:
@@ -695,28 +709,29 @@ def simulate_lru(addrs, writes, shift, params, tags, counters, table):
             ways = params[lvl, P_WAYS]
             off = params[lvl, P_OFFSET]
             mask = params[lvl, P_MASK]
+            sets = params[lvl, P_SETS]
             first = 1 if lvl == 0 else 0
             emit = 1 if lvl + 1 < nlev else 0
             big = params[lvl, P_SETS] * ways * tags.itemsize > PREFETCH_BYTES  # sparse: all big
             ahead = PREFETCH_AHEAD if big else 0
             if params[lvl, P_DIR_MASK] >= 0:
-                m, miss, ev, wb, fe, touched = _sparse_stage(a, n, b, tags, mask, ways, first,
-                                                             emit, ahead, touched, params, lvl,
-                                                             table)
+                m, miss, ev, wb, fe, touched = _sparse_stage(a, n, b, tags, mask, sets, ways,
+                                                             first, emit, ahead, touched, params,
+                                                             lvl, table)
             elif ways == 16:
-                m, miss, ev, wb, fe = _dense_stage_16(a, n, b, tags, off, mask, ways, first,
+                m, miss, ev, wb, fe = _dense_stage_16(a, n, b, tags, off, mask, sets, ways, first,
                                                    emit, ahead)
             elif ways == 8:
-                m, miss, ev, wb, fe = _dense_stage_8(a, n, b, tags, off, mask, ways, first,
+                m, miss, ev, wb, fe = _dense_stage_8(a, n, b, tags, off, mask, sets, ways, first,
                                                    emit, ahead)
             elif ways == 4:
-                m, miss, ev, wb, fe = _dense_stage_4(a, n, b, tags, off, mask, ways, first,
+                m, miss, ev, wb, fe = _dense_stage_4(a, n, b, tags, off, mask, sets, ways, first,
                                                    emit, ahead)
             elif ways == 2:
-                m, miss, ev, wb, fe = _dense_stage_2(a, n, b, tags, off, mask, ways, first,
+                m, miss, ev, wb, fe = _dense_stage_2(a, n, b, tags, off, mask, sets, ways, first,
                                                    emit, ahead)
             else:
-                m, miss, ev, wb, fe = _dense_stage_any(a, n, b, tags, off, mask, ways, first,
+                m, miss, ev, wb, fe = _dense_stage_any(a, n, b, tags, off, mask, sets, ways, first,
                                                    emit, ahead)
             counters[lvl, C_ACCESSES] += n
             counters[lvl, C_HITS] += n - miss
