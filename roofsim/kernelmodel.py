@@ -36,6 +36,7 @@ import numpy as np
 
 from .specs import DTYPE_BYTES, KERNEL_MODEL_KINDS, OVERHEADS, HardwareSpec
 from .errors import Problem, SpecError
+from .memo import ByIdentity
 
 # Smallest tile a library uses for a short m or n: one tensor-core MMA is m16 x n8 (mma.m16n8k16).
 MIN_TILE_M, MIN_TILE_N = 16.0, 8.0
@@ -182,11 +183,8 @@ def kernel_terms(hws, ops, oa, overhead: str = "kernel") -> KernelTerms:
     H, N = len(hws), len(ops)
     factor, extra, resident = np.ones((H, N)), np.zeros((H, N)), np.zeros((H, N))
     lat, floor = np.zeros((H, N)), np.zeros(H)
-    dense = oa.pattern == 0
-    norm = np.array([op.kind in NORM_KINDS for op in ops], bool)
-    cols = np.array([float(dict(op.shape).get("cols", 0)) if n else 0.0 for op, n in zip(ops, norm)])
-    row_input = np.array([op.reads[0].bytes if n else 0.0 for op, n in zip(ops, norm)])
-    written, reads = _sequence(ops)
+    # the per-op facts depend on the ops alone: once per workload (its OpArrays is shared)
+    dense, norm, cols, row_input, written, reads = _OP_FACTS.get(oa, lambda: _op_facts(ops, oa))
     for i, h in enumerate(hws):
         floor[i] = h.efficiency.latency_s
         if overhead == "eager":
@@ -218,6 +216,18 @@ def _unit_peaks(h: HardwareSpec, ops) -> np.ndarray:
                 seen[key] = h.compute.resolve(*key).flop_per_s
             out[j] = seen[key]
     return out
+
+
+_OP_FACTS = ByIdentity()
+
+
+def _op_facts(ops, oa) -> tuple:
+    """(dense, norm, row elements, row input bytes, bytes the previous op wrote, activation bytes
+    read) per op: what kernel_terms needs of the ops."""
+    norm = np.array([op.kind in NORM_KINDS for op in ops], bool)
+    cols = np.array([float(dict(op.shape).get("cols", 0)) if n else 0.0 for op, n in zip(ops, norm)])
+    row_input = np.array([op.reads[0].bytes if n else 0.0 for op, n in zip(ops, norm)])
+    return (oa.pattern == 0, norm, cols, row_input, *_sequence(ops))
 
 
 def _scratchpad_bytes(h: HardwareSpec) -> float:

@@ -20,7 +20,6 @@ vectorised over ops x devices.
 """
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import Optional, Sequence, Union
 
@@ -28,6 +27,7 @@ import numpy as np
 
 from .errors import Problem, SpecError
 from .kernelmodel import kernel_terms
+from .memo import ByIdentity
 from .ops.access import ExplicitAccess
 from .ops.op import Op, Workload
 from .specs import HardwareSpec, PeakResolution
@@ -81,23 +81,16 @@ def _flop_matrix(ops: Sequence[Op]):
 
 
 # Per-workload tables, reused while the same (frozen) Workload object is evaluated again: a
-# warm query spends its time on the model, not on rebuilding them. Keyed by id() and checked
-# with a weak reference, because hashing a Workload walks every op.
-_TABLES: dict = {}
+# warm query spends its time on the model, not on rebuilding them (roofsim/memo.py).
+_TABLES = ByIdentity()
 
 
 def _op_tables(workload: Optional[Workload], ops: list):
-    hit = _TABLES.get(id(workload)) if workload is not None else None
-    if hit is not None and hit[0]() is workload:
-        return hit[1]
-    keys, F = _flop_matrix(ops)
-    F.flags.writeable = False  # shared by every Evaluation of this workload
-    tables = (keys, F, op_arrays(ops))
-    if workload is not None:
-        if len(_TABLES) >= 64:
-            _TABLES.clear()
-        _TABLES[id(workload)] = (weakref.ref(workload), tables)
-    return tables
+    def make():
+        keys, F = _flop_matrix(ops)
+        F.flags.writeable = False  # shared by every Evaluation of this workload
+        return keys, F, op_arrays(ops)
+    return make() if workload is None else _TABLES.get(workload, make)
 
 
 def _compute_peaks(hws, keys, ideal) -> tuple[np.ndarray, np.ndarray, list]:

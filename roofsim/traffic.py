@@ -23,6 +23,7 @@ import numpy as np
 
 from .ops.access import CommAccess, DenseAccess, ExplicitAccess, GatherAccess, SparseAccess, StreamAccess
 from .ops.op import Op
+from .memo import ByIdentity
 from .specs import HardwareSpec
 
 TILE_FRACTION = 0.5
@@ -53,7 +54,24 @@ def tile_capacities(capacity: np.ndarray) -> np.ndarray:
     return out
 
 
+_ONE_DEVICE = ByIdentity()
+
+
 def level_arrays(hws: list[HardwareSpec]) -> LevelArrays:
+    """The devices' levels as arrays; one device's are built once (a warm query asks again),
+    and are read-only, as shared arrays must be."""
+    if len(hws) == 1:
+        return _ONE_DEVICE.get(hws[0], lambda: _read_only(_level_arrays(hws)))
+    return _level_arrays(hws)
+
+
+def _read_only(lv: LevelArrays) -> LevelArrays:
+    for a in (lv.bandwidth, lv.efficiency, lv.tile_capacity, lv.inner_line, lv.active, lv.main_index):
+        a.flags.writeable = False
+    return lv
+
+
+def _level_arrays(hws: list[HardwareSpec]) -> LevelArrays:
     H, L = len(hws), max(len(h.memory) for h in hws)
     bw = np.full((H, L), np.inf)
     eff = np.ones((H, L))

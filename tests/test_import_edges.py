@@ -87,3 +87,14 @@ def test_hw_commands_stay_light():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == ""
+
+
+def test_a_decode_query_does_not_load_numba():
+    # Llama-2 7B decode gathers one embedding row after a warm-up of ~7,700 rows: the measured
+    # part is 64 line accesses (8 KiB / 128 B lines), counted by numpy (cache.mrc.measured_curve);
+    # loading numba and the reuse kernel would cost more than the rest of a cold `roofsim run`.
+    code = ("import sys, roofsim; t = roofsim.query('h100', 'llama2-7b').total_time_s[0]; "
+            "print(t > 0, 'numba' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "True False"

@@ -137,3 +137,49 @@ def test_shards_error_within_stated_bound():
         sizes = sizes[sizes >= 10 * 64]
         err = np.abs(exact.miss_ratio(sizes) - sampled.miss_ratio(sizes))
         assert err.max() <= max_bound and err.mean() <= mean_bound, (err.max(), err.mean())
+
+
+# ---- the measured part after a warm-up (mrc.measured_curve) --------------------------------------
+def test_measured_curve_hand_derived():
+    # lines a b c | a d b: the measured part is "a d b" after the warm-up "a b c".
+    # a: distance 2 (b, c since its use); d: cold; b: distance 3 (c, a, d since its use)
+    from roofsim.cache.mrc import measured_curve
+    curve = measured_curve(np.array([0, 64, 128, 0, 192, 64], np.uint64), 3, 64)
+    assert (curve.cold, curve.hist.tolist(), curve.accesses) == (1, [0, 0, 1, 1], 3)
+    # 2 lines: all 3 miss; 3 lines: a hits, d and b miss; 4 lines: only d (cold) misses
+    assert curve.misses([128, 192, 256]).tolist() == [3, 2, 1]
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_measured_curve_matches_the_naive_distances_of_the_measured_part(seed):
+    # Line numbers dense (the table path) or 2^40 apart (the np.unique path); measured parts
+    # short (counted directly) or beyond SMALL_MEASURED (the difference of two kernel curves).
+    from roofsim.cache.mrc import SMALL_MEASURED, measured_curve
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 2500)) if seed % 4 else SMALL_MEASURED + 600
+    start = int(rng.integers(0, n + 1)) if seed % 4 else 100
+    lines = rng.integers(0, int(rng.integers(1, 300)), n).astype(np.int64)
+    if seed % 2:
+        lines = lines * SPREAD
+    curve = measured_curve(lines.astype(np.uint64), start, 1)   # 1-byte lines: addresses are lines
+    d = naive_stack_distances(lines.tolist())[start:]
+    seen = [x for x in d if x is not None]
+    assert curve.cold == sum(x is None for x in d)
+    assert curve.hist[:len(np.bincount(seen)) if seen else 0].tolist() == (np.bincount(seen).tolist() if seen else [])
+    assert not curve.hist[len(np.bincount(seen)) if seen else 0:].any()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_measured_curve_is_the_whole_curve_less_the_warm_up_curve(seed):
+    # with accesses spanning several lines (sizes), at every capacity
+    from roofsim.cache.mrc import measured_curve
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(50, 3000))
+    start = int(rng.integers(0, n))
+    addrs = rng.integers(0, int(rng.integers(1, 300)) * 64, n).astype(np.uint64)
+    sizes = rng.integers(1, 300, n)
+    caps = np.arange(0, 700 * 64, 37.0)
+    whole, warm = mrc(addrs, 64, sizes), mrc(addrs[:start], 64, sizes[:start])
+    got = measured_curve(addrs, start, 64, sizes)
+    assert np.array_equal(got.misses(caps), whole.misses(caps) - (warm.misses(caps) if start else 0))
+    assert got.accesses == whole.accesses - (warm.accesses if start else 0)

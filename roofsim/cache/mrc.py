@@ -151,6 +151,90 @@ def small_trace_histogram(lines: np.ndarray) -> tuple[np.ndarray, int]:
     return hist, int(n - reused.shape[0])
 
 
+# A measured part after a warm-up up to this many line accesses is counted by numpy
+# (measured_curve), whatever the warm-up's length: a decode step's one embedding lookup after
+# ~7,700 warm-up rows needs no JIT kernel. Larger prefixes or parts use the kernel.
+SMALL_MEASURED = 4096
+LARGE_PREFIX = 1 << 23
+
+
+def measured_curve(addrs, start: int, line_bytes: int = 64, sizes=None) -> MissRatioCurve:
+    """Miss-ratio curve of the accesses from ``start`` on (a trace index), the caches warmed by
+    those before it: exactly mrc(all) minus mrc(the first ``start``) at every size (LRU's
+    decisions on a prefix do not depend on what follows), without sampling.
+
+    A measured part of up to SMALL_MEASURED line accesses (after a warm-up of up to LARGE_PREFIX)
+    is counted directly: the stack distance of a measured access is the number of distinct lines
+    since its line's previous use, in the measured part or, failing that, in the warm-up."""
+    a = _as_int64_addresses(addrs)
+    s = None if sizes is None else _as_sizes(sizes, a.shape[0])
+    lines = line_accesses(a, line_bytes, s)
+    s0 = start if s is None or not start else int(_lines_spanned(a[:start], s[:start], line_bytes).sum())
+    m = lines.shape[0] - s0
+    if m > SMALL_MEASURED or s0 > LARGE_PREFIX:
+        full, prefix = _curve(lines, int(line_bytes)), _curve(lines[:s0], int(line_bytes))
+        hist = np.zeros(max(full.hist.shape[0], prefix.hist.shape[0]), np.int64)
+        hist[:full.hist.shape[0]] += full.hist
+        hist[:prefix.hist.shape[0]] -= prefix.hist
+        return MissRatioCurve(int(line_bytes), m, m, full.cold - prefix.cold, hist, 1.0)
+    hist, cold = _measured_histogram(lines, s0)
+    return MissRatioCurve(int(line_bytes), m, m, cold, hist, 1.0)
+
+
+def _measured_histogram(lines: np.ndarray, s0: int) -> tuple[np.ndarray, int]:
+    """(hist, cold) of the stack distances of lines[s0:] after all of lines[:s0]."""
+    S = lines[s0:]
+    m = S.shape[0]
+    warm_last, ends = _last_uses(lines[:s0], S)    # last use in the warm-up (-1: none); all of them
+    ended = np.cumsum(np.bincount(ends, minlength=s0)) if s0 else np.zeros(0, np.int64)
+    # previous and next use of each line within the measured part
+    order = np.argsort(S, kind="stable")
+    same = S[order[1:]] == S[order[:-1]]
+    prev = np.full(m, -1, np.int64)
+    nxt = np.full(m, m, np.int64)
+    prev[order[1:][same]] = order[:-1][same]
+    nxt[order[:-1][same]] = order[1:][same]
+    # warm-up lines used after each access's last warm-up use (its line's own use is not after it)
+    after = ends.shape[0] - np.where(warm_last >= 0, ended[np.maximum(warm_last, 0)], 0)
+    d = np.zeros(m, np.int64)
+    for lo in range(0, m, _ROWS):
+        i = np.arange(lo, min(lo + _ROWS, m))[:, None]
+        j = np.arange(int(i[-1, 0]) if m else 0)[None, :]
+        latest = (j < i) & (nxt[None, :j.shape[1]] >= i)    # S[j] is its line's latest use before i
+        # used before in the part: the distinct lines since; else the warm-up lines used after
+        # its last warm-up use, less those used again since (counted in the part instead)
+        within = (latest & (j > prev[i])).sum(axis=1)
+        since = latest.sum(axis=1) - (latest & (warm_last[None, :j.shape[1]] > warm_last[i])).sum(axis=1)
+        d[lo:lo + _ROWS] = np.where(prev[i[:, 0]] >= 0, within, after[i[:, 0]] + since)
+    reused = (prev >= 0) | (warm_last >= 0)
+    return np.bincount(d[reused]).astype(np.int64), int(m - reused.sum())
+
+
+def _lines_spanned(a: np.ndarray, s: np.ndarray, line_bytes: int) -> np.ndarray:
+    """Lines each access of ``s`` bytes at ``a`` touches (line_accesses expands them)."""
+    shift = int(line_bytes).bit_length() - 1
+    return ((a + s - 1) >> shift) - (a >> shift) + 1
+
+
+def _last_uses(warm: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position of each of ``lines``' last use in ``warm``, -1 if none; the last-use positions
+    of every distinct line of ``warm``). Lines within a span of a few times the warm-up's
+    length (a table's rows) go through a dense table, no sort; others through np.unique."""
+    n = warm.shape[0]
+    if n == 0:
+        return np.full(lines.shape[0], -1, np.int64), np.zeros(0, np.int64)
+    lo, hi = int(warm.min()), int(warm.max())
+    if hi - lo < 8 * n + 4096:
+        table = np.full(hi - lo + 1, -1, np.int64)
+        np.maximum.at(table, warm - lo, np.arange(n))
+        inside = (lines >= lo) & (lines <= hi)
+        return np.where(inside, table[np.clip(lines - lo, 0, hi - lo)], -1), table[table >= 0]
+    u, first_reversed = np.unique(warm[::-1], return_index=True)
+    ends = n - 1 - first_reversed
+    k = np.minimum(np.searchsorted(u, lines), u.shape[0] - 1)
+    return np.where(u[k] == lines, ends[k], -1), ends
+
+
 def preload() -> None:
     """Compile (first use) or load the reuse-distance kernel now, so callers can time it apart."""
     from ..kernels import load
@@ -178,6 +262,12 @@ def mrc(addrs, line_bytes: int = 64, sizes=None, sample_rate: float = 1.0,
             raise CacheConfigError(f"sample rate {sample_rate!r} sampled none of the trace's "
                                    f"{total} line accesses: raise it (SHARDS wants thousands of "
                                    f"sampled lines; 1 is exact)")
+    curve = _curve(lines, int(line_bytes))
+    return MissRatioCurve(int(line_bytes), total, curve.sampled, curve.cold, curve.hist, rate)
+
+
+def _curve(lines: np.ndarray, line_bytes: int) -> MissRatioCurve:
+    """The exact curve of a trace of line numbers."""
     if lines.shape[0] <= SMALL_TRACE:
         hist, cold = small_trace_histogram(lines)
     else:
@@ -186,4 +276,5 @@ def mrc(addrs, line_bytes: int = 64, sizes=None, sample_rate: float = 1.0,
         stack_distance_histogram = load("reuse").stack_distance_histogram  # lazy: numba loads here
         capacity = max(4096, min(int(lines.shape[0]), 1 << 20))
         hist, cold, _ = stack_distance_histogram(np.require(lines, np.int64, ["C", "W"]), capacity)
-    return MissRatioCurve(int(line_bytes), total, int(lines.shape[0]), int(cold), hist, rate)
+    n = int(lines.shape[0])
+    return MissRatioCurve(line_bytes, n, n, int(cold), hist)

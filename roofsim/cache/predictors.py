@@ -40,6 +40,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import CacheConfigError
+from ..memo import ByIdentity
 from . import traces
 from .config import CacheLevelConfig
 
@@ -80,7 +81,15 @@ def modelled_capacity(total, line: int, ways: int):
 
 
 def cache_levels(hw) -> list[tuple[int, CacheLevelConfig]]:
-    """(index in hw.memory, config) of the levels modelled as caches, innermost first."""
+    """(index in hw.memory, config) of the levels modelled as caches, innermost first (built
+    once per device: a warm query asks again)."""
+    return list(_CACHE_LEVELS.get(hw, lambda: tuple(_cache_levels(hw))))
+
+
+_CACHE_LEVELS = ByIdentity()
+
+
+def _cache_levels(hw) -> list[tuple[int, CacheLevelConfig]]:
     out = []
     for j, m in enumerate(hw.memory):
         if m.type != "cache" or not m.capacity_bytes:
@@ -347,6 +356,12 @@ class MRCPredictor(_TracePredictor):
         from .mrc import mrc
         return mrc(t.addrs, line_bytes, t.sizes, self.sample_rate, self.seed)
 
+    def _measured_curves(self, t, warm: int, lines) -> dict:
+        """line bytes -> the exact curve of the accesses after the first ``warm`` (mrc.measured_curve:
+        a short measured part needs no JIT kernel, however long its warm-up)."""
+        from .mrc import measured_curve
+        return {line: measured_curve(t.addrs, warm, line, t.sizes) for line in lines}
+
     def sweep_misses(self, access, caches: list[tuple[int, int]], capacities: np.ndarray):
         """level_bytes' misses and accessed bytes of one execution at P points at once: ``caches``
         the (line bytes, ways) of each modelled cache, ``capacities`` [P, C] their modelled bytes.
@@ -389,7 +404,11 @@ class MRCPredictor(_TracePredictor):
         if key not in self._curves:
             t, w_used, scale = op_trace(access, self.max_accesses, levels, warm=warm)
             prefix = traces.head(t, w_used) if w_used else None
-            curves = [(self._curve(t, line), self._curve(prefix, line) if prefix else None) for line in lines]
+            if prefix and self.sample_rate == 1.0:   # exact: the measured part's own curve
+                measured = self._measured_curves(t, w_used, set(lines))
+                curves = [(measured[line], None) for line in lines]
+            else:
+                curves = [(self._curve(t, line), self._curve(prefix, line) if prefix else None) for line in lines]
             self._curves[key] = (curves, t.bytes_accessed - (prefix.bytes_accessed if prefix else 0), scale)
         return self._curves[key]
 
