@@ -169,17 +169,27 @@ def test_measured_curve_matches_the_naive_distances_of_the_measured_part(seed):
     assert not curve.hist[len(np.bincount(seen)) if seen else 0:].any()
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_measured_curve_is_the_whole_curve_less_the_warm_up_curve(seed):
-    # with accesses spanning several lines (sizes), at every capacity
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("layout", ["rows", "ragged", "far-apart"])
+def test_measured_curve_is_the_whole_curve_less_the_warm_up_curve(seed, layout):
+    # Accesses spanning several lines, at every capacity: rows of one size (a table's), ragged
+    # sizes that overlap each other's lines, and addresses up to 2^61 (the sorting paths).
     from roofsim.cache.mrc import measured_curve
     rng = np.random.default_rng(100 + seed)
     n = int(rng.integers(50, 3000))
     start = int(rng.integers(0, n))
-    addrs = rng.integers(0, int(rng.integers(1, 300)) * 64, n).astype(np.uint64)
-    sizes = rng.integers(1, 300, n)
+    if layout == "rows":
+        addrs = (rng.integers(0, int(rng.integers(1, 300)), n) * 256).astype(np.uint64)
+        sizes = np.full(n, 256)
+    else:
+        top = 1 << 61 if layout == "far-apart" else int(rng.integers(1, 300)) * 64
+        addrs = rng.integers(0, top, n).astype(np.uint64)
+        sizes = rng.integers(1, 300, n)
+        if layout == "far-apart":   # a measured part short enough to be counted directly
+            start = n - int(rng.integers(1, 12))
+    line = 1 if layout == "far-apart" else 64   # 1-byte lines 2^61 apart: (line, span) keys overflow a product
     caps = np.arange(0, 700 * 64, 37.0)
-    whole, warm = mrc(addrs, 64, sizes), mrc(addrs[:start], 64, sizes[:start])
-    got = measured_curve(addrs, start, 64, sizes)
+    whole, warm = mrc(addrs, line, sizes), mrc(addrs[:start], line, sizes[:start])
+    got = measured_curve(addrs, start, line, sizes)
     assert np.array_equal(got.misses(caps), whole.misses(caps) - (warm.misses(caps) if start else 0))
     assert got.accesses == whole.accesses - (warm.accesses if start else 0)

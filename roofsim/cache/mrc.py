@@ -151,11 +151,11 @@ def small_trace_histogram(lines: np.ndarray) -> tuple[np.ndarray, int]:
     return hist, int(n - reused.shape[0])
 
 
-# A measured part after a warm-up up to this many line accesses is counted by numpy
-# (measured_curve), whatever the warm-up's length: a decode step's one embedding lookup after
-# ~7,700 warm-up rows needs no JIT kernel. Larger prefixes or parts use the kernel.
+# A measured part of up to this many line accesses is counted by numpy (measured_curve),
+# whatever the warm-up's length: a decode step's one embedding lookup after ~7,700 warm-up rows
+# needs no JIT kernel, and a sweep's warm-ups of up to 2 M rows (128 M line accesses) are never
+# expanded to lines. Longer measured parts take the difference of two kernel curves.
 SMALL_MEASURED = 4096
-LARGE_PREFIX = 1 << 23
 
 
 def measured_curve(addrs, start: int, line_bytes: int = 64, sizes=None) -> MissRatioCurve:
@@ -163,30 +163,33 @@ def measured_curve(addrs, start: int, line_bytes: int = 64, sizes=None) -> MissR
     those before it: exactly mrc(all) minus mrc(the first ``start``) at every size (LRU's
     decisions on a prefix do not depend on what follows), without sampling.
 
-    A measured part of up to SMALL_MEASURED line accesses (after a warm-up of up to LARGE_PREFIX)
-    is counted directly: the stack distance of a measured access is the number of distinct lines
-    since its line's previous use, in the measured part or, failing that, in the warm-up."""
+    A measured part of up to SMALL_MEASURED line accesses is counted directly: the stack
+    distance of a measured access is the number of distinct lines since its line's previous
+    use, in the measured part or, failing that, in the warm-up."""
     a = _as_int64_addresses(addrs)
     s = None if sizes is None else _as_sizes(sizes, a.shape[0])
-    lines = line_accesses(a, line_bytes, s)
-    s0 = start if s is None or not start else int(_lines_spanned(a[:start], s[:start], line_bytes).sum())
-    m = lines.shape[0] - s0
-    if m > SMALL_MEASURED or s0 > LARGE_PREFIX:
+    measured = line_accesses(a[start:], line_bytes, None if s is None else s[start:])
+    m = measured.shape[0]
+    if m > SMALL_MEASURED:
+        lines = line_accesses(a, line_bytes, s)
+        s0 = lines.shape[0] - m
         full, prefix = _curve(lines, int(line_bytes)), _curve(lines[:s0], int(line_bytes))
         hist = np.zeros(max(full.hist.shape[0], prefix.hist.shape[0]), np.int64)
         hist[:full.hist.shape[0]] += full.hist
         hist[:prefix.hist.shape[0]] -= prefix.hist
         return MissRatioCurve(int(line_bytes), m, m, full.cold - prefix.cold, hist, 1.0)
-    hist, cold = _measured_histogram(lines, s0)
+    shift = int(line_bytes).bit_length() - 1
+    first = a[:start] >> shift
+    count = np.ones(start, np.int64) if s is None else ((a[:start] + s[:start] - 1) >> shift) - first + 1
+    hist, cold = _measured_histogram(*_warm_up_last_uses(first, count, measured), measured)
     return MissRatioCurve(int(line_bytes), m, m, cold, hist, 1.0)
 
 
-def _measured_histogram(lines: np.ndarray, s0: int) -> tuple[np.ndarray, int]:
-    """(hist, cold) of the stack distances of lines[s0:] after all of lines[:s0]."""
-    S = lines[s0:]
+def _measured_histogram(warm_last: np.ndarray, ends: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, int]:
+    """(hist, cold) of the stack distances of the measured lines S, given each one's last use
+    in the warm-up (``warm_last``, a line position, -1 if none) and the sorted last-use
+    positions of every line of the warm-up (``ends``)."""
     m = S.shape[0]
-    warm_last, ends = _last_uses(lines[:s0], S)    # last use in the warm-up (-1: none); all of them
-    ended = np.cumsum(np.bincount(ends, minlength=s0)) if s0 else np.zeros(0, np.int64)
     # previous and next use of each line within the measured part
     order = np.argsort(S, kind="stable")
     same = S[order[1:]] == S[order[:-1]]
@@ -195,7 +198,7 @@ def _measured_histogram(lines: np.ndarray, s0: int) -> tuple[np.ndarray, int]:
     prev[order[1:][same]] = order[:-1][same]
     nxt[order[:-1][same]] = order[1:][same]
     # warm-up lines used after each access's last warm-up use (its line's own use is not after it)
-    after = ends.shape[0] - np.where(warm_last >= 0, ended[np.maximum(warm_last, 0)], 0)
+    after = ends.shape[0] - np.searchsorted(ends, warm_last, side="right")
     d = np.zeros(m, np.int64)
     for lo in range(0, m, _ROWS):
         i = np.arange(lo, min(lo + _ROWS, m))[:, None]
@@ -210,29 +213,49 @@ def _measured_histogram(lines: np.ndarray, s0: int) -> tuple[np.ndarray, int]:
     return np.bincount(d[reused]).astype(np.int64), int(m - reused.sum())
 
 
-def _lines_spanned(a: np.ndarray, s: np.ndarray, line_bytes: int) -> np.ndarray:
-    """Lines each access of ``s`` bytes at ``a`` touches (line_accesses expands them)."""
-    shift = int(line_bytes).bit_length() - 1
-    return ((a + s - 1) >> shift) - (a >> shift) + 1
+def _warm_up_last_uses(first: np.ndarray, count: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For a warm-up of accesses covering ``count`` lines from line ``first`` each: (the line
+    position of the last use of each of ``lines`` in it, -1 if none; the sorted last-use
+    positions of all its distinct lines), without expanding the warm-up to lines.
 
-
-def _last_uses(warm: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(position of each of ``lines``' last use in ``warm``, -1 if none; the last-use positions
-    of every distinct line of ``warm``). Lines within a span of a few times the warm-up's
-    length (a table's rows) go through a dense table, no sort; others through np.unique."""
-    n = warm.shape[0]
+    A line's last use lies in the last occurrence of some access (same first line and span)
+    covering it: only those are expanded, a table's rows at most."""
+    n = first.shape[0]
     if n == 0:
         return np.full(lines.shape[0], -1, np.int64), np.zeros(0, np.int64)
-    lo, hi = int(warm.min()), int(warm.max())
-    if hi - lo < 8 * n + 4096:
-        table = np.full(hi - lo + 1, -1, np.int64)
-        np.maximum.at(table, warm - lo, np.arange(n))
-        inside = (lines >= lo) & (lines <= hi)
-        return np.where(inside, table[np.clip(lines - lo, 0, hi - lo)], -1), table[table >= 0]
-    u, first_reversed = np.unique(warm[::-1], return_index=True)
-    ends = n - 1 - first_reversed
+    start = np.cumsum(count) - count                   # line position of each access's first line
+    widest = int(count.max())
+    if int(count.min()) == widest:                     # one span (a table's rows): the first line says it
+        _, last = _latest(first, np.arange(n))
+    elif (int(first.max()) - int(first.min()) + 1) * (widest + 1) < 1 << 62:
+        _, last = _latest((first - first.min()) * (widest + 1) + count, np.arange(n))
+    else:
+        order = np.lexsort((np.arange(n), count, first))
+        f, c = first[order], count[order]
+        last = order[np.append((f[1:] != f[:-1]) | (c[1:] != c[:-1]), True)]
+    last = np.sort(last)                               # in time order: positions come out ascending
+    spans = count[last]
+    offsets = np.arange(int(spans.sum())) - np.repeat(np.cumsum(spans) - spans, spans)
+    position = np.repeat(start[last], spans) + offsets
+    u, ends = _latest(np.repeat(first[last], spans) + offsets, position)
     k = np.minimum(np.searchsorted(u, lines), u.shape[0] - 1)
-    return np.where(u[k] == lines, ends[k], -1), ends
+    # no line covered twice (rows that do not overlap): the last uses are all those positions
+    return np.where(u[k] == lines, ends[k], -1), position if u.shape[0] == position.shape[0] else np.sort(ends)
+
+
+def _latest(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct keys, sorted; the largest value of each). Keys within a span of a few times
+    their number (a table's rows or lines) go through a dense table, no sort."""
+    lo, hi = int(keys.min()), int(keys.max())
+    if hi - lo < 8 * keys.shape[0] + 4096:
+        table = np.full(hi - lo + 1, -1, np.int64)
+        np.maximum.at(table, keys - lo, values)
+        present = np.flatnonzero(table >= 0)
+        return present + lo, table[present]
+    order = np.lexsort((values, keys))
+    k = keys[order]
+    final = np.append(k[1:] != k[:-1], True)
+    return k[final], values[order][final]
 
 
 def preload() -> None:
