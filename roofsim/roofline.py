@@ -93,6 +93,28 @@ def _op_tables(workload: Optional[Workload], ops: list):
     return make() if workload is None else _TABLES.get(workload, make)
 
 
+# What one device and one workload's ops alone decide (the tiled bytes, the kernel model's
+# terms), kept per (device, OpArrays) pair: a warm query asks for the same pair again.
+_PAIRS = ByIdentity()
+
+
+def _one_device(hws: list, oa, what: str, make):
+    """``make()`` once per (device, ops, what) when ``hws`` is one device; read-only arrays."""
+    if len(hws) != 1:
+        return make()
+    slot = _PAIRS.get(hws[0], ByIdentity).get(oa, dict)
+    if what not in slot:
+        slot[what] = _frozen(make())
+    return slot[what]
+
+
+def _frozen(value):
+    for a in (value.__dict__.values() if hasattr(value, "__dict__") else (value,)):
+        if isinstance(a, np.ndarray):
+            a.flags.writeable = False
+    return value
+
+
 def _compute_peaks(hws, keys, ideal) -> tuple[np.ndarray, np.ndarray, list]:
     """[H, K] peaks each (dtype, unit) key runs at, [H, K] achievable fractions, resolutions."""
     shape = (len(hws), max(len(keys), 1))
@@ -146,7 +168,7 @@ def evaluate_arrays(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], ops: 
                 t_compute[i] = t_compute[i] / depth
 
     lv = level_arrays(hws)
-    B = analytic_bytes(oa, lv)                                             # [H, N, L]
+    B = _one_device(hws, oa, "bytes", lambda: analytic_bytes(oa, lv)).copy()   # [H, N, L]
     link_t = np.zeros((H, N))
     links = [[""] * N for _ in range(H)]
     tables = table_ops(ops) if predictor is not None else []
@@ -181,7 +203,7 @@ def evaluate_arrays(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], ops: 
         floor = np.zeros(H)
         fixed = np.broadcast_to(floor[:, None], (H, N))
     else:
-        kt = kernel_terms(hws, ops, oa, overhead)
+        kt = _one_device(hws, oa, overhead, lambda: kernel_terms(hws, ops, oa, overhead))
         t_compute = t_compute * kt.compute_factor
         rows = np.arange(H)
         B[rows, :, lv.main_index] = np.maximum(B[rows, :, lv.main_index] + kt.extra_main_bytes - kt.resident_bytes, 0.0)
