@@ -168,7 +168,9 @@ def evaluate_arrays(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], ops: 
                 t_compute[i] = t_compute[i] / depth
 
     lv = level_arrays(hws)
-    B = _one_device(hws, oa, "bytes", lambda: analytic_bytes(oa, lv)).copy()   # [H, N, L]
+    B = _one_device(hws, oa, "bytes", lambda: analytic_bytes(oa, lv))   # [H, N, L]
+    if not B.flags.writeable:   # the pair's kept copy: this evaluation fills in its own
+        B = B.copy()
     link_t = np.zeros((H, N))
     links = [[""] * N for _ in range(H)]
     tables = table_ops(ops) if predictor is not None else []
