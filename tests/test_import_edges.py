@@ -68,12 +68,16 @@ def test_foundation_modules_use_stdlib_only():
         assert third_party == set(), (name, third_party)
 
 
-def test_importing_the_cli_stays_light():
-    code = ("import sys, roofsim.cli; "
-            "print(','.join(m for m in ('numba', 'pandas', 'matplotlib', 'dask', 'distributed') if m in sys.modules))")
+def python_prints(code: str) -> str:
+    """What a fresh interpreter prints running ``code`` (which must succeed)."""
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == ""
+    return r.stdout.strip()
+
+
+def test_importing_the_cli_stays_light():
+    assert python_prints("import sys, roofsim.cli; print(','.join(m for m in ('numba', 'pandas', 'matplotlib', "
+                         "'dask', 'distributed') if m in sys.modules))") == ""
 
 
 def test_hw_commands_stay_light():
@@ -84,17 +88,12 @@ def test_hw_commands_stay_light():
             "r = CliRunner().invoke(main, ['hw', 'list', '--format', 'json'])\n"
             "assert r.exit_code == 0, r.output\n"
             "print(','.join(m for m in ('numba', 'pandas', 'matplotlib') if m in sys.modules))")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == ""
+    assert python_prints(code) == ""
 
 
 def test_a_decode_query_does_not_load_numba():
     # Llama-2 7B decode gathers one embedding row after a warm-up of ~7,700 rows: the measured
     # part is 64 line accesses (8 KiB / 128 B lines), counted by numpy (cache.mrc.measured_curve);
     # loading numba and the reuse kernel would cost more than the rest of a cold `roofsim run`.
-    code = ("import sys, roofsim; t = roofsim.query('h100', 'llama2-7b').total_time_s[0]; "
-            "print(t > 0, 'numba' in sys.modules)")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "True False"
+    assert python_prints("import sys, roofsim; t = roofsim.query('h100', 'llama2-7b').total_time_s[0]; "
+                         "print(t > 0, 'numba' in sys.modules)") == "True False"

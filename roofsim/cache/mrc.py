@@ -125,6 +125,18 @@ SMALL_TRACE = 1024
 _ROWS = 256   # rows of the [rows, N] comparison done at once (a few MB)
 
 
+def _neighbours(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[N] index of the previous use of each access's line (-1: none) and of the next (N: none)."""
+    n = lines.shape[0]
+    order = np.argsort(lines, kind="stable")
+    same = lines[order[1:]] == lines[order[:-1]]
+    prev = np.full(n, -1, np.int64)
+    nxt = np.full(n, n, np.int64)
+    prev[order[1:][same]] = order[:-1][same]
+    nxt[order[:-1][same]] = order[1:][same]
+    return prev, nxt
+
+
 def small_trace_histogram(lines: np.ndarray) -> tuple[np.ndarray, int]:
     """(hist, cold) as the reuse kernel returns them, by an O(N^2) numpy count for short traces.
 
@@ -133,12 +145,7 @@ def small_trace_histogram(lines: np.ndarray) -> tuple[np.ndarray, int]:
     their line before i (next_j >= i)."""
     lines = np.asarray(lines, dtype=np.int64)
     n = lines.shape[0]
-    order = np.argsort(lines, kind="stable")
-    same = lines[order[1:]] == lines[order[:-1]]
-    prev = np.full(n, -1, np.int64)
-    nxt = np.full(n, n, np.int64)
-    prev[order[1:][same]] = order[:-1][same]
-    nxt[order[:-1][same]] = order[1:][same]
+    prev, nxt = _neighbours(lines)
     reused = np.flatnonzero(prev >= 0)
     distances = np.empty(reused.shape[0], np.int64)
     for lo in range(0, reused.shape[0], _ROWS):
@@ -190,13 +197,7 @@ def _measured_histogram(warm_last: np.ndarray, ends: np.ndarray, S: np.ndarray) 
     in the warm-up (``warm_last``, a line position, -1 if none) and the sorted last-use
     positions of every line of the warm-up (``ends``)."""
     m = S.shape[0]
-    # previous and next use of each line within the measured part
-    order = np.argsort(S, kind="stable")
-    same = S[order[1:]] == S[order[:-1]]
-    prev = np.full(m, -1, np.int64)
-    nxt = np.full(m, m, np.int64)
-    prev[order[1:][same]] = order[:-1][same]
-    nxt[order[:-1][same]] = order[1:][same]
+    prev, nxt = _neighbours(S)    # previous and next use of each line within the measured part
     # warm-up lines used after each access's last warm-up use (its line's own use is not after it)
     after = ends.shape[0] - np.searchsorted(ends, warm_last, side="right")
     d = np.zeros(m, np.int64)
