@@ -301,3 +301,17 @@ def test_cli_sweep_plot_with_a_bad_extension_is_one_line_before_any_work(tmp_pat
                                   "memory.hbm.bandwidth=2TB/s:8TB/s:3", "--plot", str(tmp_path / "s.gif")])
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and ".png, .svg or .pdf" in r.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_chunks_on_threads_give_the_table_of_one_thread(monkeypatch):
+    # three chunks (2 x 16,384 + 5 points) evaluated on two threads and on one: same table, bit
+    # for bit, since chunks share nothing but read-only tables and the predictor's curve memo
+    import roofsim.sweep as sweep_module
+    from roofsim.sweep import CHUNK_POINTS
+    vary = ["memory.hbm.bandwidth=1TB/s:10TB/s:log", "memory.l2.capacity=16MiB:64MiB"]
+    tables = []
+    for cores in (2, 1):
+        monkeypatch.setattr(sweep_module, "_cores", lambda cores=cores: cores)
+        tables.append(design_sweep("h100", "llama2-7b", vary, method="random", samples=2 * CHUNK_POINTS + 5, seed=4,
+                                   wl_overrides={"layers": 1}).frame)
+    assert tables[0].equals(tables[1])
