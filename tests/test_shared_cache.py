@@ -154,3 +154,5 @@ def test_an_spmm_builds_its_curves_once_for_every_device():
         want = _TracePredictor._measured(MRCPredictor(), op.access, configs)   # trace and curves made afresh
         assert shared._measured(op.access, configs) == want
     assert len(shared._curves) == 1
+    # a hierarchy without a modelled cache still gets the bytes its trace reads: 30,000 x 256 B
+    assert shared._measured(op.access, []) == ([], 30000 * 256.0)

@@ -342,14 +342,13 @@ class MRCPredictor(_TracePredictor):
         """As the base class, from curves kept for every hierarchy that needs the same warm-up (an
         SpMM's is its previous epoch whatever the caches: one pair of curves serves every device)."""
         warm = gather_warmup(access, configs, self.max_accesses) if type(access).__name__ == "GatherAccess" else None
-        lines = sorted({lv.line_bytes for lv in configs})
-        curves, measured, scale = self._warm_curves(access, warm, lines, tuple(configs))
-        by_line = dict(zip(lines, curves))
-        misses = []
-        for lv in configs:
-            full, part = by_line[lv.line_bytes]
+        misses, measured, scale = [], None, 1.0
+        for lv in configs:   # one line size at a time: hierarchies that mix them share each curve
+            ((full, part),), measured, scale = self._warm_curves(access, warm, [lv.line_bytes], tuple(configs))
             misses.append((float(full.misses(lv.capacity_bytes)) - (float(part.misses(lv.capacity_bytes)) if part else 0.0))
                           * scale)
+        if measured is None:   # no modelled cache: only the trace's bytes
+            _, measured, scale = self._warm_curves(access, warm, [], ())
         return misses, measured * scale
 
     def _curve(self, t, line_bytes: int):
