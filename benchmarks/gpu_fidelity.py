@@ -5,24 +5,23 @@
 For every device with measurements in roofsim/data/measurements/, prints the mean and median
 |predicted / measured - 1| of: the pure roofline (--ideal), the model with roofsim's documented
 defaults (no efficiency section), the catalogue entry (fitted efficiencies), 5-fold
-cross-validation (each fold fitted without its kernels, from the defaults) and, where a device
-has several sources, leave-one-source-out; then, per op family, the catalogue's error and the
+cross-validation (each fold fitted without its kernels, from where `roofsim calibrate
+--from-prior` starts: the fitted values of the device ``efficiency.prior`` names, else the
+defaults) and, where a device has several sources, leave-one-source-out; then, per op family, the catalogue's error and the
 held-out errors of those same cross-validations (each kernel scored by a fit without it). Accuracy
 figures, not speed: recorded in benchmarks/RESULTS.md ("GPU fidelity") and the README.
 """
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 import roofsim
 from roofsim.hw import get_hardware
-from roofsim.measure.calibrate import by_source, cross_validate, folds, predict
+from roofsim.measure.calibrate import by_source, cross_validate, defaults_of, folds, predict, start
 from roofsim.measure.records import load_measurements
 from roofsim.measure.validate import matches
-from roofsim.specs import DEFAULT_LATENCY_S, Efficiency
 
 DATA = Path(roofsim.__file__).parent / "data" / "measurements"
 
@@ -49,11 +48,12 @@ def main() -> None:
     for device in sorted({m.device for m in ms}):
         hw = get_hardware(device)
         mine = [m for m in ms if matches(hw, m.device)]
-        defaults = dataclasses.replace(hw, efficiency=Efficiency(latency_s=DEFAULT_LATENCY_S[hw.kind]))
+        defaults = defaults_of(hw)
+        prior = start(hw, mine)     # as `roofsim calibrate --from-prior` starts (efficiency.prior)
         cat = _err(hw, mine)
-        cv = cross_validate(defaults, mine, folds(mine, 5))
+        cv = cross_validate(prior, mine, folds(mine, 5))
         groups = by_source(mine)
-        loso = cross_validate(defaults, mine, groups) if len(groups) > 1 else None
+        loso = cross_validate(prior, mine, groups) if len(groups) > 1 else None
         print(f"{hw.id:16s} {len(mine):7d}  {_fmt(_err(hw, mine, ideal=True))}  {_fmt(_err(defaults, mine))}  "
               f"{_fmt(cat)}  {_fmt(cv)}  {_fmt(loso)}")
         for i, m in enumerate(mine):

@@ -83,6 +83,7 @@ EFFICIENCY = S.Section({
     "per_item": S.Map(value=_quantity("time", positive=False), keys=ITEM_KINDS),
     "per_call": S.Map(value=_quantity("time", positive=False), keys=CALL_KINDS),
     "memory_parallelism": S.Number(minimum=1.0),
+    "prior": S.Str(pattern=ID_PATTERN, what="a catalogue device id in lowercase-with-dashes, e.g. h200-sxm"),
     "first_touch": S.Section({"bandwidth": _quantity("bandwidth", required=True), "above": _quantity("bytes"),
                               "source": S.Str(), "notes": S.Str()}),
     "source": S.Str(),
@@ -212,6 +213,7 @@ def _construct(v: dict, file: Optional[str], extended_from: Optional[str]) -> Ha
         memory_parallelism=e.get("memory_parallelism"),
         first_touch_bytes_per_s=(e.get("first_touch") or {}).get("bandwidth"),
         fresh_above_bytes=(e.get("first_touch") or {}).get("above") or 0.0,
+        prior=e.get("prior"),
         source=e.get("source", Efficiency.source),
     )
     return HardwareSpec(
@@ -269,6 +271,7 @@ def to_doc(hw: HardwareSpec) -> dict:
             "memory_parallelism": e.memory_parallelism,
             "first_touch": _drop_none({"bandwidth": _q(e.first_touch_bytes_per_s, "bandwidth"),
                                        "above": _q(e.fresh_above_bytes or None, "bytes")}) or None,
+            "prior": e.prior,
             "source": e.source}),
         "provenance": dict(hw.provenance) or None,
     })

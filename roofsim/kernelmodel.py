@@ -22,7 +22,9 @@ run grids of tiles over ``cores`` (KERNEL_MODEL_KINDS) and off under ``ideal``:
   from that cache instead of main memory.
 - Fixed costs. The launch floor (``efficiency.latency``), or with ``overhead="eager"`` the
   per-op cost of an eager framework (``eager_overhead``), whichever is larger: in a stream of
-  eager ops the host dispatches the next op while the device runs this one.
+  eager ops the host dispatches the next op while the device runs this one. A kernel's own
+  fixed cost on the device (grid launch, first wave, tail) is in series with its time instead:
+  ``efficiency.per_call`` (roofline.py adds it with the library costs of traffic.library_seconds).
 - Host-timed measurements. A benchmark that reads a host clock around each call and
   synchronises after it serialises the two: every call pays the dispatch on top of its kernels
   (host_overhead), which is how published PyTorch module timings are taken.
@@ -41,8 +43,8 @@ from .memo import ByIdentity
 # Smallest tile a library uses for a short m or n: one tensor-core MMA is m16 x n8 (mma.m16n8k16).
 MIN_TILE_M, MIN_TILE_N = 16.0, 8.0
 # The main-memory round trip assumed when neither the level nor efficiency.kernel gives one: a
-# round figure below what the catalogue fits find per kernel (1.9 us H200, 5.5-5.7 us H100/B200,
-# which also hold launch-side costs of how the sources timed their kernels).
+# round figure. (Fitted together with a fixed cost per kernel, efficiency.per_call, the catalogue
+# GEMM sources cannot tell the two apart and put nearly all of it in the fixed cost.)
 DEFAULT_MEMORY_LATENCY_S = 1e-6
 NORM_KINDS = ("softmax", "layernorm", "rmsnorm")
 WORKING_BYTES = DTYPE_BYTES["fp32"]   # norms and softmax keep a row in fp32 registers/shared memory

@@ -150,7 +150,10 @@ def _depth_efficiency(h: HardwareSpec, oa) -> Optional[np.ndarray]:
 
 
 def evaluate_arrays(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], ops: Union[Workload, Sequence[Op]],
-                    ideal: bool = False, predictor=None, overhead: str = "kernel", warm: bool = False) -> Evaluation:
+                    ideal: bool = False, predictor=None, overhead: str = "kernel", warm: bool = False,
+                    warm_each: bool = False) -> Evaluation:
+    """The model's arrays for every (device, op). ``warm_each``: the ops are independent
+    kernels, each timed warm in a loop of its own (a measurement table), not one loop."""
     hws = [hardware] if isinstance(hardware, HardwareSpec) else list(hardware)
     workload = ops if isinstance(ops, Workload) else None
     ops = list(ops.ops) if isinstance(ops, Workload) else list(ops)
@@ -197,8 +200,8 @@ def evaluate_arrays(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], ops: 
             elif kind == "comm":
                 link_t[i, j], links[i][j] = comm_terms(op, h, ideal)
     charge_far_tier(B, workload, hws)   # embedding tables beyond main memory: each device places its own
-    if warm:
-        B = warm_bytes(B, ops, hws)
+    if warm or warm_each:
+        B = warm_bytes(B, ops, hws, each=warm_each)
     bw = lv.bandwidth * (1.0 if ideal else lv.efficiency)                  # [H, L]
     if ideal:
         t_memory = B / bw[:, None, :]

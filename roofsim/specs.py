@@ -355,7 +355,9 @@ class Efficiency:
     # Time a synchronous library call costs before its loop runs (argument parsing, dispatch,
     # allocation), per op kind with a ``default``; ADDED to the op's time, unlike the floor
     # ``latency_s`` (a GPU's asynchronous launches overlap the previous kernel: a floor, not a
-    # sum). Measured by `roofsim probe`; none in the catalogue.
+    # sum). Measured by `roofsim probe` on CPUs. On a GPU, ``default`` is the fixed device-side
+    # cost of every kernel in series with its roofline time (grid launch, first wave's ramp, tail
+    # drain), which `roofsim calibrate` fits (the catalogue GPUs' values).
     per_call_s: tuple[tuple[str, float], ...] = ()
     # Independent cache misses one core keeps in flight: an irregular op's misses at a level with
     # a latency take at least lines x latency / this. None: priced as streamed bytes only.
@@ -367,6 +369,11 @@ class Efficiency:
     # mmap threshold). None: not priced (the catalogue).
     first_touch_bytes_per_s: Optional[float] = None
     fresh_above_bytes: float = 0.0
+    # The catalogue device (id) whose fitted efficiencies a calibration of this device starts from
+    # (measure.calibrate.start): a parameter this device's own measurements do not inform keeps
+    # that device's value (same or adjacent generation) instead of roofsim's generic defaults.
+    # None: the defaults.
+    prior: Optional[str] = None
     source: str = "roofsim defaults (roofsim/specs.py)"
 
     def __post_init__(self):
@@ -395,6 +402,8 @@ class Efficiency:
                "bytes from 0 to 10 PB", self.fresh_above_bytes)
         _check(p, self.memory_parallelism is None or (1 <= self.memory_parallelism < math.inf),
                "efficiency.memory_parallelism", "a number >= 1", self.memory_parallelism)
+        _check(p, self.prior is None or (isinstance(self.prior, str) and bool(self.prior.strip())),
+               "efficiency.prior", "a device id", self.prior)
         if p:
             raise SpecError(p)
 

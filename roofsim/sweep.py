@@ -250,6 +250,7 @@ class _Tables:
     workload: object = None   # the Workload (its embedding tables are placed per point)
     table_ops: list = ()      # op indices of the embedding tables (roofsim.tiers.table_ops)
     placed: Optional[tuple] = None   # their placement on the probe (when main memory is not swept)
+    library: Optional[np.ndarray] = None  # [N] fixed costs in series (traffic.library_seconds; no swept field moves them)
 
 
 class Sweep:
@@ -309,7 +310,7 @@ class Sweep:
         from .roofline import _size_efficiency, evaluate_arrays
         from .kernelmodel import kernel_terms
         from .tiers import table_ops
-        from .traffic import op_arrays
+        from .traffic import library_seconds, op_arrays
         ev = evaluate_arrays(self.probe, wl, ideal=self.ideal, predictor=self.predictor)
         res = ev.resolutions[0]
         # The roofline's own bytes and compute time, before the kernel model adjusts them
@@ -330,7 +331,8 @@ class Sweep:
             irregular=[(n, op.access, functools.partial(_other_bytes, op)) for n, op in enumerate(ev.ops)
                        if op.access.kind == "irregular" and self.predictor is not None],
             t_link=ev.t_link[0], links=links, footprint=footprint(wl).total, kernel=kt, ops=tuple(ev.ops),
-            workload=wl, table_ops=[i for i, _ in table_ops(ev.ops)])
+            workload=wl, table_ops=[i for i, _ in table_ops(ev.ops)],
+            library=None if self.ideal else library_seconds(list(ev.ops), [self.probe])[0])
 
     def _collective_phases(self, a) -> list:
         """Each algorithm roofsim.comm may pick for this collective, as its phases (link, bytes,
@@ -507,7 +509,11 @@ class Sweep:
                                     t_link[:, :, None], np.broadcast_to(t_memory, (P, N, T))], axis=2)
             bound = np.argmax(terms, axis=2)
             # the winning term itself (a max along a 5-long axis costs several times this)
-            time = np.take_along_axis(terms, bound[:, :, None], axis=2)[:, :, 0] * t.counts
+            time = np.take_along_axis(terms, bound[:, :, None], axis=2)[:, :, 0]
+            if t.library is not None:   # as roofline.evaluate_arrays: added, reported as latency
+                bound = np.where(t.library[None, :] > time, 1, bound)
+                time = time + t.library[None, :]
+            time = time * t.counts
             wl_total = time.sum(axis=1)
             # time by bound at each point: one weighted count over (point, bound) pairs
             by_code += t.weight * np.bincount((np.arange(P)[:, None] * codes + bound).ravel(), time.ravel(),

@@ -249,8 +249,9 @@ def loop_footprint(ops: list[Op]) -> float:
     return max(total, 0.0)
 
 
-def warm_bytes(B: np.ndarray, ops: list[Op], hws: list[HardwareSpec]) -> np.ndarray:
-    """[H, N, L] bytes per level in the steady state of ``ops`` run back to back in a loop.
+def warm_bytes(B: np.ndarray, ops: list[Op], hws: list[HardwareSpec], each: bool = False) -> np.ndarray:
+    """[H, N, L] bytes per level in the steady state of ``ops`` run back to back in a loop
+    (``each``: every op is a loop of its own, as in a table of kernels timed one by one).
 
     Every byte of the loop is touched again after the loop's whole footprint has gone by (a
     cyclic reuse pattern), so under LRU it hits in the innermost cache level that holds the
@@ -259,13 +260,16 @@ def warm_bytes(B: np.ndarray, ops: list[Op], hws: list[HardwareSpec]) -> np.ndar
     nothing (no partial credit: a cyclic pattern larger than an LRU cache misses on every access).
     Capacity is one instance's: a loop runs on one core (or, on a GPU, shares one L2).
     """
-    footprint = loop_footprint(ops)
+    footprint = (np.array([loop_footprint([op]) for op in ops]) if each
+                 else np.full(len(ops), loop_footprint(ops)))
     out = B.copy()
     for i, h in enumerate(hws):
+        served = np.zeros(len(ops), bool)     # already held by an inner cache
         for j, m in enumerate(h.memory[:h.main_index]):
-            if m.type == "cache" and m.capacity_bytes and footprint <= m.capacity_bytes:
-                out[i, :, j + 1:h.main_index + 1] = 0.0
-                break
+            if m.type == "cache" and m.capacity_bytes:
+                fits = ~served & (footprint <= m.capacity_bytes)
+                out[i, fits, j + 1:h.main_index + 1] = 0.0
+                served |= fits
     return out
 
 

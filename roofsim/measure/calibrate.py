@@ -1,15 +1,18 @@
 """Fit a device's efficiency parameters to measured kernel times (``roofsim calibrate``).
 
-A handful of bounded, physically meaningful parameters (FIT_PARAMETERS) are fitted by robust
+A handful of bounded, physically meaningful parameters (fit_parameters) are fitted by robust
 least squares on log time: residual r = log(predicted / measured), Huber loss (quadratic within
 HUBER_DELTA = 10 %, linear beyond, so a few odd kernels cannot drag the fit), minimised by
 Levenberg-Marquardt with iteratively reweighted residuals. Each parameter lives in (lo, hi) via
 a logistic map, so every step stays physical. A weak pull towards the starting value keeps a
-parameter that the data cannot see (no memory-bound kernels, say) where it was.
+parameter that the data cannot see (no memory-bound kernels, say) where it was: at the file's
+own value, or (``from_prior``, ``start``) at the fitted value of the covered device its
+``efficiency.prior`` names, so what a source leaves unseen falls back to a measured device of the
+same or an adjacent generation rather than to generic defaults.
 
 The result carries the error before and after the fit and a k-fold cross-validated error
 (each fold fitted without its kernels, scored on them), so a user can trust the fit on shapes
-outside the file. numpy only: five parameters and a few hundred kernels need no scipy.
+outside the file. numpy only: six parameters and a few hundred kernels need no scipy.
 """
 from __future__ import annotations
 
@@ -19,11 +22,10 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from ..errors import Problem, SpecError
-from ..kernelmodel import host_overhead
-from ..specs import HardwareSpec
+from ..errors import Problem, RoofsimError, SpecError
+from ..specs import DEFAULT_LATENCY_S, Efficiency, HardwareSpec
 from .records import Measurement
-from .validate import select
+from .validate import predict, select
 
 HUBER_DELTA = 0.10
 MAX_ITERATIONS = 60
@@ -105,6 +107,7 @@ def fit_parameters(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -
                      lambda h, v: _eff(h, latency_s=v), unit="time"),
         FitParameter("memory_latency", "efficiency.kernel.memory_latency", 0.05e-6, 20e-6, _memory_latency_get,
                      lambda h, v: _kernel(h, memory_latency_s=v), unit="time"),
+        _FIXED,
         FitParameter("tile_overhead_depth", "efficiency.kernel.tile_overhead_depth", 1.0, 2048.0,
                      lambda h: h.efficiency.kernel.tile_overhead_depth,
                      lambda h, v: _kernel(h, tile_overhead_depth=v)),
@@ -112,41 +115,33 @@ def fit_parameters(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -
     ]
 
 
+# Every kernel's fixed cost in series with its roofline time (grid launch, first wave's ramp,
+# tail drain, as a profiler times a kernel), kept apart from memory_latency (a term of the memory
+# side only): without it, a GEMM source's few-us fixed cost lands in memory_latency and turns
+# its small GEMMs memory-bound, which pulls the memory fraction away from what streaming
+# kernels need. efficiency.per_call (an op's call cost, added to its time) is that term.
+_FIXED = FitParameter("fixed_cost", "efficiency.per_call.default", 0.0, 20e-6,
+                      lambda h: h.efficiency.call_seconds("default"),
+                      lambda h, v: _eff(h, per_call_s=_with_fraction(h.efficiency.per_call_s, "default", v)),
+                      unit="time")
+
 _EAGER = FitParameter("eager_overhead", "efficiency.kernel.eager_overhead", 1e-6, 100e-6,
                       lambda h: h.efficiency.kernel.eager_overhead_s,
                       lambda h, v: _kernel(h, eager_overhead_s=v), unit="time")
 
 
 def _to_z(v, lo, hi):
-    u = np.clip((v - lo) / (hi - lo), 1e-6, 1 - 1e-6)
+    u = (v - lo) / (hi - lo)
+    # A start on a bound (the fixed cost's 0 where a file sets none) has no gradient in logit
+    # space, and from there a kernel's fixed cost hides in the floor and memory latency (a local
+    # minimum): such a start, and the pull towards it, begin 5 % inside the range (1 us).
+    u = 0.05 if u <= 0 else 0.95 if u >= 1 else u
+    u = np.clip(u, 1e-6, 1 - 1e-6)
     return float(np.log(u / (1 - u)))
 
 
 def _from_z(z, lo, hi):
     return lo + (hi - lo) / (1.0 + np.exp(-z))
-
-
-def predict(hw: HardwareSpec, measurements: Sequence[Measurement]) -> np.ndarray:
-    """Predicted seconds per kernel: each kernel's ops priced as one workload, as validate does.
-
-    Single-op kernels (every CSV row) are evaluated in one vectorised call with residency off
-    (it only acts across the ops of one kernel, and a single op has no predecessor).
-    """
-    from ..roofline import evaluate_arrays
-    from ..ops.op import Workload
-    out = np.empty(len(measurements))
-    single = [i for i, m in enumerate(measurements) if len(m.ops) == 1]
-    if single:
-        quiet = _kernel(hw, residency=False)
-        ev = evaluate_arrays(quiet, [measurements[i].ops[0] for i in single])
-        out[single] = ev.time[0]
-    for i, m in enumerate(measurements):
-        if len(m.ops) > 1:
-            ev = evaluate_arrays(hw, Workload(m.name, m.ops))
-            out[i] = float((ev.time[0] * np.array([op.count for op in m.ops])).sum())
-        if m.timing == "host":
-            out[i] += host_overhead(hw, m.ops)
-    return out
 
 
 def errors(hw: HardwareSpec, measurements: Sequence[Measurement]) -> np.ndarray:
@@ -215,6 +210,45 @@ def fit(hw: HardwareSpec, measurements: Sequence[Measurement], params: Optional[
     return fitted, {p.name: float(_from_z(zi, p.lo, p.hi)) for p, zi in zip(params, z)}
 
 
+def defaults_of(hw: HardwareSpec) -> HardwareSpec:
+    """``hw`` with roofsim's documented efficiency defaults (as if its file had no efficiency section)."""
+    return dataclasses.replace(hw, efficiency=Efficiency(latency_s=DEFAULT_LATENCY_S[hw.kind]))
+
+
+def prior_device(hw: HardwareSpec) -> Optional[HardwareSpec]:
+    """The catalogue device ``efficiency.prior`` names (None when it names none)."""
+    name = hw.efficiency.prior
+    if name is None:
+        return None
+    from ..catalog import looks_like_path
+    from ..hw import get_hardware
+    problem = Problem(hw.file, "efficiency.prior", f"a catalogue device id other than {hw.id}", repr(name))
+    if looks_like_path(name):
+        raise SpecError(problem)
+    try:
+        ref = get_hardware(name)
+    except (RoofsimError, OSError):   # OSError: a name too long for the file system
+        raise SpecError(problem) from None
+    if ref.id == hw.id:
+        raise SpecError(problem)
+    return ref
+
+
+def start(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -> HardwareSpec:
+    """Where a fit of ``hw`` from scratch begins (the catalogue's fits, their cross-validation).
+
+    Every fitted parameter takes the value of the device ``efficiency.prior`` names, read from
+    that device's catalogue entry (its own fit), else roofsim's documented default; everything
+    else of ``hw`` is kept. A parameter the measurements do not inform stays there (the fit's
+    weak pull), so a B200 fitted on GEMMs alone keeps the memory fraction the H200 fit found
+    on norm kernels rather than the generic 0.85."""
+    ref = prior_device(hw) or defaults_of(hw)
+    out = hw
+    for p in fit_parameters(hw, measurements):
+        out = p.put(out, p.get(ref))
+    return out
+
+
 def folds(measurements: Sequence[Measurement], k: int, seed: int = 0) -> list[np.ndarray]:
     """Deterministic k-fold split of kernel indices (a seeded shuffle, then round robin)."""
     order = np.random.default_rng(seed).permutation(len(measurements))
@@ -254,9 +288,15 @@ class Calibration:
     sources: tuple
 
 
-def calibrate(hw: HardwareSpec, measurements: Sequence[Measurement], k: int = 5, seed: int = 0) -> Calibration:
-    """Fit ``hw`` to its measurements (by device id or alias) and cross-validate the fit."""
+def calibrate(hw: HardwareSpec, measurements: Sequence[Measurement], k: int = 5, seed: int = 0,
+              from_prior: bool = False) -> Calibration:
+    """Fit ``hw`` to its measurements (by device id or alias) and cross-validate the fit.
+
+    The fit starts from ``hw``'s own values, or with ``from_prior`` from ``start(hw)`` (how the
+    catalogue's entries are fitted); ``before`` is the error of that starting point."""
     mine = select(hw, measurements)
+    if from_prior:
+        hw = start(hw, mine)
     params = fit_parameters(hw, mine)
     fitted, values = fit(hw, mine, params)
     k = max(2, min(k, len(mine)))

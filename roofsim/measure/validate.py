@@ -10,6 +10,7 @@ model (compute, a memory level, the latency floor) whose figure was wrong.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 from typing import Optional, Sequence
@@ -67,6 +68,34 @@ def miss_label(ratio: float) -> str:
     return "model too fast" if ratio < 1.0 else "model too slow"
 
 
+def predict(hw: HardwareSpec, measurements: Sequence[Measurement], predictor=None) -> np.ndarray:
+    """Predicted seconds per measured kernel: the one pricing that validate reports and calibrate fits.
+
+    A kernel's ops are priced together as one workload, in order (residency across them), in the
+    steady state of a loop when it was timed warm; a host-timed kernel also pays the eager
+    dispatch in series. Single-op kernels (every CSV row) go through one vectorised call per
+    warm/cold group, each op its own loop (residency needs a predecessor, so it is off).
+    """
+    from ..roofline import evaluate_arrays
+    out = np.empty(len(measurements))
+    quiet = hw if not hw.efficiency.kernel.residency else dataclasses.replace(
+        hw, efficiency=dataclasses.replace(hw.efficiency, kernel=dataclasses.replace(hw.efficiency.kernel,
+                                                                                       residency=False)))
+    for warm in (False, True):
+        group = [i for i, m in enumerate(measurements) if len(m.ops) == 1 and m.warm == warm]
+        if group:
+            ev = evaluate_arrays(quiet, [measurements[i].ops[0] for i in group], predictor=predictor,
+                                 warm_each=warm)
+            out[group] = ev.time[0] * np.array([measurements[i].ops[0].count for i in group])
+    for i, m in enumerate(measurements):
+        if len(m.ops) > 1:
+            ev = evaluate_arrays(hw, Workload(m.name, m.ops), predictor=predictor, warm=m.warm)
+            out[i] = float((ev.time[0] * np.array([op.count for op in m.ops])).sum())
+        if m.timing == "host":
+            out[i] += host_overhead(hw, m.ops)
+    return out
+
+
 def validate(hw: HardwareSpec, measurements: Sequence[Measurement], predictor=None, match_device: bool = True):
     """One row per measured kernel on ``hw``; columns in KERNEL_COLUMNS (ratio = predicted / measured).
 
@@ -78,9 +107,10 @@ def validate(hw: HardwareSpec, measurements: Sequence[Measurement], predictor=No
     from ..roofline import evaluate
     chosen = select(hw, measurements) if match_device else list(measurements)
     rows = []
-    for m in chosen:
+    times = predict(hw, chosen, predictor)     # the fit's own pricing; the frame below names the bound
+    for i, m in enumerate(chosen):
         df = evaluate(hw, Workload(m.name, m.ops), predictor=predictor, warm=m.warm)
-        predicted = float(df["time_s"].sum()) + (host_overhead(hw, m.ops) if m.timing == "host" else 0.0)
+        predicted = float(times[i])
         top = df.loc[df["time_s"].idxmax()]
         by_bound = df.groupby("bound")["time_s"].sum()
         ratio = predicted / m.time_s
