@@ -9,7 +9,8 @@ Time of one execution of an op = the largest of
 and the op's bound is the term that wins. Where a spec describes a library (a measured CPU),
 the calling core's own work is ADDED to that: the call's cost and the library's time per item
 (rows gathered, nonzeros, inner-loop runs, packed GEMM elements; traffic.library_seconds);
-when it exceeds the largest term the bound is reported as ``latency`` (fixed costs). On GPUs the kernel model (roofsim/kernelmodel.py)
+on a GPU the call's cost (efficiency.per_call) is each kernel's fixed cost on the device, also
+added; when it exceeds the largest term the bound is reported as ``latency`` (fixed costs). On GPUs the kernel model (roofsim/kernelmodel.py)
 refines the terms without adding new ones: GEMM compute pays for wave quantisation and tile
 overheads, the main-memory term for one memory round trip (the bandwidth ramp), multi-pass
 rows and cache residency move bytes, and ``overhead="eager"`` raises the floor.
