@@ -48,7 +48,7 @@ Public API (all byte figures are per device, SI bytes):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Mapping, Optional
 
 from .errors import Problem, SpecError
@@ -541,15 +541,18 @@ class TransformerShape:
     context: int
     attention: str
     recompute: str
+    encoder_layers: int = 0                # > 0: an encoder-decoder (``layers`` is then the decoder's)
+    source_seq: Optional[int] = None       # its source length
 
 
 def transformer_shape(workload) -> Optional[TransformerShape]:
     """The shape of a workload made by the transformer builder (all its resolved params present)."""
-    names = [f.name for f in fields(TransformerShape)]
+    required = [f.name for f in fields(TransformerShape) if f.default is MISSING]
+    optional = [f.name for f in fields(TransformerShape) if f.default is not MISSING]
     params = dict(workload.params)
-    if not all(n in params for n in names):
+    if not all(n in params for n in required):
         return None
-    return TransformerShape(**{n: params[n] for n in names})
+    return TransformerShape(**{n: params[n] for n in required + [o for o in optional if params.get(o) is not None]})
 
 
 def transformer_layer_activations(s: float, b: float, h: float, a: int, t: int = 1, sp: bool = False,
@@ -589,6 +592,27 @@ def transformer_layer_activations(s: float, b: float, h: float, a: int, t: int =
             "input": ab * sbh / tp_rep}
 
 
+def cross_attention_activations(s: float, src: float, b: float, h: float, a: int, t: int = 1, sp: bool = False,
+                                kv_heads: Optional[int] = None, head_dim: Optional[int] = None,
+                                act_bytes: float = 2.0, dropout: bool = True, flash: bool = False) -> dict[str, float]:
+    """Activation bytes one decoder layer's cross-attention block stores, per device, counted as
+    Korthikanti et al. count self-attention, with ``s`` decoder queries and ``src`` encoder keys:
+    ``replicated``: its norm's input, the Q projection's input, the output dropout mask (5sbh at
+    16 bits); ``split``: Q, the K and V of the src source positions, the O projection's input;
+    ``attention``: softmax output, its dropout mask and output (5as*src*b). The encoder output the
+    K/V projections read is one tensor for all decoder layers: counted once, by the caller."""
+    kv, d = kv_heads or a, head_dim or h / a
+    ab, mask = act_bytes, (MASK_BYTES if dropout else 0.0)
+    replicated = 2 * ab * s * b * h + mask * s * b * h
+    split = ab * s * b * a * d * 2 + ab * src * b * kv * d * 2
+    if flash:
+        attention, split = 0.0, split + FP32 * a * s * b
+    else:
+        attention = (ab + mask + (ab if dropout else 0.0)) * a * s * src * b
+    tp_rep = t if sp else 1
+    return {"replicated": replicated / tp_rep, "split": split / t, "attention": attention / t}
+
+
 def _activations(workload, tf: Optional[TransformerShape], t: Techniques, training: bool
                  ) -> tuple[float, float, float]:
     """(stored activations, transient workspace, recompute FLOPs) per device."""
@@ -604,15 +628,33 @@ def _activations(workload, tf: Optional[TransformerShape], t: Techniques, traini
             tf.ffn_type, ab, t.dropout, tf.attention == "flash", tf.experts_per_token + tf.shared_experts)
         full = parts["replicated"] + parts["split"] + parts["attention"]
         selective = full - parts["attention"]
-        layers = tf.layers / t.pp
-        stored, transient = _checkpointed(full, selective, parts["input"], layers, scheme, t.checkpoint_every)
-        # Embedding dropout mask on the first stage; final norm, LM-head input and logits on the last
         sbh = tf.seq * tf.batch * tf.hidden
         rep = t.tp if t.sp else 1
         embed = (MASK_BYTES * sbh / rep) if t.dropout else 0.0
+        if tf.encoder_layers:
+            src = tf.source_seq or tf.seq
+            cross = cross_attention_activations(tf.seq, src, tf.batch, tf.hidden, tf.heads, t.tp, t.sp, tf.kv_heads,
+                                                tf.head_dim, ab, t.dropout, tf.attention == "flash")
+            full += cross["replicated"] + cross["split"] + cross["attention"]
+            selective += cross["replicated"] + cross["split"]
+            enc = transformer_layer_activations(
+                src, tf.batch, tf.hidden, tf.heads, t.tp, t.sp, tf.kv_heads, tf.head_dim, tf.ffn_hidden,
+                tf.ffn_type, ab, t.dropout, tf.attention == "flash", tf.experts_per_token + tf.shared_experts)
+            enc_full = enc["replicated"] + enc["split"] + enc["attention"]
+            enc_stored, enc_transient = _checkpointed(enc_full, enc_full - enc["attention"], enc["input"],
+                                                      tf.encoder_layers / t.pp, scheme, t.checkpoint_every)
+            # the source embedding's dropout mask, and the encoder output every cross-attention reads
+            src_sbh = src * tf.batch * tf.hidden
+            embed += enc_stored + ((MASK_BYTES * src_sbh / rep) if t.dropout else 0.0) + ab * src_sbh / rep
+        layers = tf.layers / t.pp
+        stored, transient = _checkpointed(full, selective, parts["input"], layers, scheme, t.checkpoint_every)
+        if tf.encoder_layers:
+            transient = max(transient, enc_transient)
+        # Embedding dropout mask on the first stage (with an encoder-decoder: the encoder's stored
+        # activations too); final norm, LM-head input and logits on the last
         head = (2 * ab * sbh / rep + 2 * ab * tf.seq * tf.batch * tf.vocab / t.tp) if t.pp == 1 else 0.0
         stored = (stored + embed) * mb_in_flight * interleave + head
-        recompute = _recompute_flops(workload, scheme, tf.layers) / (t.tp * t.pp)
+        recompute = _recompute_flops(workload, scheme, tf.layers, tf.encoder_layers) / (t.tp * t.pp)
         return stored, transient, recompute
     # Other workloads: every forward op's activation outputs are kept for the backward pass
     per_op = [(op, sum(x.bytes for x in op.writes if x.role == "activation") * op.count) for op in _forward(workload)]
@@ -649,13 +691,15 @@ def _workload_checkpoint(workload) -> str:
     return r if r in CHECKPOINTS else "none"
 
 
-def _recompute_flops(workload, scheme: str, layers: int) -> float:
-    """FLOPs recomputed per step: the attention core (selective) or every layer's forward."""
+def _recompute_flops(workload, scheme: str, layers: int, encoder_layers: int = 0) -> float:
+    """FLOPs recomputed per step: the attention core (selective) or every layer's forward (an
+    encoder-decoder's encoder layers too)."""
     if scheme == "none":
         return 0.0
-    fwd = [op for op in _forward(workload) if op.count == layers and layers > 1] or _forward(workload)
+    counts = {n for n in (layers, encoder_layers) if n > 1}
+    fwd = [op for op in _forward(workload) if op.count in counts] or _forward(workload)
     if scheme == "selective":
-        fwd = [op for op in fwd if op.kind == "attention" or op.name.startswith(("attn.scores", "attn.softmax", "attn.context"))]
+        fwd = [op for op in fwd if op.kind == "attention" or op.name.endswith(("attn.scores", "attn.softmax", "attn.context"))]
     return sum(op.total_flops * op.count for op in fwd)
 
 

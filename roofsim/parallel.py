@@ -205,8 +205,9 @@ def _transformer_device(workload: Workload, tf, layout: Layout, notes: list):
     # computes the tokens routed to them: ep times its own micro-batch's share.
     divided = replace(config, heads=config.heads // t, kv_heads=kv, head_dim=config.d_head,
                       ffn_hidden=config.d_ffn // t, vocab=math.ceil(config.vocab / t), layers=layers,
+                      encoder_layers=math.ceil(config.encoder_layers / pp),
                       experts=config.experts // ep, experts_per_token=min(config.experts_per_token, config.experts // ep))
-    base = replace(config, layers=layers)
+    base = replace(config, layers=layers, encoder_layers=math.ceil(config.encoder_layers / pp))
     st = replace(step, batch=mb)
     dev = transformer_workload(divided, st, name=f"{workload.name}/device")
     ref = transformer_workload(base, st, name=workload.name)

@@ -12,6 +12,12 @@ nkv KV heads, g = nh/nkv query heads per KV head, d head dim, f FFN width, V voc
   s*(s+1)/2 of the s*s query-key pairs; unfused computes all s*s and masks them.
 - the LM head runs on every token in training, on the last token of each sequence in prefill
   (what serving engines compute) and on the new token in decode; an encoder's prefill has none.
+Encoder-decoder (``encoder_layers`` > 0): training and prefill run the source embedding and the
+encoder (ops named ``encoder.*``, S source tokens, bidirectional) and then the decoder, whose
+layers add cross-attention (``cross_attn.*``, after self-attention): Q from the decoder's tokens,
+K and V projected from the encoder output (b*S rows), attention over L = S keys, unmasked. In
+inference the cross K/V are written once (prefill) and read from the cache by every decode step,
+which runs the decoder alone.
 Training appends, in reverse order, the backward of every forward op (two GEMMs per GEMM: input
 gradient and, for weights, weight gradient), recomputation, and the optimizer step.
 """
@@ -26,6 +32,7 @@ from .transformer import Step, TransformerConfig
 
 # Vector FLOPs per element (these ops are memory-bound, the constants are written so they can be checked)
 GELU_FLOPS = 8      # tanh approximation: x^3, 2 mul, add, tanh (~3), 1+, 0.5*x*
+RELU_FLOPS = 1      # max(x, 0)
 SWIGLU_FLOPS = 5    # silu(gate) = gate / (1 + exp(-gate)): neg, exp, add, div; times up
 SOFTMAX_FLOPS = 5   # as kinds.softmax: max, subtract, exp, sum, divide
 ADAMW_FLOPS = 16    # m: 3, v: 4, bias corrections 2, sqrt 1, eps 1, divide 1, weight decay 2, lr and update 2
@@ -36,13 +43,25 @@ def step_ops(c: TransformerConfig, st: Step) -> list[Op]:
     s_q = 1 if st.phase == "decode" else st.seq
     kv_len = st.kv_len if st.phase == "decode" else st.seq
     infer = st.phase != "training"
+    encoder = _encoder(c, st, phase, infer) if c.encoder_decoder and st.phase != "decode" else []
     embed = _embedding(c, st.batch * s_q, phase)
     layer = _layer(c, st, st.batch, s_q, kv_len, phase, infer)
     head = _head(c, st, st.batch, s_q, phase)
+    forward = encoder + embed + layer + head
     if st.phase != "training":
-        return embed + layer + head
-    backward = [b for op in reversed(embed + layer + head) for b in _backward(op, c)]
-    return embed + layer + head + _recompute(c, st, layer) + backward + _optimizer(c, st)
+        return forward
+    backward = [b for op in reversed(forward) for b in _backward(op, c)]
+    enc_layers = [op for op in encoder if not op.name.startswith(("encoder.embed", "encoder.final"))]
+    return forward + _recompute(c, st, enc_layers + layer) + backward + _optimizer(c, st)
+
+
+def _encoder(c: TransformerConfig, st: Step, phase: str, infer: bool) -> list[Op]:
+    """The source embedding (its own table unless shared) and the encoder layers, named ``encoder.*``."""
+    enc, s = c.encoder(), st.src_len
+    ops = _embedding(enc, st.batch * s, phase) + _layer(enc, st, st.batch, s, s, phase, infer=False)
+    if c.norm_position == "pre":
+        ops.append(_norm("final.norm", st.batch * s, c, 1, phase))
+    return [replace(op, name=f"encoder.{op.name}") for op in ops]
 
 
 # ---------------------------------------------------------------- building blocks
@@ -94,9 +113,10 @@ def _embedding(c: TransformerConfig, tokens: int, phase: str) -> list[Op]:
     extra = [("positions", c.max_seq)] if c.position_embedding == "learned" else []
     extra += [("token_types", c.type_vocab)] if c.type_vocab else []
     ops += [gather(f"embed.{what}", tokens, row, rows, dtype=c.weight_dtype, phase=phase) for what, rows in extra]
-    if extra:
-        ops.append(_add("embed.sum", tokens * c.hidden, c, 1, phase, inputs=1 + len(extra)))
-    if c.norm_position == "post":
+    added = len(extra) + (c.position_embedding == "sinusoidal")   # sinusoids are computed, then added
+    if added:
+        ops.append(_add("embed.sum", tokens * c.hidden, c, 1, phase, inputs=1 + added))
+    if c.norms_embeddings:
         ops.append(_norm("embed.norm", tokens, c, 1, phase))
     return ops
 
@@ -110,9 +130,27 @@ def _layer(c: TransformerConfig, st: Step, b: int, s: int, kv_len: int, phase: s
             linear("attn.o_proj", T, h, c.heads * c.d_head, c, n, phase),
             _add("attn.residual", T * h, c, n, phase)]
     ffn = [*_ffn(c, b, s, phase), _add("ffn.residual", T * h, c, n, phase)]
+    cross = _cross_attention(c, st, b, s, phase, infer) if c.encoder_decoder else []
     if c.norm_position == "pre":
-        return [_norm("attn.norm", T, c, n, phase), *attn, _norm("ffn.norm", T, c, n, phase), *ffn]
-    return [*attn, _norm("attn.norm", T, c, n, phase), *ffn, _norm("ffn.norm", T, c, n, phase)]
+        return [_norm("attn.norm", T, c, n, phase), *attn, *cross, _norm("ffn.norm", T, c, n, phase), *ffn]
+    return [*attn, _norm("attn.norm", T, c, n, phase), *cross, *ffn, _norm("ffn.norm", T, c, n, phase)]
+
+
+def _cross_attention(c: TransformerConfig, st: Step, b: int, s: int, phase: str, infer: bool) -> list[Op]:
+    """A decoder layer's attention over the encoder output: K/V length is the source's (S), never
+    masked. Training and prefill project K/V from the b*S encoder rows (inference: into the
+    cache); decode reads them from the cache."""
+    n, T, h, S = c.layers, b * s, c.hidden, st.src_len
+    ops = [linear("cross_attn.q_proj", T, c.heads * c.d_head, h, c, n, phase)]
+    if st.phase != "decode":
+        ops.append(linear("cross_attn.kv_proj", b * S, 2 * c.n_kv_heads * c.d_head, h, c, n, phase,
+                          out_dtype=c.kv_cache_dtype if infer else None,
+                          out_role="kv_cache" if infer else "activation"))
+    core = attention_core(replace(c, encoder_layers=0, causal=False), st, b, s, S, phase, infer)   # unmasked, decoder count
+    ops += [replace(op, name="cross_" + op.name) for op in core]
+    ops += [linear("cross_attn.o_proj", T, h, c.heads * c.d_head, c, n, phase), _add("cross_attn.residual", T * h, c, n, phase)]
+    norm = _norm("cross_attn.norm", T, c, n, phase)
+    return [norm, *ops] if c.norm_position == "pre" else [*ops, norm]
 
 
 def attention_core(c: TransformerConfig, st: Step, b: int, s: int, kv_len: int, phase: str, infer: bool) -> list[Op]:
@@ -126,13 +164,13 @@ def attention_core(c: TransformerConfig, st: Step, b: int, s: int, kv_len: int, 
     return [flash_attention("attn.flash", c, b, s, kv_len, n, phase, kv_role, backward=False)]
 
 
-def _pairs(c: TransformerConfig, s: int, kv_len: int) -> float:
+def _pairs(causal: bool, s: int, kv_len: int) -> float:
     """(query, key) pairs one head computes: causal flash skips the masked upper triangle."""
-    return s * (s + 1) / 2 if (c.causal and s == kv_len and s > 1) else float(s * kv_len)
+    return s * (s + 1) / 2 if (causal and s == kv_len and s > 1) else float(s * kv_len)
 
 
 def flash_attention(name: str, c: TransformerConfig, b: int, s: int, kv_len: int, count: int, phase: str,
-                    kv_role: str, backward: bool) -> Op:
+                    kv_role: str, backward: bool, causal: bool | None = None) -> Op:
     """Fused attention (a custom op of kind "attention"): matrix FLOPs of QK^T and PV, softmax on the vector units, HBM bytes of Q, K, V, O
     (+ the fp32 row log-sum-exp saved for the backward pass).
 
@@ -144,7 +182,7 @@ def flash_attention(name: str, c: TransformerConfig, b: int, s: int, kv_len: int
     q = b * s * c.heads * c.d_head * ab
     kv = b * kv_len * c.n_kv_heads * c.d_head * kvb
     lse = b * c.heads * s * 4.0
-    work = b * c.heads * _pairs(c, s, kv_len)
+    work = b * c.heads * _pairs(c.causal if causal is None else causal, s, kv_len)
     matrix = 2 * 2 * work * c.d_head
     vector = SOFTMAX_FLOPS * work
     if backward:
@@ -182,15 +220,16 @@ def _ffn(c: TransformerConfig, b: int, s: int, phase: str) -> list[Op]:
 
 
 def _mlp(name: str, m: float, f: int, c: TransformerConfig, phase: str, experts: int = 1) -> list[Op]:
-    """up (GELU) or gate+up (SwiGLU), the activation, down; m rows per expert."""
+    """up (GELU, ReLU) or gate+up (SwiGLU), the activation, down; m rows per expert."""
     n, h = c.layers, c.hidden
     if c.ffn_type == "swiglu":
         return [linear(f"{name}.gate_up", m, 2 * f, h, c, n, phase, experts=experts),
                 elementwise(f"{name}.swiglu", m * experts * f, dtype=c.act_dtype, inputs=2, outputs=1,
                             flops_per_element=SWIGLU_FLOPS, count=n, phase=phase),
                 linear(f"{name}.down", m, h, f, c, n, phase, experts=experts)]
+    act, flops = (("relu", RELU_FLOPS) if c.ffn_type == "relu" else ("gelu", GELU_FLOPS))
     return [linear(f"{name}.up", m, f, h, c, n, phase, experts=experts),
-            elementwise(f"{name}.gelu", m * experts * f, dtype=c.act_dtype, flops_per_element=GELU_FLOPS, count=n,
+            elementwise(f"{name}.{act}", m * experts * f, dtype=c.act_dtype, flops_per_element=flops, count=n,
                         phase=phase),
             linear(f"{name}.down", m, h, f, c, n, phase, experts=experts)]
 
@@ -214,8 +253,8 @@ def _recompute(c: TransformerConfig, st: Step, layer: list[Op]) -> list[Op]:
     """Selective: the attention core again (Korthikanti et al. 2022); full: the whole layer forward."""
     if st.recompute == "none":
         return []
-    core = {"attn.scores", "attn.softmax", "attn.context", "attn.flash"}
-    chosen = layer if st.recompute == "full" else [op for op in layer if op.name in core]
+    core = ("attn.scores", "attn.softmax", "attn.context", "attn.flash")   # self- and cross-attention, any stack
+    chosen = layer if st.recompute == "full" else [op for op in layer if op.name.endswith(core)]
     return [replace(op, name=f"recompute.{op.name}", phase="backward") for op in chosen]
 
 
@@ -234,9 +273,10 @@ def _backward(op: Op, c: TransformerConfig) -> list[Op]:
         # C = A @ B: dA = dC @ B^T, dB = A^T @ dC
         return [gemm(f"{name}.grad_a", m, k, nn, dtype=c.act_dtype, batch=batch, weight=None, count=n, phase=ph),
                 gemm(f"{name}.grad_b", k, nn, m, dtype=c.act_dtype, batch=batch, weight=None, count=n, phase=ph)]
-    if op.kind == "attention":     # flash attention
-        return [flash_attention(f"{name}.bwd", c, shape["batch"], shape["seq"], shape["kv_len"], n, ph,
-                                "activation", backward=True)]
+    if op.kind == "attention":     # flash attention; masked iff the forward skipped pairs (self vs cross, encoder)
+        b, s, L = shape["batch"], shape["seq"], shape["kv_len"]
+        causal = op.flops[0].flops < 2 * 2 * b * c.heads * s * L * c.d_head
+        return [flash_attention(f"{name}.bwd", c, b, s, L, n, ph, "activation", backward=True, causal=causal)]
     if op.kind == "softmax":
         rows, cols = shape["rows"], shape["cols"]
         if name == "loss.softmax":  # d(cross-entropy)/d(logits) = p - onehot: read p, write the gradient
@@ -252,7 +292,7 @@ def _backward(op: Op, c: TransformerConfig) -> list[Op]:
                             flops_per_element=2 * per, count=n, phase=ph)]
     if op.kind == "elementwise":
         elements, inputs = shape["elements"], shape["inputs"]
-        if name.endswith("residual") or name == "embed.sum":
+        if name.endswith(("residual", "embed.sum")):
             # y = a + b: the gradient fans out; the residual stream sums two gradients at the fork
             return [elementwise(f"{name}.bwd", elements, dtype=c.act_dtype, inputs=2, outputs=1,
                                 flops_per_element=1, count=n, phase=ph)]
