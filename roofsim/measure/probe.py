@@ -173,16 +173,25 @@ class Plan:
     sweep_points_per_octave: int = 1
     sweep_max_bytes: int = 256 * 2 ** 20
     chase_steps: int = 2_000_000
+    # each sample lasts at least this long: a sample of many calls averages over the bursts of
+    # whatever else runs on the machine (the sibling core's work evicting shared caches), where
+    # a 0.2 ms sample catches one burst or none and the medians of the per-item figures wander
+    min_sample_s: float = 2e-3
 
     @staticmethod
     def quick() -> "Plan":
         return Plan(repeats=3, gemm_n=(256,), gemm_small=(32, 128), sweep_points_per_octave=1,
-                    sweep_max_bytes=8 * 2 ** 20, chase_steps=50_000)
+                    sweep_max_bytes=8 * 2 ** 20, chase_steps=50_000, min_sample_s=2e-4)
 
 
 def _note(result: ProbeResult, t: Timing) -> Timing:
     result.spreads.append(t.spread)
     return t
+
+
+def _timed(result: ProbeResult, plan: "Plan", fn, repeats: int, clock: str = "cpu") -> Timing:
+    """time_call with the plan's sample length, its spread noted for the noise warning."""
+    return _note(result, time_call(fn, repeats, min_sample_s=plan.min_sample_s, clock=clock))
 
 
 def measure_gemm(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None:
@@ -197,14 +206,14 @@ def measure_gemm(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None:
                     a, b = (rng.standard_normal((n, n)).astype(np_dtype) for _ in range(2))
                     c = np.empty((n, n), np_dtype)
                     clock = "cpu" if threads == 1 else "wall"
-                    t = _note(result, time_call(lambda: np.matmul(a, b, out=c), plan.repeats, clock=clock))
+                    t = _timed(result, plan, lambda: np.matmul(a, b, out=c), plan.repeats, clock=clock)
                     best = max(best, 2.0 * n ** 3 / t.median_s)
             target[dtype] = best
         with blas_threads(1):
             for n in plan.gemm_small:
                 a, b = (rng.standard_normal((n, n)).astype(np_dtype) for _ in range(2))
                 c = np.empty((n, n), np_dtype)
-                t = _note(result, time_call(lambda: np.matmul(a, b, out=c), plan.repeats))
+                t = _timed(result, plan, lambda: np.matmul(a, b, out=c), plan.repeats)
                 result.gemm_sizes.append((dtype, n, 2.0 * n ** 3, 2.0 * n ** 3 / t.median_s))
 
 
@@ -233,13 +242,13 @@ def measure_bandwidth(result: ProbeResult, plan: Plan, progress: ProgressFn) -> 
     overhead = {}
     one = [np.ones(1) for _ in range(3)]
     for name, (_, _, build) in STREAM_KERNELS.items():
-        overhead[name] = _note(result, time_call(build(np, *one), plan.repeats)).median_s
+        overhead[name] = _timed(result, plan, build(np, *one), plan.repeats).median_s
     for i, ws in enumerate(sizes):
         progress(f"bandwidth sweep, working set {ws / 1024:.0f} KiB", i / len(sizes))
         for name, (arrays, per_elem, build) in STREAM_KERNELS.items():
             n = max(1, ws // (8 * arrays))
             a, b, c = np.ones(n), np.ones(n), np.empty(n)
-            t = _note(result, time_call(build(np, a, b, c), plan.repeats)).median_s
+            t = _timed(result, plan, build(np, a, b, c), plan.repeats).median_s
             net = max(t - overhead[name], t * 0.05)   # the loop's own time
             result.sweep.append((name, n * 8 * arrays, n * per_elem / net))
     result.overheads["ufunc stream call"] = min(overhead.values())
@@ -288,7 +297,7 @@ def measure_latency(result: ProbeResult, plan: Plan, windows: dict, progress: Pr
         nxt[order * step] = np.roll(order, -1) * step       # one random cycle through every line
         start = int(order[0] * step)
         steps = plan.chase_steps
-        t = _note(result, time_call(lambda: chase(nxt, start, steps), max(3, plan.repeats // 2)))
+        t = _timed(result, plan, lambda: chase(nxt, start, steps), max(3, plan.repeats // 2))
         result.latency[level] = t.median_s / steps
 
 
@@ -317,7 +326,7 @@ def measure_overheads(result: ProbeResult, plan: Plan) -> None:
                 fn = build(np)
             except ImportError:   # scipy missing: no SpMM call cost
                 continue
-            result.calls[kind] = result.overheads[label] = _note(result, time_call(fn, plan.repeats)).median_s
+            result.calls[kind] = result.overheads[label] = _timed(result, plan, fn, plan.repeats).median_s
 
 
 ITEM_LOOKUPS = 4096
@@ -341,9 +350,9 @@ def measure_vector(result: ProbeResult, plan: Plan, progress: ProgressFn) -> Non
     for dtype, np_dtype in (("fp64", np.float64), ("fp32", np.float32)):
         a = (np.random.default_rng(5).random(n) + 0.5).astype(np_dtype)
         c = np.empty(n, np_dtype)
-        t_sum = _note(result, time_call(lambda: a.sum(), plan.repeats)).median_s
+        t_sum = _timed(result, plan, lambda: a.sum(), plan.repeats).median_s
         result.vector[dtype] = n / _net(t_sum, call_red)
-        t_exp = _note(result, time_call(lambda: np.exp(a, out=c), plan.repeats)).median_s
+        t_exp = _timed(result, plan, lambda: np.exp(a, out=c), plan.repeats).median_s
         result.transcendental[dtype] = n / _net(t_exp, call_ufunc, n / result.vector[dtype])
 
 
@@ -355,16 +364,16 @@ def measure_items(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None
     rng = np.random.default_rng(2)
     progress("library time per gathered row / run / packed element / nonzero", 0.0)
     table, idx = rng.random((64, 8)), rng.integers(0, 64, ITEM_LOOKUPS)
-    t = _note(result, time_call(lambda: table[idx], plan.repeats)).median_s
+    t = _timed(result, plan, lambda: table[idx], plan.repeats).median_s
     result.items["gather"] = _net(t, result.calls.get("gather", 0.0)) / ITEM_LOOKUPS
     x = rng.random((ITEM_LOOKUPS, RUN))
-    t = _note(result, time_call(lambda: x.sum(axis=1), plan.repeats)).median_s
+    t = _timed(result, plan, lambda: x.sum(axis=1), plan.repeats).median_s
     adds = x.size / result.vector.get("fp64", math.inf)
     result.items["reduction"] = _net(t, result.calls.get("reduction", 0.0), adds) / ITEM_LOOKUPS
     m, k = 8, 512
     a, b, out = rng.random((m, k)), rng.random((k, k)), np.empty((m, k))
     with blas_threads(1):
-        t = _note(result, time_call(lambda: np.matmul(a, b, out=out), plan.repeats)).median_s
+        t = _timed(result, plan, lambda: np.matmul(a, b, out=out), plan.repeats).median_s
     flops = 2.0 * m * k * k / result.peaks_1t.get("fp64", math.inf)
     result.items["gemm"] = _net(t, result.calls.get("gemm", 0.0), flops) / (m * k + k * k)
     try:
@@ -374,7 +383,7 @@ def measure_items(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None
     n = 128
     s = sp.random(n, n, density=0.25, format="csr", random_state=3)
     v = rng.random((n, 1))
-    t = _note(result, time_call(lambda: s @ v, plan.repeats)).median_s
+    t = _timed(result, plan, lambda: s @ v, plan.repeats).median_s
     result.items["spmm"] = _net(t, result.calls.get("spmm", 0.0)) / s.nnz
 
 
@@ -398,7 +407,7 @@ def measure_depth(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None
             fractions = []
             for m, k in ((s, n), (n, s)):
                 a, b, c = rng.random((m, k)), rng.random((k, n)), np.empty((m, n))
-                t = _note(result, time_call(lambda: np.matmul(a, b, out=c), plan.repeats)).median_s
+                t = _timed(result, plan, lambda: np.matmul(a, b, out=c), plan.repeats).median_s
                 flops = 2.0 * m * n * k
                 fractions.append(min(1.0, flops / peak / _net(t, call, per_element * (m * k + k * n))))
             result.depth.append((float(s), round(float(np.median(fractions)), 4)))
@@ -419,8 +428,8 @@ def measure_first_touch(result: ProbeResult, plan: Plan, progress: ProgressFn) -
     progress("first touch of freshly allocated memory", 0.0)
     n = min(FIRST_TOUCH_BYTES, plan.sweep_max_bytes) // 8
     a, b, c = np.ones(n), np.ones(n), np.empty(n)
-    fresh = _note(result, time_call(lambda: np.add(a, b), plan.repeats)).median_s
-    reused = _note(result, time_call(lambda: np.add(a, b, out=c), plan.repeats)).median_s
+    fresh = _timed(result, plan, lambda: np.add(a, b), plan.repeats).median_s
+    reused = _timed(result, plan, lambda: np.add(a, b, out=c), plan.repeats).median_s
     result.first_touch = 8 * n / _net(fresh, reused)
 
 
@@ -442,7 +451,7 @@ def measure_parallelism(result: ProbeResult, plan: Plan, progress: ProgressFn) -
     def gather():
         state["i"] += 1
         return table[pool[state["i"] % 8]]
-    per_row = _note(result, time_call(gather, plan.repeats)).median_s / (ITEM_LOOKUPS * 4)
+    per_row = _timed(result, plan, gather, plan.repeats).median_s / (ITEM_LOOKUPS * 4)
     stall = max(per_row - result.items.get("gather", 0.0), latency / 64)
     result.memory_parallelism = max(1.0, latency / stall)
 

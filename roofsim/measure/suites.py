@@ -36,6 +36,9 @@ POOLING = 20
 BAGS = 4096
 SPMM_DEGREE = 10        # nonzeros per row
 SPMM_FEATURES = 32
+# each timed sample runs at least this long (many calls of a short kernel), so that it averages
+# over the bursts of other work on a shared machine instead of catching one or none
+MIN_SAMPLE_S = 5e-3
 
 
 @dataclass(frozen=True)
@@ -257,7 +260,7 @@ def measure(kernels: list[Kernel], hw: HardwareSpec, repeats: int = 7, progress=
         for i, k in enumerate(kernels):
             progress(k.name, i / len(kernels))
             fn = k.make(np, rng)
-            t = time_call(fn, repeats=repeats, min_sample_s=1e-3)
+            t = time_call(fn, repeats=repeats, min_sample_s=MIN_SAMPLE_S)
             del fn
             out.append(Measurement(
                 name=k.name, device=hw.id, category=k.category, ops=k.ops, time_s=t.median_s,
