@@ -156,3 +156,14 @@ def test_probe_refuses_bad_ids_before_measuring(bad):
 def test_probe_refuses_an_output_folder(tmp_path):
     r = CliRunner().invoke(main, ["probe", "--quick", "-o", str(tmp_path)])
     assert r.exit_code == 2 and r.output.startswith("error: ")
+
+
+def test_hw_show_lists_the_transcendental_rate_and_library_costs(tmp_path):
+    doc = to_document(synthetic_result(), id="my-box", today="2026-12-01", version="9.9")
+    path = tmp_path / "my-box.yaml"
+    path.write_text(dump_yaml(doc, header="test"))
+    r = CliRunner().invoke(main, ["hw", "show", str(path)])
+    assert r.exit_code == 0, r.output
+    # synthetic_result: 1.5e9 fp64 exp evaluations / s; a GEMM call 1 us; 15 ns per gathered row
+    assert "transcendental  fp64   1.5 GFLOP/s" in r.output
+    assert "gemm call 1 us" in r.output and "gather item 15 ns" in r.output

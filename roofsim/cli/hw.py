@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from ..specs import KINDS
+from ..specs import KINDS, TRANSCENDENTAL
 from ..units import format_quantity as fq
 from . import output
 
@@ -83,7 +83,7 @@ def show_cmd(name, fmt, hw_path):
             click.echo(f"  {k:8} {v}")
     click.echo("\nPeak compute (dense)")
     rows = [{"unit": u, "dtype": d, "peak": _peak_text(d, f), "efficiency": f"{h.efficiency.compute_fraction(d):.0%}"}
-            for u in ("matrix", "vector") for d, f in getattr(h.compute, u)]
+            for u in ("matrix", "vector", TRANSCENDENTAL) for d, f in getattr(h.compute, u)]
     click.echo(output.table(rows, align_right=("peak", "efficiency")))
     click.echo("\nMemory hierarchy (innermost first)")
     rows = [{"level": m.name, "type": m.type,
@@ -98,6 +98,10 @@ def show_cmd(name, fmt, hw_path):
                  "links": l.links, "latency": fq(l.latency_s, "time"), "domain": l.domain_size} for l in h.interconnect]
         click.echo(output.table(rows, align_right=("bandwidth",)))
     click.echo(f"\nPer-op latency floor: {fq(h.efficiency.latency_s, 'time')}  (efficiency source: {h.efficiency.source})")
+    e = h.efficiency
+    if e.per_call_s or e.per_item_s:
+        click.echo("Library costs added to each op: " + ", ".join(
+            [f"{k} call {fq(t, 'time')}" for k, t in e.per_call_s] + [f"{k} item {fq(t, 'time')}" for k, t in e.per_item_s]))
     main = h.main_memory
     if main.bandwidth_bytes_per_s:
         click.echo(f"\nRidge points against {main.name} (FLOP/byte): " + ", ".join(
