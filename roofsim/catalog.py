@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
+from . import fspath
 from .errors import NameConflictError, NotFoundError, Problem, SpecError
 from .filecache import StampedCache, stamp
 
@@ -25,7 +26,7 @@ def bundled_dir(kind: str) -> Path:
     spec = importlib.util.find_spec(f"roofsim.catalogue.{kind}")
     if spec is not None and spec.submodule_search_locations:
         for loc in spec.submodule_search_locations:
-            if Path(loc).is_dir():
+            if fspath.is_dir(loc):
                 return Path(loc)
     return Path(__file__).resolve().parent.parent / kind  # running from a source checkout
 
@@ -35,15 +36,15 @@ def search_dirs(kind: str, extra: Sequence[os.PathLike | str] = ()) -> list[Path
     a mistyped path would silently fall back to the bundled file of the same id."""
     env = [p for p in os.environ.get("ROOFSIM_PATH", "").split(os.pathsep) if p]
     flag = "--hw-path" if kind == "hardware" else "--wl-path"
-    missing = [Problem(None, where, "an existing folder", f"{str(p)!r} ({'not a folder' if Path(p).exists() else 'no such folder'})")
-               for where, paths in ((flag, extra), ("ROOFSIM_PATH", env)) for p in paths if not Path(p).is_dir()]
+    missing = [Problem(None, where, "an existing folder", f"{str(p)!r} ({'not a folder' if fspath.exists(p) else 'no such folder'})")
+               for where, paths in ((flag, extra), ("ROOFSIM_PATH", env)) for p in paths if not fspath.is_dir(p)]
     if missing:
         raise SpecError(missing)
     dirs = [Path(p) for p in (*extra, *env)]
     # A user folder may hold hardware/ and workloads/ subfolders, or the files directly.
     expanded = []
     for d in dirs:
-        expanded.append(d / kind if (d / kind).is_dir() else d)
+        expanded.append(d / kind if fspath.is_dir(d / kind) else d)
     bundled = bundled_dir(kind)
     expanded.append(bundled)
     # Sub-folders of the bundled catalogue (hardware/hypothetical/: designs derived from real
@@ -73,7 +74,7 @@ def _files(dirs: Iterable[Path], suffixes: tuple[str, ...]) -> list[Path]:
         if d.is_dir():
             # regular files only: a folder named x.yaml crashed, a FIFO would block the read
             out.extend(sorted(p for p in d.iterdir()
-                              if p.suffix in suffixes and not p.name.startswith(".") and p.is_file()))
+                              if p.suffix in suffixes and not p.name.startswith(".") and fspath.is_file(p)))
     return out
 
 
@@ -121,7 +122,7 @@ def _resolve(name: str, kind: str, extra: Sequence[os.PathLike | str], relative_
     if looks_like_path(name):
         for base in ([relative_to] if relative_to else []) + [Path.cwd()]:
             p = (base / name) if not Path(name).is_absolute() else Path(name)
-            if p.is_file():
+            if fspath.is_file(p):
                 return p
         raise NotFoundError(f"{kind} file {name!r}: no such file")
     dirs = search_dirs(kind, extra)
@@ -131,7 +132,7 @@ def _resolve(name: str, kind: str, extra: Sequence[os.PathLike | str], relative_
     for d in dirs:
         for suffix in suffixes:
             p = d / f"{name}{suffix}"
-            if p.is_file():
+            if fspath.is_file(p):
                 return p
     files = _files(dirs, suffixes)
     # An alias never takes a name over silently: ids are matched first (above), and an alias

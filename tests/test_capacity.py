@@ -81,7 +81,7 @@ def test_scale_command():
     r = invoke("scale", "--hw", "h100", "--workload", "llama3-70b", "--devices", "8,64,512,4096", "--tp", "8",
                "--pp", "4", "--format", "json")
     assert r.exit_code == 0, r.output
-    rows = json.loads(r.output)["rows"]
+    rows = json.loads(r.stdout)["rows"]
     assert [x["devices"] for x in rows] == [8, 64, 512, 4096]
     for x in rows:
         assert x["compute_s"] + x["memory_s"] + x["communication_s"] + x["bubble_s"] == pytest.approx(x["step_s"])

@@ -33,7 +33,7 @@ def test_simulate_json_equals_api(files):
     r = run("simulate", "--trace", d / "t.npy", "--writes", d / "w.npy", "--level",
             "32KiB,8,64,lru", "--level", "256KiB,16,64,plru", "--format", "json")
     assert r.exit_code == 0, r.output
-    doc = json.loads(r.output)
+    doc = json.loads(r.stdout)
     want = simulate(trace, [CacheLevelConfig.parse("32KiB,8,64,lru"),
                             CacheLevelConfig.parse("256KiB,16,64,plru")], writes=writes)
     assert [lv["name"] for lv in doc["levels"]] == ["L1", "L2"]
@@ -56,7 +56,7 @@ def test_mrc_json_equals_api(files):
     d, trace, _ = files
     r = run("mrc", "--trace", d / "t.npy", "--line", 64, "--format", "json")
     assert r.exit_code == 0, r.output
-    doc = json.loads(r.output)
+    doc = json.loads(r.stdout)
     curve = mrc(trace, 64)
     assert doc["accesses"] == 20000 and doc["sample_rate"] == 1.0
     for p in doc["points"]:

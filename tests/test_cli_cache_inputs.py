@@ -30,7 +30,7 @@ def trace():
 
 
 def level_counts(r):
-    return [(lv["accesses"], lv["hits"], lv["misses"], lv["writebacks"]) for lv in json.loads(r.output)["levels"]]
+    return [(lv["accesses"], lv["hits"], lv["misses"], lv["writebacks"]) for lv in json.loads(r.stdout)["levels"]]
 
 
 def api_counts(trace, sizes=None, writes=None, levels=(L1,)):
@@ -58,7 +58,7 @@ def test_npz_trace_with_its_writes_and_sizes(tmp_path, trace):
     r = run("simulate", "--trace", tmp_path / "one.npz", "--level", L1, "--format", "json")
     assert level_counts(r) == api_counts(trace)
     r = run("mrc", "--trace", tmp_path / "one.npz", "--format", "json")
-    assert r.exit_code == 0 and json.loads(r.output)["accesses"] == 5000
+    assert r.exit_code == 0 and json.loads(r.stdout)["accesses"] == 5000
 
 
 @pytest.mark.parametrize("make,expected", [
@@ -151,7 +151,7 @@ def test_hbm_sized_level_through_the_cli(tmp_path, big):
     r = run("simulate", "--trace", tmp_path / "t.npy", "--level", "32KiB,8,64,lru", "--level", big,
             "--format", "json")
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["levels"][1]["misses"] == len(np.unique(t >> np.uint64(6)))
+    assert json.loads(r.stdout)["levels"][1]["misses"] == len(np.unique(t >> np.uint64(6)))
 
 
 def test_too_many_ways_is_one_line(tmp_path, trace):

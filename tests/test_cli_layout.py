@@ -22,7 +22,7 @@ def test_single_h100_says_llama2_70b_does_not_fit():
 def test_run_json_memory_section():
     r = invoke("run", "--hw", "h100", "--workload", "llama2-70b", "--format", "json")
     assert r.exit_code == 0, r.output
-    m = json.loads(r.output)["memory"]
+    m = json.loads(r.stdout)["memory"]
     assert set(m["per_device_bytes"]) == {"weights", "gradients", "optimizer", "activations", "kv_cache", "other"}
     assert m["per_device_bytes"]["weights"] == 137_953_296_384
     # 2 x 80 layers x 8 KV heads x 128 x 2 B x 4096 tokens
@@ -34,7 +34,7 @@ def test_run_json_memory_section():
 def test_eight_h100s_with_tp8_fit_and_report_the_step():
     r = invoke("run", "--hw", "h100", "--workload", "llama2-70b", "--devices", "8", "--tp", "8", "--format", "json")
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert d["memory"]["fits"] is True and d["memory"]["per_device_bytes"]["weights"] == 137_953_296_384 / 8
     step = d["parallel"]["step"]
     assert d["parallel"]["layout"]["tp"] == 8 and step["devices"] == 8
@@ -47,7 +47,7 @@ def test_eight_h100s_with_tp8_fit_and_report_the_step():
 def test_offload_is_charged_to_the_host_link():
     r = invoke("run", "--hw", "h100", "--workload", "llama2-70b", "--offload", "weights", "--format", "json")
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     off = next(o for o in d["ops"] if o["name"].startswith("offload."))
     # 137.95 GB over PCIe 5 (64 GB/s x 0.85): ~2.54 s, bound by the host tier, plus the fixed
     # cost every kernel pays in series (efficiency.per_call, 5.48 us in the H100 SXM5 file)
@@ -68,7 +68,7 @@ def test_checkpoint_option_rebuilds_the_recomputation():
 def test_compare_in_a_layout():
     r = invoke("compare", "--hw", "h100,a100", "-w", "llama2-70b", "--devices", "8", "--tp", "8", "--format", "json")
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert d["layout"]["tp"] == 8 and all("step" in row and row["memory"]["fits"] for row in d["hardware"])
     assert d["hardware"][0]["total_time_s"] == d["hardware"][0]["step"]["total_s"]
 

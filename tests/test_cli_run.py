@@ -26,7 +26,7 @@ def test_run_table_names_the_limiter():
 def test_run_json_is_consistent():
     r = invoke("run", "--hw", TOY, "--workload", TINY, "--format", "json", "--ideal")
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     for key in ("hardware", "workload", "total_time_s", "total_flops", "time_by_bound_s", "ops"):
         assert key in d
     assert d["hardware"] == "toy-chip" and d["workload"] == "tiny" and d["ideal"] is True
@@ -51,7 +51,7 @@ def test_set_overrides_hardware_and_workload():
     r = invoke("run", "--hw", TOY, "--workload", TINY, "--format", "json", "--ideal",
                "--set", "hw.memory.dram.bandwidth=2 TB/s", "--set", "wl.batch=8")
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     # batch 8 -> tokens 16: proj bytes (16*1024*2 + 1024^2) * 2 = 2162688 B at 2e12 B/s
     assert d["ops"][0]["time_s"] == pytest.approx(3 * 2162688 / 2e12)
     assert d["ops"][0]["time_s"] < base["ops"][0]["time_s"]
@@ -95,7 +95,7 @@ def test_broken_workload_lists_every_problem():
 def test_compare_speedups_against_the_first():
     r = invoke("compare", "--hw", f"a100,h100,{TOY}", "--workload", "dlrm", "--format", "json")
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     rows = d["hardware"]
     assert [x["hardware"] for x in rows] == ["a100-sxm4-80gb", "h100-sxm5", "toy-chip"]
     assert rows[0]["speedup"] == 1.0
@@ -107,12 +107,12 @@ def test_compare_speedups_against_the_first():
 
 def test_workload_show_json():
     r = invoke("workload", "show", TINY, "--format", "json")
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert d["op_count"] == 3 and d["tokens"] == 8
     assert d["flops_per_token"] == pytest.approx((3 * 16777216 + 8192) / 8)
     r = invoke("workload", "show", "dlrm", "--format", "json")
     # MLPerf DLRM-DCNv2: 204,184,588 rows x 128 = 26.1e9 embedding parameters (tests/test_dlrm.py)
-    assert 2.61e10 < json.loads(r.output)["parameters"] < 2.62e10
+    assert 2.61e10 < json.loads(r.stdout)["parameters"] < 2.62e10
 
 
 def _embedding_hbm_bytes(*extra):

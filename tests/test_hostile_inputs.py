@@ -201,3 +201,27 @@ def test_implausible_hardware_values_are_one_line_without_warnings(override):
         r = invoke("run", "--hw", TOY, "-w", TINY, "--set", override)
     one_line_exit_2(r)
     assert f"--set {override.split('=')[0]}: expected " in r.output
+
+
+# ---- names longer than the file system allows (ENAMETOOLONG raised from pathlib) ------------
+LONG = "c" * 300   # NAME_MAX is 255 bytes on Linux file systems
+
+
+@pytest.mark.parametrize("args, message", [
+    (("run", "--hw", LONG, "--workload", TINY), f"error: unknown hardware '{LONG}'"),
+    (("run", "--hw", TOY, "--workload", LONG), f"error: unknown workload '{LONG}'"),
+    (("run", "--hw", LONG + ".yaml", "--workload", TINY), f"error: hardware file '{LONG}.yaml': no such file"),
+    (("run", "--hw", TOY, "--workload", TINY, "--hw-path", "/tmp/" + LONG),
+     f"error: --hw-path: expected an existing folder, found '/tmp/{LONG}' (no such folder)"),
+])
+def test_names_too_long_for_the_file_system_are_one_line(args, message):
+    r = invoke(*args)
+    one_line_exit_2(r)
+    assert r.output.startswith(message), r.output
+
+
+def test_output_in_a_folder_too_long_for_the_file_system_is_one_line(tmp_path):
+    r = invoke("run", "--hw", TOY, "--workload", TINY, "--output", str(tmp_path / LONG / "x.json"))
+    one_line_exit_2(r)
+    assert r.output.startswith(f"error: --output {tmp_path / LONG / 'x.json'}"), r.output
+    assert list(tmp_path.iterdir()) == []   # nothing written, nothing half-written

@@ -114,7 +114,7 @@ def test_any_trace_file(tmp_path, data):
     else:
         assert valid_trace(a), r.output
         want = simulate(a.astype(np.uint64), [CacheLevelConfig.parse(L1), CacheLevelConfig.parse(L2)])
-        got = json.loads(r.output)["levels"]
+        got = json.loads(r.stdout)["levels"]
         assert [(g["hits"], g["misses"]) for g in got] == [(w.hits, w.misses) for w in want]
     r = invoke(["cache", "mrc", "--trace", path, "--format", "csv"])
     assert r.exit_code == (0 if valid_trace(a) else 2) and (r.exit_code == 0 or path in r.output)
@@ -148,7 +148,7 @@ def test_any_level_spec(tmp_path, specs, raw, text):
     if r.exit_code == 0:  # every level parsed, and the run is the API's
         configs = [CacheLevelConfig.parse(s) for s in levels]
         want = simulate(np.arange(0, 64 * 50, 8, dtype=np.uint64), configs)
-        assert [lv["misses"] for lv in json.loads(r.output)["levels"]] == [w.misses for w in want]
+        assert [lv["misses"] for lv in json.loads(r.stdout)["levels"]] == [w.misses for w in want]
     else:
         assert "level" in r.output or "at most" in r.output
 

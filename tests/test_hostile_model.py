@@ -56,7 +56,7 @@ def invoke(args, names=()):
 
 def finite_result(r):
     """A successful `run --format json`: every time finite and positive."""
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert math.isfinite(d["total_time_s"]) and d["total_time_s"] > 0, d["total_time_s"]
     assert all(math.isfinite(o["time_s"]) and o["time_s"] >= 0 for o in d["ops"])
 

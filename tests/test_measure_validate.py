@@ -98,7 +98,7 @@ def test_cli_table_and_json():
     r = CliRunner().invoke(main, ["validate", "--hw", HW, "--measurements", str(DATA / "good.csv"),
                                   "--format", "json", "--cache-model", "compulsory"])
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert d["hardware"] == "round-cpu" and [k["kernel"] for k in d["kernels"]] == ["square", "copy"]
     o = [s for s in d["summary"] if s["group"] == "overall"][0]
     # ratios 0.5 and 2.0: both 50 % / 100 % off; median (0.5 + 1.0) / 2

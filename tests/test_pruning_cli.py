@@ -17,7 +17,7 @@ def invoke(*args):
 def weights(*flags):
     r = invoke("memory", "--hw", "h100", "-w", "llama2-7b", "--no-catalogue", "--format", "json", *flags)
     assert r.exit_code == 0, r.output
-    return json.loads(r.output)["memory"]["per_device_bytes"]["weights"]
+    return json.loads(r.stdout)["memory"]["per_device_bytes"]["weights"]
 
 
 @pytest.mark.parametrize("flags,bytes_per_param", [
@@ -43,14 +43,14 @@ def test_run_and_compare_show_the_pruned_footprint():
     r = invoke("run", "--hw", "h100", "-w", "llama2-7b", "--sparsity", "0.5", "--sparse-format", "structured",
                "--format", "json")
     assert r.exit_code == 0, r.output
-    doc = json.loads(r.output)
+    doc = json.loads(r.stdout)
     assert doc["memory"]["per_device_bytes"]["weights"] == pytest.approx(P * 1.0)
     dense = json.loads(invoke("run", "--hw", "h100", "-w", "llama2-7b", "--format", "json").output)
     assert doc["total_time_s"] == dense["total_time_s"]        # the footprint changes, not the (dense) kernels
     r = invoke("compare", "--hw", "h100,a100", "-w", "llama2-7b", "--sparsity", "0.5", "--sparse-format", "structured",
                "--format", "json")
     assert r.exit_code == 0, r.output
-    assert all(h["memory"]["per_device_bytes"]["weights"] == pytest.approx(P) for h in json.loads(r.output)["hardware"])
+    assert all(h["memory"]["per_device_bytes"]["weights"] == pytest.approx(P) for h in json.loads(r.stdout)["hardware"])
 
 
 @pytest.mark.parametrize("value", ["", " ", "abc", "nan", "NaN", "inf", "-inf", "-0.1", "1", "1.0", "1.5", "100%",

@@ -124,7 +124,7 @@ def test_compare_shows_the_emulation_like_run():
     assert "Note on a100" not in r.output
     r = invoke("compare", "--hw", "a100,tpu-v4", "-w", "dlrm", "--format", "json")
     import json
-    notes = {d["hardware"]: d["notes"] for d in json.loads(r.output)["hardware"]}
+    notes = {d["hardware"]: d["notes"] for d in json.loads(r.stdout)["hardware"]}
     assert notes["a100-sxm4-80gb"] == "" and notes["tpu-v4"].startswith("no fp32 peak: emulated in 6 bf16")
 
 

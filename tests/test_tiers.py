@@ -104,7 +104,7 @@ def test_far_tier_bytes_by_hand_from_every_entry_point():
 def _cli_json(*args):
     r = CliRunner().invoke(main, [*args, "--format", "json"])
     assert r.exit_code == 0, r.output
-    return json.loads(r.output)
+    return json.loads(r.stdout)
 
 
 def test_run_compare_and_python_agree_where_tables_spill():

@@ -159,7 +159,7 @@ def test_whole_catalogue_points_say_device_and_dtype():
 def test_trends_json_document():
     r = invoke("trends", "--format", "json")
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert d["source"] == "study"
     by = {s["name"]: s for s in d["series"]}
     assert set(by) == set(PUBLISHED)

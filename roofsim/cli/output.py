@@ -12,6 +12,7 @@ import stat
 from pathlib import Path
 from typing import Any, Sequence
 
+from .. import fspath
 from ..errors import OutputError
 
 FORMATS = ("table", "csv", "json", "markdown")
@@ -109,7 +110,7 @@ def write_output(path: str | os.PathLike, text: str | bytes) -> None:
             return
         raise OutputError(where, "a folder" if stat.S_ISDIR(st.st_mode)
                           else "not a regular file, character device or FIFO")
-    if not target.parent.is_dir():
+    if not fspath.is_dir(target.parent):
         raise OutputError(where, f"no such folder {str(target.parent)!r}")
     _replace_atomically(target, data, where, None if st is None else stat.S_IMODE(st.st_mode))
 
@@ -132,7 +133,7 @@ def check_output_path(path: str | os.PathLike) -> None:
         if not os.access(target, os.W_OK):
             raise OutputError(str(path), "permission denied")
         return
-    if not target.parent.is_dir():
+    if not fspath.is_dir(target.parent):
         raise OutputError(str(path), f"no such folder {str(target.parent)!r}")
     if not os.access(target.parent, os.W_OK | os.X_OK):
         raise OutputError(str(path), f"folder {str(target.parent)!r} is not writable")
