@@ -68,6 +68,7 @@ KERNEL = S.Section({
     "split_k_depth": S.Number(),
     "memory_latency": S.Quantity("time", positive=False),
     "eager_overhead": S.Quantity("time", positive=False),
+    "feed_bandwidth": _quantity("bandwidth"),
     "residency": S.Bool(),
     "source": S.Str(),
     "notes": S.Str(),
@@ -135,7 +136,8 @@ def _fractions(value, default: float) -> tuple:
     return pairs if any(k == "default" for k, _ in pairs) else (("default", default), *pairs)
 
 
-_KERNEL_KEYS = {"memory_latency": "memory_latency_s", "eager_overhead": "eager_overhead_s"}
+_KERNEL_KEYS = {"memory_latency": "memory_latency_s", "eager_overhead": "eager_overhead_s",
+                "feed_bandwidth": "feed_bandwidth_bytes_per_s"}
 
 
 def _kernel_params(k: Mapping[str, Any]) -> KernelParams:
@@ -151,10 +153,11 @@ def _kernel_doc(k: KernelParams) -> Optional[dict]:
                       ("tile_halvings", "tile_halvings"),
                       ("tile_overhead_depth", "tile_overhead_depth"), ("split_k_depth", "split_k_depth"),
                       ("memory_latency_s", "memory_latency"), ("eager_overhead_s", "eager_overhead"),
-                      ("residency", "residency")):
+                      ("feed_bandwidth_bytes_per_s", "feed_bandwidth"), ("residency", "residency")):
         v = getattr(k, name)
         if v != getattr(base, name):
-            out[key] = _q(v, "time") if name.endswith("_s") else v
+            out[key] = (_q(v, "bandwidth") if name.endswith("_per_s") else
+                        _q(v, "time") if name.endswith("_s") else v)
     return out or None
 
 

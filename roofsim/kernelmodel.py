@@ -117,8 +117,13 @@ def operand_balance(hw: HardwareSpec, peak_flop_per_s, peak16=None):
     (None). Arithmetic (V100: 125 TFLOP/s fp16, 128 x 128): feed = 125e12 / 64 = 1.95 TB/s
     (Jia et al. 2018 measured 2.16 TB/s of L2 bandwidth); fp32 at 15.7 TFLOP/s needs
     15.7e12 / 1.95e12 = 8.0 FLOP/B, which a 32 x 32 fp32 tile (8.0) reaches.
+    A spec may set the feed itself (``efficiency.kernel.feed_bandwidth``): a design that halves
+    its tensor units but keeps the H100's caches keeps the H100's feed, where the derivation
+    would halve it and make a batch-1 GEMV compute-bound behind a doubled HBM.
     """
     p = hw.efficiency.kernel
+    if p.feed_bandwidth_bytes_per_s is not None:
+        return np.asarray(peak_flop_per_s, dtype=np.float64) / p.feed_bandwidth_bytes_per_s
     if peak16 is None:   # a sweep passes the 16-bit peak of each design point
         peak16 = peak16_of(hw)
     if not np.all(peak16):

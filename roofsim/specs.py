@@ -288,7 +288,9 @@ class KernelParams:
     the device; ``memory_latency_s`` what one dependent round trip to main memory costs a
     kernel (None: the main level's ``latency``); ``eager_overhead_s`` the per-op floor of an
     eager framework (``--overhead eager``); ``residency`` serves reads that the previous op
-    wrote, while they fit in the last cache, from that cache.
+    wrote, while they fit in the last cache, from that cache; ``feed_bandwidth_bytes_per_s`` the
+    bandwidth that feeds operands to the cores (L2 and shared memory; None: derived from the
+    16-bit matrix peak, see kernelmodel.operand_balance).
     """
     # 128 x 128 output tiles, one per SM: CUTLASS's default threadblock tile for 16-bit tensor-op
     # GEMMs (CUTLASS docs, efficient_gemm.md)
@@ -309,6 +311,9 @@ class KernelParams:
     # ~5-25 us per op (J. Lin, "From PyTorch op to kernel launch", jiahuanglin.xyz gpu_kernel_serving
     # lesson 18); 10 us, the lower middle of that range
     eager_overhead_s: float = 10e-6
+    # None: peak16 / reuse of the default tile (kernelmodel.operand_balance). A design that changes
+    # its peaks but not its on-chip memories sets it, or its feed would follow the peaks.
+    feed_bandwidth_bytes_per_s: Optional[float] = None
     residency: bool = True
 
     def __post_init__(self):
@@ -323,6 +328,9 @@ class KernelParams:
             _check(p, math.isfinite(v) and v >= 0, f"efficiency.kernel.{name}", "a finite number >= 0", v)
         v = self.memory_latency_s
         _check(p, v is None or (math.isfinite(v) and v >= 0), "efficiency.kernel.memory_latency", "a time >= 0", v)
+        v, (lo, hi) = self.feed_bandwidth_bytes_per_s, PLAUSIBLE["bandwidth"]
+        _check(p, v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi),
+               "efficiency.kernel.feed_bandwidth", f"a bandwidth in {lo:g} .. {hi:g} B/s", v)
         if p:
             raise SpecError(p)
 

@@ -232,3 +232,48 @@ def test_a_bad_tile_halvings_is_one_line_naming_the_key(value, expected):
     with pytest.raises(SpecError) as e:
         derive(get_hardware("h100"), {"efficiency.kernel.tile_halvings": value})
     assert [str(p) for p in e.value.problems] == [f"efficiency.kernel.tile_halvings: expected {expected}"]
+
+
+# ---- an explicit operand feed (efficiency.kernel.feed_bandwidth) --------------------------------
+def test_feed_bandwidth_set_or_derived():
+    from roofsim.kernelmodel import operand_balance
+    h100 = get_hardware("h100")
+    # derived: 989.4e12 FLOP/s / 64 FLOP/B (128 x 128 bf16 tile: 2*128*128 / (256*2 B)) = 15.459375 TB/s,
+    # so the bf16 unit needs 989.4e12 / 15.459375e12 = 64 FLOP/B and a 33.45e12 fp32 unit 2.1638
+    assert operand_balance(h100, H100_BF16) == pytest.approx(64.0)
+    assert operand_balance(h100, 33.45e12) == pytest.approx(33.45e12 / 15.459375e12)
+    # the same feed written out gives the same balance; a design that halves the peaks keeps it:
+    # 494.7e12 / 15.459375e12 = 32 FLOP/B (derived from the halved peak it would stay 64)
+    same = derive(h100, {"efficiency.kernel.feed_bandwidth": "15.459375 TB/s"})
+    assert operand_balance(same, H100_BF16) == pytest.approx(64.0)
+    half = {f"compute.matrix.{d}": "494.7 TFLOP/s" for d in ("bf16", "fp16")}
+    assert operand_balance(derive(h100, half), 494.7e12) == pytest.approx(64.0)
+    kept = derive(h100, {**half, "efficiency.kernel.feed_bandwidth": "15.459375 TB/s"})
+    assert operand_balance(kept, 494.7e12) == pytest.approx(32.0)
+
+
+def test_the_half_flops_design_keeps_a_batch_one_gemv_on_hbm():
+    # hardware/hypothetical/h100-half-flops-2x-bw.yaml keeps H100's feed (15.46 TB/s). A batch-1
+    # GEMV's 16-row tiles re-use each operand byte ~14 times, below the 32 FLOP/B the halved bf16
+    # unit needs from that feed, so its compute term is feed-limited: with the feed derived from
+    # the halved peak (494.7e12 / 64 = 7.73 TB/s) it would need 64 FLOP/B and take exactly twice
+    # as long. With the kept feed, compute stays below the HBM term: bound by HBM.
+    hw = _catalogue("h100-half-flops-2x-bw")
+    assert hw.efficiency.kernel.feed_bandwidth_bytes_per_s == 15.459375e12
+    op = [gemm("q_proj", 1, 8192, 8192, "bf16")]
+    kept = evaluate(hw, op).iloc[0]
+    halved = evaluate(derive(hw, {"efficiency.kernel.feed_bandwidth": "7.7296875 TB/s"}), op).iloc[0]
+    assert halved["time_compute_s"] / kept["time_compute_s"] == pytest.approx(2.0)
+    assert kept["bound"] == "memory:hbm" and kept["time_compute_s"] < 0.5 * kept["time_hbm_s"]
+
+
+@pytest.mark.parametrize("value, found", [
+    ("0 B/s", "0.0"), ("-1 TB/s", "-1"), ("1e30 TB/s", "1e+42"), ("fast", "'fast'"), (4, "4"),
+])
+def test_a_bad_feed_bandwidth_is_one_line_naming_the_key(value, found):
+    from roofsim.errors import SpecError
+    with pytest.raises(SpecError) as e:
+        derive(get_hardware("h100"), {"efficiency.kernel.feed_bandwidth": value})
+    assert len(e.value.problems) == 1
+    line = str(e.value.problems[0])
+    assert line.startswith("efficiency.kernel.feed_bandwidth: expected"), line
