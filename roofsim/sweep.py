@@ -238,6 +238,7 @@ class _Tables:
     peak_of: list             # [K] (unit, dtype) of that peak
     compute_frac: np.ndarray  # [K]
     size_eff: Optional[np.ndarray]  # [N] the compute_by_size fraction, or None
+    depth_eff: Optional[np.ndarray]  # [N] the compute_by_depth fraction, or None (no swept field moves it)
     bytes: np.ndarray         # [N, L] the probe's bytes per level
     dense: np.ndarray         # [N] bool: tiled ops, whose bytes depend on capacities
     dense_oa: object          # traffic.OpArrays of the tiled ops
@@ -307,7 +308,7 @@ class Sweep:
     def _tables(self, wl, weight: float) -> _Tables:
         from .cache.predictors import _other_bytes
         from .memory import footprint
-        from .roofline import _size_efficiency, evaluate_arrays
+        from .roofline import _depth_efficiency, _size_efficiency, evaluate_arrays
         from .kernelmodel import kernel_terms
         from .tiers import table_ops
         from .traffic import library_seconds, op_arrays
@@ -327,6 +328,7 @@ class Sweep:
             compute_frac=np.array([1.0 if self.ideal else self.probe.efficiency.compute_fraction(r.dtype)
                                    for r in res] or [1.0]),
             size_eff=None if self.ideal else _size_efficiency(self.probe, ev.flops.sum(axis=1)),
+            depth_eff=None if self.ideal else _depth_efficiency(self.probe, op_arrays(list(ev.ops))),
             bytes=raw.bytes[0], dense=dense, dense_oa=op_arrays([op for op, d in zip(ev.ops, dense) if d]),
             irregular=[(n, op.access, functools.partial(_other_bytes, op)) for n, op in enumerate(ev.ops)
                        if op.access.kind == "irregular" and self.predictor is not None],
@@ -496,6 +498,8 @@ class Sweep:
                 t_compute = (t.flops[None, :, :] / (peak * t.compute_frac)[:, None, :]).sum(axis=2)
             else:
                 t_compute = (t.flops[None, :, :] / peak[:, None, :]).sum(axis=2) / t.size_eff[None, :]
+            if t.depth_eff is not None:
+                t_compute = t_compute / t.depth_eff[None, :]
             if t.kernel is not None:
                 t_compute = t_compute * self._compute_factor(t, peak, f)
             t_memory = self._memory_time(t, f)

@@ -315,3 +315,28 @@ def test_chunks_on_threads_give_the_table_of_one_thread(monkeypatch):
         tables.append(design_sweep("h100", "llama2-7b", vary, method="random", samples=2 * CHUNK_POINTS + 5, seed=4,
                                    wl_overrides={"layers": 1}).frame)
     assert tables[0].equals(tables[1])
+
+
+# A measured CPU's library terms (roofsim probe writes them): the sweep must price them as run does.
+# compute_by_depth was left out of sweeps once (llama2-7b points 3.5-6.8x too fast against run).
+CPU_TERMS = {
+    "efficiency.compute_by_depth": [[1, 0.1], [1024, 0.9]],
+    "efficiency.memory_parallelism": 4,
+    "efficiency.first_touch.bandwidth": "8 GB/s", "efficiency.first_touch.above": "1 MiB",
+    "efficiency.per_call.default": "2 us", "efficiency.per_item.gather": "5 ns",
+}
+
+
+@pytest.mark.parametrize("wl_name", ["llama2-7b", "dlrm-kaggle"])
+def test_a_measured_cpus_library_terms_are_priced_in_sweeps_as_in_run(wl_name):
+    from roofsim.hw import derive
+    base = get_hardware("epyc-9654")
+    hw = derive(base, CPU_TERMS)
+    main = [m for m in hw.memory if m.bandwidth_bytes_per_s][-1]
+    paths = [f"memory.{main.name}.bandwidth"]
+    rows = [[main.bandwidth_bytes_per_s], [2 * main.bandwidth_bytes_per_s]]
+    got = sweep_points(hw, get_workload(wl_name), paths, rows)["time_s"]
+    for i, row in enumerate(rows):
+        assert got[i] == pytest.approx(run_total(hw, wl_name, dict(zip(paths, row))), rel=1e-12)
+    # not vacuous: the terms move the answer (depth 0.1..0.9 slows every GEMM at least 1/0.9 = 1.11x)
+    assert run_total(hw, wl_name, {}) > 1.1 * run_total(base, wl_name, {})
