@@ -100,11 +100,11 @@ def evaluate_chunks(sweep, cost, X: np.ndarray, bounds: Sequence[tuple[int, int]
         with client:
             [model] = client.scatter([(sweep, cost)], broadcast=True, hash=False)
             futures = [client.submit(_evaluate, model, X[lo:hi], evaluate_chunk, pure=False) for lo, hi in bounds]
+            size = {f.key: hi - lo for f, (lo, hi) in zip(futures, bounds)}   # a lookup, not futures.index: O(n)
             done = 0
             for future in as_completed(futures, loop=client.loop):
                 if progress:
-                    i = futures.index(future)
-                    done += bounds[i][1] - bounds[i][0]
+                    done += size[future.key]
                     progress(done, X.shape[0])
             return client.gather(futures)
     finally:
