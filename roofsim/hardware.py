@@ -40,6 +40,8 @@ MEMORY_LEVEL = S.Section({
     "name": S.Str(required=True, pattern=r"[a-z][a-z0-9_-]*", what="a lowercase level name, e.g. hbm"),
     "type": S.Enum(LEVEL_TYPES, required=True),
     "capacity": _quantity("bytes"),
+    # what the OS or datasheet states, where `capacity` is the share one thread was measured to get
+    "os_capacity": _quantity("bytes"),
     "instances": _count(),
     "shared_by": _count(),
     "bandwidth": _quantity("bandwidth"),
@@ -194,7 +196,8 @@ def _construct(v: dict, file: Optional[str], extended_from: Optional[str]) -> Ha
     compute = ComputeSpec(matrix=_pairs(c.get("matrix")), vector=_pairs(c.get("vector")),
                           transcendental=_pairs(c.get("transcendental")), source=c["source"], notes=c.get("notes", ""))
     memory = tuple(MemoryLevel(
-        name=m["name"], type=m["type"], capacity_bytes=m.get("capacity"), instances=m.get("instances", 1),
+        name=m["name"], type=m["type"], capacity_bytes=m.get("capacity"), os_capacity_bytes=m.get("os_capacity"),
+        instances=m.get("instances", 1),
         shared_by=m.get("shared_by"), bandwidth_bytes_per_s=m.get("bandwidth"), latency_s=m.get("latency"),
         line_bytes=m.get("line_size"), ways=m.get("ways"), source=m["source"], notes=m.get("notes", ""),
     ) for m in v["memory"])
@@ -253,6 +256,7 @@ def to_doc(hw: HardwareSpec) -> dict:
             "source": hw.compute.source, "notes": hw.compute.notes}),
         "memory": [_drop_none({
             "name": m.name, "type": m.type, "capacity": _q(m.capacity_bytes, "bytes"),
+            "os_capacity": _q(m.os_capacity_bytes, "bytes"),
             "instances": m.instances if m.instances != 1 else None, "shared_by": m.shared_by,
             "bandwidth": _q(m.bandwidth_bytes_per_s, "bandwidth"), "latency": _q(m.latency_s, "time"),
             "line_size": _q(m.line_bytes, "bytes"), "ways": m.ways, "source": m.source, "notes": m.notes,

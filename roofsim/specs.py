@@ -229,12 +229,15 @@ class MemoryLevel:
     ways: Optional[int] = None
     source: str = ""
     notes: str = ""
+    # the capacity the OS or datasheet states, where capacity_bytes is the share of it one thread was
+    # measured to get (roofsim probe on a shared cache); informational, the model uses capacity_bytes
+    os_capacity_bytes: Optional[float] = None
 
     def __post_init__(self):
         p: list[Problem] = []
         at = f"memory.{self.name}"
         _check(p, self.type in LEVEL_TYPES, f"{at}.type", f"one of {LEVEL_TYPES}", self.type)
-        for name in ("capacity_bytes", "bandwidth_bytes_per_s", "line_bytes"):
+        for name in ("capacity_bytes", "bandwidth_bytes_per_s", "line_bytes", "os_capacity_bytes"):
             v = getattr(self, name)
             _check(p, v is None or (v > 0 and math.isfinite(v)), f"{at}.{name}", "a positive number", v)
         _check(p, self.latency_s is None or self.latency_s >= 0, f"{at}.latency_s", "a time >= 0", self.latency_s)

@@ -9,7 +9,7 @@ from roofsim.hw import derive, get_hardware, validate_files
 
 DATA = Path(__file__).parent / "data" / "hw"
 
-MEMORY_KEYS = "name, type, capacity, instances, shared_by, bandwidth, latency, line_size, ways, source, notes"
+MEMORY_KEYS = "name, type, capacity, os_capacity, instances, shared_by, bandwidth, latency, line_size, ways, source, notes"
 TOP_KEYS = ("schema_version, id, name, vendor, kind, aliases, release_date, process, clock, cores, core_name, "
             "tdp, source, notes, compute, memory, interconnect, efficiency, provenance, extends, set")
 DTYPE_KEYS = "fp64, fp32, tf32, fp16, bf16, fp8, fp6, fp4, int8, int4"
@@ -248,3 +248,15 @@ def test_two_main_levels_reported_with_the_schema_problems():
         f"{f}: memory.hbm.bandwidth: expected a bandwidth, e.g. 2 TB/s, found a bare number 1000 with no unit",
         f"{f}: memory: expected exactly one level of type main, found ['hbm', 'dram']",
     ]
+
+
+@pytest.mark.parametrize("value,found", [
+    ("-32 MiB", "'-32 MiB'"), ("0 B", "'0 B'"), ("32", "a bare number 32 with no unit"),
+    ("30 GB/s", "'30 GB/s', which is a bandwidth"), ("[1, 2]", "a list")])
+def test_os_capacity_is_a_positive_size(tmp_path, value, found):
+    text = MINIMAL.format(id="oscap", memory=f"  - {{name: l3, type: cache, capacity: 8 MiB, os_capacity: {value}, "
+                                                f"source: t}}\n  - {{name: dram, type: main, source: t}}")
+    f = write(tmp_path, "oscap.yaml", text)
+    lines = load_error(f)
+    assert len(lines) == 1 and lines[0].startswith(f"{f}: memory.l3.os_capacity: expected a ")
+    assert lines[0].endswith(found), lines[0]

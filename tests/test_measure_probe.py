@@ -9,8 +9,8 @@ from roofsim.cli import main
 from roofsim.hardware import build_hardware
 from roofsim.hw import get_hardware
 from roofsim.loader import dump_yaml
-from roofsim.measure.probe import (CacheInfo, ProbeResult, level_windows, os_caches, plateaus, sweep_sizes,
-                                   to_document, Plan)
+from roofsim.measure.probe import (CacheInfo, ProbeResult, effective_capacities, level_windows, os_caches,
+                                   plateaus, sweep_sizes, to_document, Plan)
 
 from naive import naive_chase
 
@@ -113,6 +113,70 @@ def test_document_round_trips_through_yaml(tmp_path):
     assert dict(hw.compute.transcendental) == {"fp64": 1.5e9, "fp32": 3e9}
     # the small GEMMs are reported, not a size table: 10 / 40 GFLOP/s and 30 / 40
     assert hw.compute.notes.endswith("n=64 25%, n=256 75%")
+
+
+# a latency curve like this 2-vCPU VM's (measured 2026-12-01): 2 ns to 32 KiB, 4.7 ns to 256 KiB, rising
+# to 15 ns at 2 MiB, 18.8 ns at 8 MiB, then DRAM's ~150 ns from 11.3 MiB: sysfs says the L3 is 32 MiB
+KIB, MIB = 1024, 2**20
+CURVE = [(4 * KIB, 1.9e-9), (16 * KIB, 1.9e-9), (32 * KIB, 2.1e-9), (64 * KIB, 4.7e-9), (256 * KIB, 4.7e-9),
+         (512 * KIB, 6.1e-9), (1 * MIB, 9.5e-9), (2 * MIB, 15.0e-9), (4 * MIB, 16.1e-9), (8 * MIB, 18.8e-9),
+         (11.3 * MIB, 118.8e-9), (16 * MIB, 140.7e-9), (32 * MIB, 151.4e-9), (64 * MIB, 154.2e-9),
+         (128 * MIB, 166.7e-9)]
+
+
+def test_effective_capacity_is_the_latency_knee_of_a_shared_cache():
+    l1, l2, l3 = effective_capacities(CACHES, CURVE)
+    # l1d: 1.9 ns here, 4.7 ns at 64 KiB: threshold sqrt(1.9 * 4.7) = 2.99 ns, first passed at 64 KiB,
+    # log-log between (32 KiB, 2.1) and (64 KiB, 4.7): 32 KiB * 2^(ln(2.99/2.1) / ln(4.7/2.1)) = 45.6 KiB,
+    # above half of 32 KiB: the OS's 32 KiB stands (as does l2's: 4.7 ns, 15 ns at 2 MiB, sqrt = 8.4 ns,
+    # passed between 512 KiB and 1 MiB, above half of 1 MiB)
+    assert (l1.size_bytes, l2.size_bytes) == (32 * KIB, MIB)
+    # l3: 16.1 ns (the lowest above 2 x 1 MiB, 4 MiB), 154.2 ns at 64 MiB: threshold sqrt(16.1 * 154.2)
+    # = 49.8 ns, passed between (8 MiB, 18.8) and (11.3 MiB, 118.8): 8 MiB * (11.3 / 8)^(ln(49.8/18.8) /
+    # ln(118.8/18.8)) = 8 MiB * 1.4125^0.5283 = 9.60 MiB, below half of 32 MiB: rounded down to whole
+    # 64 B x 16-way sets
+    import math
+    knee = 8 * MIB * (11.3 / 8) ** (math.log(math.sqrt(16.1 * 154.2) / 18.8) / math.log(118.8 / 18.8))
+    assert abs(knee / MIB - 9.60) < 0.01
+    assert l3.size_bytes == int(knee // 1024 * 1024) and l3.size_bytes % 1024 == 0
+    assert (l3.ways, l3.shared_by, l3.line_bytes) == (16, 2, 64)
+
+
+def test_effective_capacity_keeps_the_os_figure_without_a_knee():
+    # a flat curve beyond 2 MiB out to 64 MiB (the L3 holds everything up to its size), then DRAM
+    flat = [(ws, t if ws <= 32 * MIB else 150e-9) for ws, t in CURVE]
+    flat = [(ws, 16e-9 if 2 * MIB <= ws <= 32 * MIB else t) for ws, t in flat]
+    assert [c.size_bytes for c in effective_capacities(CACHES, flat)] == [32 * KIB, MIB, 32 * MIB]
+    # no point at twice a level's size (a sweep cut short): nothing to compare with, the OS's figure stands
+    short = [(ws, t) for ws, t in CURVE if ws <= 16 * MIB]
+    assert effective_capacities(CACHES, short)[2].size_bytes == 32 * MIB
+    assert effective_capacities(CACHES, []) == CACHES
+
+
+def test_document_says_where_the_capacity_came_from(tmp_path):
+    r = synthetic_result()
+    r.caches = effective_capacities(CACHES, CURVE)
+    r.os_sizes = {"l3": 32 * MIB}
+    doc = to_document(r, id="my-box", today="2026-12-01", version="9.9")
+    l3 = doc["memory"][2]
+    assert l3["capacity"] == f"{r.caches[2].size_bytes} B" and "latency knee" in l3["source"]
+    assert l3["notes"].startswith(f"The OS says {32 * MIB} B;")
+    assert "size" in doc["memory"][1]["source"] and "knee" not in doc["memory"][1]["source"]
+    path = tmp_path / "my-box.yaml"
+    path.write_text(dump_yaml(doc, header="test"))
+    hw = get_hardware(str(path))
+    assert [(m.capacity_bytes, m.os_capacity_bytes) for m in hw.memory[1:3]] == [
+        (MIB, None), (r.caches[2].size_bytes, 32 * MIB)]
+
+
+def test_main_memory_window_starts_beyond_the_os_capacity():
+    caches = effective_capacities(CACHES, CURVE)
+    # l3's window follows its measured share: (2 x 1 MiB, share / 2]; main memory's starts at 4 x the
+    # OS's 32 MiB = 128 MiB, not at 4 x the share (a non-LRU L3 that regains its neighbours' part
+    # still serves some of a 40 MiB working set)
+    w = level_windows(caches, {"l3": 32 * MIB})
+    assert w["l3"] == (2.0 * MIB, caches[2].size_bytes / 2.0) and w["dram"] == (128.0 * MIB, float("inf"))
+    assert level_windows(caches)["dram"] == (max(4.0 * caches[2].size_bytes, 16.0 * MIB), float("inf"))
 
 
 def test_bandwidths_never_grow_outward():

@@ -24,7 +24,28 @@ def totals(kernel):
 
 
 def test_sizes_follow_the_caches():
-    assert sizes_for(HW) == Sizes(16384.0, 32768.0, 262144.0)
+    # one cache, private and last: "shared" kernels at a quarter of it, 8 KiB
+    assert sizes_for(HW) == Sizes(16384.0, 32768.0, 262144.0, 8192.0)
+
+
+def test_last_cache_kernels_sit_beyond_the_private_cache():
+    from roofsim.measure.suites import _shared_size
+    MIB = 2.0 ** 20
+    # a 32 MiB L3 beside a 1 MiB L2: a quarter of the L3, 8 MiB (>= 2 x the L2)
+    assert _shared_size(MIB, 32 * MIB) == 8 * MIB
+    # a measured 4.85 MiB share beside a 1 MiB L2: a quarter (1.21 MiB) would sit in the L2; twice the L2,
+    # 2 MiB, is below half the share (2.43 MiB)
+    assert _shared_size(MIB, 4.85 * MIB) == 2 * MIB
+    # a 3 MiB share: twice the L2 (2 MiB) would be most of it; half of it, 1.5 MiB
+    assert _shared_size(MIB, 3 * MIB) == 1.5 * MIB
+
+
+def test_out_of_cache_is_beyond_the_os_capacity_of_a_shared_cache():
+    from roofsim.hw import derive
+    # the probe measured a 32 KiB share of a cache the OS reports as 128 KiB: "in the last cache" sizes by
+    # the share (32 KiB), "out of cache" by 8 x the OS's 128 KiB = 1 MiB (so it stays out when the share grows)
+    shared = derive(HW, {"memory.l1d.os_capacity": "131072 B"})
+    assert sizes_for(shared) == Sizes(16384.0, 32768.0, 8 * 131072.0, 8192.0)
 
 
 def test_every_kernel_is_in_the_suite():
@@ -61,9 +82,10 @@ def test_every_kernel_is_in_the_suite():
     # (81920 * 256 B written, 0 FLOPs with pooling 1 in the gather), then a sum over each bag:
     # 81920 * 64 additions reading the temporary, writing 4096 * 64 fp32
     ("bag-uniform-dram", 81920 * 64, 81920 * (256 + 4) + 81920 * 256, 81920 * 256 + 4096 * 64 * 4),
-    # spmm: nodes = pow2(32 KiB / 4 / 128 B) = 64, nnz = 640: 2 * 640 * 32 FLOPs; CSR values and
-    # column ids (640 * (4 + 4)) + row pointers (65 * 4) + one 128 B X row per nonzero; Y 64 x 32 fp32
-    ("spmm-llc", 2 * 640 * 32, 640 * 8 + 65 * 4 + 640 * 128, 64 * 32 * 4),
+    # spmm: X at half the shared size, nodes = pow2(8 KiB / 2 / 128 B) = 32, nnz = 320: 2 * 320 * 32
+    # FLOPs; CSR values and column ids (320 * (4 + 4)) + row pointers (33 * 4) + one 128 B X row per
+    # nonzero; Y 32 x 32 fp32
+    ("spmm-llc", 2 * 320 * 32, 320 * 8 + 33 * 4 + 320 * 128, 32 * 32 * 4),
 ])
 def test_kernel_ops_count_what_the_code_does(name, flops, read, written):
     assert totals(KERNELS[name]) == (flops, read, written)
@@ -107,7 +129,7 @@ def test_kernels_compute_what_they_claim(name):
     elif name == "bag-zipf-dram":
         assert out.shape == (BAGS, EMB_DIM) and out.dtype == np.float32
     elif name == "spmm-llc":
-        assert out.shape == (64, SPMM_FEATURES)
+        assert out.shape == (32, SPMM_FEATURES)
     elif name == "gemv-32":
         assert out.shape == (1, 32)
 
@@ -140,3 +162,15 @@ def test_unknown_suite_and_cacheless_hardware():
     with pytest.raises(SpecError) as e:
         sizes_for(bare)
     assert str(e.value).startswith("memory: expected at least one cache level with a capacity")
+
+
+def test_interleaved_groups_keep_each_group_within_the_memory_budget():
+    from dataclasses import replace
+    from roofsim.measure.suites import interleaved_groups
+    k = lambda name, size: replace(KERNELS["add-in-cache"], name=name, footprint_bytes=size)
+    ks = [k("a", 40), k("b", 50), k("c", 30), k("d", 200), k("e", 10)]
+    # budget 100: a + b = 90 (c would make 120), c alone until d (230), d alone (over the budget), then e
+    assert [[x.name for x in g] for g in interleaved_groups(ks, 100)] == [["a", "b"], ["c"], ["d"], ["e"]]
+    # no budget (main memory unknown): one group
+    assert [[x.name for x in g] for g in interleaved_groups(ks, None)] == [["a", "b", "c", "d", "e"]]
+    assert interleaved_groups([], 100) == []

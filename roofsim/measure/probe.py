@@ -3,7 +3,10 @@
 In the spirit of the Empirical Roofline Toolkit and likwid-bench, with the libraries roofsim's
 users run (numpy's BLAS and ufuncs):
 
-- caches from the OS (sysfs): size, line, ways, and how many CPUs share each;
+- caches from the OS (sysfs): size, line, ways, and how many CPUs share each; then each cache's
+  capacity as one thread sees it: the knee of a pointer chase's latency over working sets
+  (effective_capacities). A shared last cache on a virtual machine or a busy chip can give one
+  thread a fraction of what the OS reports, and the model must size reuse by what it gets;
 - peak FLOP/s per dtype: the best median of square BLAS GEMMs, on 1 thread and on all (the
   ``matrix`` rate: what GEMM-shaped ops run at); numpy's vector loop rate (a contiguous sum, one
   add per element: the ``vector`` rate of elementwise ops and reductions) and np.exp's
@@ -39,7 +42,7 @@ import datetime as _dt
 import math
 import os
 import platform
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -143,6 +146,8 @@ class ProbeResult:
     sweep: list = field(default_factory=list)            # (kernel, working-set bytes, B/s)
     plateaus: dict = field(default_factory=dict)         # level name -> {kernel: B/s}
     latency: dict = field(default_factory=dict)          # level name -> s
+    chase: list = field(default_factory=list)            # (working-set bytes, s per dependent load)
+    os_sizes: dict = field(default_factory=dict)         # level name -> the OS's capacity, where the probe saw less
     overheads: dict = field(default_factory=dict)        # call -> s
     calls: dict = field(default_factory=dict)            # op kind -> library s per call (efficiency.per_call)
     items: dict = field(default_factory=dict)            # op kind -> library s per item
@@ -173,6 +178,10 @@ class Plan:
     sweep_points_per_octave: int = 1
     sweep_max_bytes: int = 256 * 2 ** 20
     chase_steps: int = 2_000_000
+    capacity_points_per_octave: int = 2      # the latency sweep that finds each cache's knee
+    capacity_chase_steps: int = 200_000
+    capacity_passes: int = 3
+    bandwidth_passes: int = 3
     # each sample lasts at least this long: a sample of many calls averages over the bursts of
     # whatever else runs on the machine (the sibling core's work evicting shared caches), where
     # a 0.2 ms sample catches one burst or none and the medians of the per-item figures wander
@@ -181,7 +190,9 @@ class Plan:
     @staticmethod
     def quick() -> "Plan":
         return Plan(repeats=3, gemm_n=(256,), gemm_small=(32, 128), sweep_points_per_octave=1,
-                    sweep_max_bytes=8 * 2 ** 20, chase_steps=50_000, min_sample_s=2e-4)
+                    sweep_max_bytes=8 * 2 ** 20, chase_steps=50_000, min_sample_s=2e-4,
+                    capacity_points_per_octave=1, capacity_chase_steps=20_000,
+                    capacity_passes=1, bandwidth_passes=1)
 
 
 def _note(result: ProbeResult, t: Timing) -> Timing:
@@ -217,9 +228,11 @@ def measure_gemm(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None:
                 result.gemm_sizes.append((dtype, n, 2.0 * n ** 3, 2.0 * n ** 3 / t.median_s))
 
 
-def sweep_sizes(caches: list, plan: Plan) -> list[int]:
-    """Working-set sizes (bytes), geometric, from 4 KiB to 4x the last cache (at most plan's max)."""
-    top = min(plan.sweep_max_bytes, max(4 * (caches[-1].size_bytes if caches else 8 * 2 ** 20), 32 * 2 ** 20))
+def sweep_sizes(caches: list, plan: Plan, os_sizes: Optional[dict] = None) -> list[int]:
+    """Working-set sizes (bytes), geometric, from 4 KiB to 4x the last cache (its OS capacity where
+    the probe saw a smaller share: main memory's window starts there) at most plan's max."""
+    last = max([caches[-1].size_bytes if caches else 8 * 2 ** 20, *(os_sizes or {}).values()])
+    top = min(plan.sweep_max_bytes, max(4 * last, 32 * 2 ** 20))
     sizes, s = [], 4096.0
     step = 2.0 ** (1.0 / plan.sweep_points_per_octave)
     while s <= top:
@@ -238,30 +251,39 @@ STREAM_KERNELS = {
 
 def measure_bandwidth(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None:
     import numpy as np
-    sizes = sweep_sizes(result.caches, plan)
+    sizes = sweep_sizes(result.caches, plan, result.os_sizes)
     overhead = {}
     one = [np.ones(1) for _ in range(3)]
     for name, (_, _, build) in STREAM_KERNELS.items():
         overhead[name] = _timed(result, plan, build(np, *one), plan.repeats).median_s
-    for i, ws in enumerate(sizes):
-        progress(f"bandwidth sweep, working set {ws / 1024:.0f} KiB", i / len(sizes))
-        for name, (arrays, per_elem, build) in STREAM_KERNELS.items():
-            n = max(1, ws // (8 * arrays))
-            a, b, c = np.ones(n), np.ones(n), np.empty(n)
-            t = _timed(result, plan, build(np, a, b, c), plan.repeats).median_s
-            net = max(t - overhead[name], t * 0.05)   # the loop's own time
-            result.sweep.append((name, n * 8 * arrays, n * per_elem / net))
+    # whole sweeps one after another, the median per point across them (as for the latency sweep):
+    # a burst of other work on the machine then spoils one sweep's points, not the plateau
+    rates: dict = {}
+    for p in range(plan.bandwidth_passes):
+        for i, ws in enumerate(sizes):
+            progress(f"bandwidth sweep {p + 1}, working set {ws / 1024:.0f} KiB",
+                     (p * len(sizes) + i) / (plan.bandwidth_passes * len(sizes)))
+            for name, (arrays, per_elem, build) in STREAM_KERNELS.items():
+                n = max(1, ws // (8 * arrays))
+                a, b, c = np.ones(n), np.ones(n), np.empty(n)
+                t = _timed(result, plan, build(np, a, b, c), plan.repeats).median_s
+                net = max(t - overhead[name], t * 0.05)   # the loop's own time
+                rates.setdefault((name, n * 8 * arrays), []).append(n * per_elem / net)
+    result.sweep = [(name, ws, float(np.median(r))) for (name, ws), r in rates.items()]
     result.overheads["ufunc stream call"] = min(overhead.values())
 
 
-def level_windows(caches: list) -> dict[str, tuple[float, float]]:
-    """Working-set windows (lo, hi] whose sweep points measure each level's plateau."""
+def level_windows(caches: list, os_sizes: Optional[dict] = None) -> dict[str, tuple[float, float]]:
+    """Working-set windows (lo, hi] whose sweep points measure each level's plateau. Main memory's
+    starts at 4x the largest capacity any cache might give (the OS's figure where the probe saw a
+    smaller share: when the neighbours go quiet the share grows, and a non-LRU cache keeps part of a
+    working set a little larger than itself)."""
     out, inner = {}, 0
     for c in caches:
-        seen = c.size_bytes if c.shared_by <= 1 else c.size_bytes   # one thread may use all of a shared cache
-        out[c.name] = (max(inner * 2.0, 2048.0), seen / 2.0)
-        inner = seen
-    out["dram"] = (max(inner * 4.0, 16 * 2 ** 20), math.inf)
+        out[c.name] = (max(inner * 2.0, 2048.0), c.size_bytes / 2.0)
+        inner = c.size_bytes
+    outer = max([inner, *(os_sizes or {}).values()])
+    out["dram"] = (max(outer * 4.0, 16 * 2 ** 20), math.inf)
     return out
 
 
@@ -282,6 +304,16 @@ def plateaus(sweep: list, windows: dict) -> dict[str, dict[str, float]]:
     return out
 
 
+def _chain(np, ws: int, line: int):
+    """A pointer chain through every line of a ``ws``-byte array in one random cycle: (next, start)."""
+    lines = max(ws // line, 4)
+    step = line // 8
+    order = np.random.default_rng(1).permutation(lines)
+    nxt = np.zeros(lines * step, np.int64)
+    nxt[order * step] = np.roll(order, -1) * step
+    return nxt, int(order[0] * step)
+
+
 def measure_latency(result: ProbeResult, plan: Plan, windows: dict, progress: ProgressFn) -> None:
     import numpy as np
     from ..kernels.chase import chase
@@ -290,15 +322,87 @@ def measure_latency(result: ProbeResult, plan: Plan, windows: dict, progress: Pr
         ws = int(hi if math.isfinite(hi) else min(lo, plan.sweep_max_bytes))
         ws = max(ws, 4 * line)
         progress(f"latency {level} ({ws / 1024:.0f} KiB chain)", 0.0)
-        lines = ws // line
-        step = line // 8
-        order = np.random.default_rng(1).permutation(lines)
-        nxt = np.zeros(lines * step, np.int64)
-        nxt[order * step] = np.roll(order, -1) * step       # one random cycle through every line
-        start = int(order[0] * step)
+        nxt, start = _chain(np, ws, line)
         steps = plan.chase_steps
         t = _timed(result, plan, lambda: chase(nxt, start, steps), max(3, plan.repeats // 2))
         result.latency[level] = t.median_s / steps
+
+
+def measure_capacity(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None:
+    """Load-to-use latency over working sets from 4 KiB to 4x the last cache (a pointer chase,
+    ``capacity_points_per_octave`` sizes per doubling); then each cache's capacity as this thread
+    sees it (effective_capacities), which replaces the OS's figure where it is far smaller."""
+    import numpy as np
+    from ..kernels.chase import chase
+    if not result.caches:
+        return
+    line = result.caches[0].line_bytes
+    top = min(plan.sweep_max_bytes, 4 * result.caches[-1].size_bytes)
+    step, ws = 2.0 ** (1.0 / plan.capacity_points_per_octave), 4096.0
+    sizes = []
+    while ws <= top * 1.0001:
+        sizes.append(int(ws) // line * line)
+        ws *= step
+    # whole sweeps one after another, the median per size across them: what else runs on the chip
+    # (a neighbour filling the shared cache for a few seconds) moves one sweep's knee, not the median's
+    passes = {size: [] for size in sizes}
+    for p in range(plan.capacity_passes):
+        for i, size in enumerate(sizes):
+            progress(f"latency sweep {p + 1}, working set {size / 1024:.0f} KiB",
+                     (p * len(sizes) + i) / (plan.capacity_passes * len(sizes)))
+            nxt, start = _chain(np, size, line)
+            steps = plan.capacity_chase_steps
+            chase(nxt, start, min(steps, len(nxt)))          # one pass to bring the chain in
+            passes[size].append(_timed(result, plan, lambda: chase(nxt, start, steps), 3).median_s / steps)
+    result.chase = [(size, float(np.median(ts))) for size, ts in passes.items()]
+    caches = effective_capacities(result.caches, result.chase)
+    result.os_sizes = {c.name: c.size_bytes for c, e in zip(result.caches, caches) if e.size_bytes != c.size_bytes}
+    result.caches = caches
+
+
+# a knee below this fraction of the OS's capacity is what the thread really gets (a cache shared
+# with other cores or tenants, a partitioned one); a knee near it is the OS's figure, measured coarsely
+KNEE_TRUSTED_BELOW = 0.5
+
+
+def effective_capacities(caches: list, curve: list) -> list:
+    """Each cache with its capacity as a pointer chase sees it: where the latency curve, rising
+    from this level's latency (the lowest it shows above the inner level) towards the next one's
+    (at twice the OS's capacity), crosses their geometric mean, interpolated in log-log between
+    the sweep points around it. That knee replaces the OS's capacity when it lies below
+    KNEE_TRUSTED_BELOW of it (rounded down to whole sets of lines x ways, at least the inner
+    level's); otherwise the OS's figure stands. ``curve``: (working-set bytes, latency s)."""
+    pts = sorted((float(ws), float(t)) for ws, t in curve if ws > 0 and t > 0)
+    out, inner = [], 0.0
+    for c in caches:
+        nominal = float(c.size_bytes)
+        here = [t for ws, t in pts if 2.0 * inner < ws <= nominal]
+        beyond = [t for ws, t in pts if ws >= 2.0 * nominal]
+        size = nominal
+        if here and beyond:
+            threshold = math.sqrt(min(here) * beyond[0])
+            above = [(ws, t) for ws, t in pts if ws > 2.0 * inner]
+            knee = _crossing(above, threshold)
+            if knee is not None and knee < KNEE_TRUSTED_BELOW * nominal:
+                unit = c.line_bytes * (c.ways or 1)
+                size = max(math.floor(knee / unit) * unit, inner, unit)
+        out.append(replace(c, size_bytes=int(size)))
+        inner = size
+    return out
+
+
+def _crossing(pts: list, threshold: float) -> Optional[float]:
+    """The working set at which the latency first rises above ``threshold`` (log-log between the
+    last point below and the first above); None when it never does, and the first point when it
+    starts above."""
+    for j, (ws, t) in enumerate(pts):
+        if t > threshold:
+            if j == 0:
+                return ws
+            (w0, t0) = pts[j - 1]
+            f = (math.log(threshold) - math.log(t0)) / (math.log(t) - math.log(t0))
+            return math.exp(math.log(w0) + f * (math.log(ws) - math.log(w0)))
+    return None
 
 
 def _tiny_spmm(np):
@@ -464,11 +568,12 @@ def probe(quick: bool = False, progress: Optional[ProgressFn] = None) -> ProbeRe
     t0 = time.perf_counter()
     result = ProbeResult(caches=os_caches(), threads_all=cpu_count(), threads_controlled=threads_controllable())
     steps = (("overheads", lambda: measure_overheads(result, plan)),
-             ("gemm", lambda: measure_gemm(result, plan, lambda w, f: progress(w, 0.05 + 0.3 * f))),
-             ("bandwidth", lambda: measure_bandwidth(result, plan, lambda w, f: progress(w, 0.35 + 0.45 * f))))
+             ("gemm", lambda: measure_gemm(result, plan, lambda w, f: progress(w, 0.05 + 0.25 * f))),
+             ("capacity", lambda: measure_capacity(result, plan, lambda w, f: progress(w, 0.3 + 0.1 * f))),
+             ("bandwidth", lambda: measure_bandwidth(result, plan, lambda w, f: progress(w, 0.4 + 0.4 * f))))
     for _, step in steps:
         step()
-    windows = level_windows(result.caches)
+    windows = level_windows(result.caches, result.os_sizes)
     result.plateaus = plateaus(result.sweep, windows)
     measure_latency(result, plan, windows, lambda w, f: progress(w, 0.85))
     measure_vector(result, plan, lambda w, f: progress(w, 0.88))
@@ -515,12 +620,18 @@ def to_document(result: ProbeResult, id: str = "local", today: Optional[str] = N
         bw = result.plateaus.get(c.name, {})
         memory.append({
             # one thread uses one instance of a private cache (the chip's count is in the notes)
-            "name": c.name, "type": "cache", "capacity": f"{c.size_bytes} B", "instances": 1,
+            "name": c.name, "type": "cache", "capacity": f"{c.size_bytes} B",
+            **({"os_capacity": f"{result.os_sizes[c.name]} B"} if c.name in result.os_sizes else {}), "instances": 1,
             "shared_by": c.shared_by, "line_size": f"{c.line_bytes} B", **({"ways": c.ways} if c.ways else {}),
             **({"bandwidth": f"{level_bandwidth!r} B/s"} if level_bandwidth else {}),
             **({"latency": f"{result.latency[c.name]!r} s"} if c.name in result.latency else {}),
-            "source": f"sysfs (size, line, ways, sharing); bandwidth and latency {prov}",
-            "notes": f"{c.instances} on the chip, each shared by {c.shared_by} CPU(s). 1-thread plateaus: "
+            "source": (f"sysfs (line, ways, sharing{'' if c.name in result.os_sizes else ', size'}); "
+                       + ("capacity: the latency knee of a pointer chase over working sets; " if c.name in result.os_sizes else "")
+                       + f"bandwidth and latency {prov}"),
+            "notes": (f"The OS says {result.os_sizes[c.name]} B; one thread's pointer chase turns towards the next "
+                      f"level's latency at {c.size_bytes} B (the rest is used by other cores or tenants). "
+                      if c.name in result.os_sizes else "")
+                     + f"{c.instances} on the chip, each shared by {c.shared_by} CPU(s). 1-thread plateaus: "
                      + ", ".join(f"{k} {_gbs(v)}" for k, v in bw.items())
                      + f"; bandwidth is the {LEVEL_KERNEL} plateau (bytes read + written / s), at least the next level's",
         })
@@ -597,6 +708,8 @@ def summary_rows(result: ProbeResult) -> list[dict]:
         rows.append({"figure": f"{level} bandwidth (read / copy / add)",
                      "value": " / ".join(_gbs(per[k]) for k in STREAM_KERNELS if k in per)})
     rows += [{"figure": f"{level} latency", "value": _fmt(t * 1e9, "ns")} for level, t in result.latency.items()]
+    rows += [{"figure": f"{c.name} capacity seen by one thread", "value": f"{c.size_bytes / 2**20:.3g} MiB "
+              f"(the OS says {result.os_sizes[c.name] / 2**20:.3g} MiB)"} for c in result.caches if c.name in result.os_sizes]
     rows += [{"figure": f"vector rate {d} (numpy sum)", "value": _fmt(v / 1e9, "GFLOP/s")} for d, v in result.vector.items()]
     rows += [{"figure": f"exp rate {d}", "value": _fmt(v / 1e9, "G/s")} for d, v in result.transcendental.items()]
     rows += [{"figure": f"call: {k}", "value": _fmt(v * 1e6, "us")} for k, v in result.overheads.items()]

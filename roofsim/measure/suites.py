@@ -8,7 +8,8 @@ against these with nothing suite-specific: the same ops, the same spec, the same
 
 Sizes follow the spec's caches, so "in cache" and "far beyond the last cache" mean that on any
 machine: IN_CACHE_FRACTION of the largest private cache, and OUT_OF_CACHE_FACTOR x the last
-cache (at most MAX_FOOTPRINT_FRACTION of main memory).
+cache (its OS capacity where the probe measured a smaller share; at most MAX_FOOTPRINT_FRACTION
+of main memory).
 
 Measuring: BLAS pinned to one thread, the median of >= 7 repeats, gather indices (and the
 values of every kernel's inputs) drawn once per repeat from a pool so that a table larger than
@@ -59,6 +60,14 @@ class Sizes:
     in_cache: float
     last_cache: float
     out_of_cache: float
+    shared: float = 0.0     # served by the last cache: beyond the private ones, well inside the last
+
+
+def _shared_size(inner: float, last: float) -> float:
+    """A working set the last cache serves: a quarter of it, but at least twice the largest private
+    cache where the last is several times larger (a small share of a shared L3, 5 MiB beside a
+    1 MiB L2, would otherwise put "last cache" kernels in the L2) and at most half of it."""
+    return max(last / 4, min(2 * inner, last / 2)) if inner < last else last / 4
 
 
 def sizes_for(hw: HardwareSpec) -> Sizes:
@@ -69,11 +78,13 @@ def sizes_for(hw: HardwareSpec) -> Sizes:
     private = [m for m in caches if (m.shared_by or 1) <= 1] or caches[:1]
     inner = max(m.capacity_bytes for m in private)
     last = caches[-1].capacity_bytes
-    out = OUT_OF_CACHE_FACTOR * last
+    # beyond what the last cache could give a thread at all (its OS capacity, where the probe measured
+    # a smaller share), so that "out of cache" stays out when the neighbours go quiet
+    out = OUT_OF_CACHE_FACTOR * max(last, caches[-1].os_capacity_bytes or 0.0)
     main = hw.main_memory.total_capacity_bytes
     if main:
         out = min(out, MAX_FOOTPRINT_FRACTION * main)
-    return Sizes(IN_CACHE_FRACTION * inner, last, max(out, 2 * last))
+    return Sizes(IN_CACHE_FRACTION * inner, last, max(out, 2 * last), _shared_size(inner, last))
 
 
 def _pow2(x: float) -> int:
@@ -219,13 +230,14 @@ def cpu_suite(hw: HardwareSpec, with_scipy: bool = True) -> list[Kernel]:
         _softmax("softmax-in-cache", "softmax", _pow2(s.in_cache / 32 / soft_cols), soft_cols),
         _softmax("softmax-out-of-cache", "softmax", _pow2(s.out_of_cache / 32 / soft_cols), soft_cols),
         _embedding_bag("bag-uniform-in-cache", "gather", _pow2(s.in_cache / emb_row), "uniform"),
-        _embedding_bag("bag-uniform-llc", "gather", _pow2(s.last_cache / 4 / emb_row), "uniform"),
+        _embedding_bag("bag-uniform-llc", "gather", _pow2(s.shared / emb_row), "uniform"),
         _embedding_bag("bag-uniform-dram", "gather", _pow2(s.out_of_cache / emb_row), "uniform"),
-        _embedding_bag("bag-zipf-llc", "gather", _pow2(s.last_cache / 4 / emb_row), "zipf"),
+        _embedding_bag("bag-zipf-llc", "gather", _pow2(s.shared / emb_row), "zipf"),
         _embedding_bag("bag-zipf-dram", "gather", _pow2(s.out_of_cache / emb_row), "zipf"),
     ]
     if with_scipy:
-        kernels += [_spmm("spmm-llc", "spmm", _pow2(s.last_cache / 4 / (SPMM_FEATURES * 4))),
+        # X at half the shared size: with Y and the CSR arrays the footprint is ~1.3x it
+        kernels += [_spmm("spmm-llc", "spmm", _pow2(s.shared / 2 / (SPMM_FEATURES * 4))),
                     _spmm("spmm-dram", "spmm", _pow2(s.out_of_cache / (SPMM_FEATURES * 4)))]
     return kernels
 
@@ -244,30 +256,74 @@ def suite(name: str, hw: HardwareSpec) -> list[Kernel]:
     return cpu_suite(hw, with_scipy=scipy_available())
 
 
+# kernels measured side by side keep all their arrays at once: at most this fraction of main memory
+INTERLEAVE_MEMORY_FRACTION = 0.25
+
+
+def interleaved_groups(kernels: list[Kernel], budget_bytes: Optional[float]) -> list[list[Kernel]]:
+    """Consecutive kernels in groups whose footprints together stay within ``budget_bytes`` (a
+    kernel larger than it alone in its group); one group when there is no budget."""
+    if not budget_bytes:
+        return [list(kernels)] if kernels else []
+    groups, used = [], math.inf
+    for k in kernels:
+        if used + k.footprint_bytes > budget_bytes:
+            groups.append([])
+            used = 0.0
+        groups[-1].append(k)
+        used += k.footprint_bytes
+    return groups
+
+
 def measure(kernels: list[Kernel], hw: HardwareSpec, repeats: int = 7, progress=None, seed: int = 0) -> list[Measurement]:
-    """Run every kernel (BLAS on one thread), median of ``repeats``; Measurements for ``validate``."""
+    """Run every kernel (BLAS on one thread), median of ``repeats``; Measurements for ``validate``.
+
+    The samples are interleaved: round r times sample r of every kernel of a group in turn, so
+    each kernel's median spans the whole run rather than the few seconds when its turn came (a
+    burst of other work on a shared machine then spoils one sample of each kernel, not every
+    sample of one). A kernel that fits in the last cache is called once, untimed, before each
+    sample, so that it is timed warm as a loop of its own would run (the others, timed
+    between, have evicted it)."""
     import datetime as _dt
 
     import numpy as np
 
     from .. import __version__
-    from .timing import blas_threads, time_call
+    from .timing import blas_threads, calls_per_sample, sample, summarise
     progress = progress or (lambda what, frac: None)
     rng = np.random.default_rng(seed)
-    out = []
+    sizes = sizes_for(hw)
+    main = hw.main_memory.total_capacity_bytes
     today = _dt.date.today().isoformat()
+    timings, done, total = {}, 0, len(kernels) * (repeats + 1)
     with blas_threads(1) as controlled:
-        for i, k in enumerate(kernels):
-            progress(k.name, i / len(kernels))
-            fn = k.make(np, rng)
-            t = time_call(fn, repeats=repeats, min_sample_s=MIN_SAMPLE_S)
-            del fn
-            out.append(Measurement(
-                name=k.name, device=hw.id, category=k.category, ops=k.ops, time_s=t.median_s,
-                source=f"roofsim {__version__} suite cpu on this machine", repeats=repeats, spread=t.spread,
-                warm=True,   # timed back to back: what fits in a cache stays there between calls
-                method=f"median of {repeats} samples of {t.calls_per_sample} call(s), process CPU time; BLAS 1 thread"
-                       + ("" if controlled else " (from the environment)"),
-                library=k.library, date=today, notes=k.notes))
+        for group in interleaved_groups(kernels, INTERLEAVE_MEMORY_FRACTION * main if main else None):
+            runs = []
+            for k in group:
+                progress(f"{k.name} (setting up)", done / total)
+                fn = k.make(np, rng)
+                runs.append((k, fn, calls_per_sample(fn, MIN_SAMPLE_S), k.footprint_bytes <= sizes.last_cache))
+                done += 1
+            samples = {k.name: [] for k, *_ in runs}
+            for r in range(repeats):
+                for k, fn, calls, rewarm in runs:
+                    progress(f"{k.name} (sample {r + 1} of {repeats})", done / total)
+                    if rewarm:
+                        fn()
+                    samples[k.name].append(sample(fn, calls))
+                    done += 1
+            for k, _, calls, _ in runs:
+                timings[k.name] = summarise(samples[k.name], calls)
+            del runs
+    out = []
+    for k in kernels:
+        t = timings[k.name]
+        out.append(Measurement(
+            name=k.name, device=hw.id, category=k.category, ops=k.ops, time_s=t.median_s,
+            source=f"roofsim {__version__} suite cpu on this machine", repeats=repeats, spread=t.spread,
+            warm=True,   # timed back to back: what fits in a cache stays there between calls
+            method=f"median of {repeats} samples of {t.calls_per_sample} call(s), interleaved with the other "
+                   f"kernels', process CPU time; BLAS 1 thread" + ("" if controlled else " (from the environment)"),
+            library=k.library, date=today, notes=k.notes))
     progress("done", 1.0)
     return out

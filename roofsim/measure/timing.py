@@ -32,14 +32,11 @@ class Timing:
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
 
 
-def time_call(fn: Callable[[], object], repeats: int = 7, min_sample_s: float = 2e-4,
-              setup: Optional[Callable[[], object]] = None, clock: str = "cpu") -> Timing:
-    """Median time of ``fn()`` over ``repeats`` samples; ``setup`` (untimed) runs before each sample."""
+def calls_per_sample(fn: Callable[[], object], min_sample_s: float, clock: str = "cpu") -> int:
+    """Call ``fn`` once to warm it up (first-touch page faults, lazy loading, caches), then find
+    how many back-to-back calls make a sample of at least ``min_sample_s``."""
     now = CLOCKS[clock]
-    import numpy as np  # not at import: pin_blas_env must be able to run before numpy loads
-    if setup:
-        setup()
-    fn()  # warm up: first-touch page faults, lazy loading, caches
+    fn()
     calls = 1
     while True:
         t0 = now()
@@ -47,20 +44,40 @@ def time_call(fn: Callable[[], object], repeats: int = 7, min_sample_s: float = 
             fn()
         dt = now() - t0
         if dt >= min_sample_s or calls >= 1 << 16:
-            break
+            return calls
         calls = min(1 << 16, calls * max(2, int(min_sample_s / max(dt, 1e-9) * 1.2)))
+
+
+def sample(fn: Callable[[], object], calls: int, clock: str = "cpu") -> float:
+    """Seconds per call of ``calls`` back-to-back calls."""
+    now = CLOCKS[clock]
+    t0 = now()
+    for _ in range(calls):
+        fn()
+    return (now() - t0) / calls
+
+
+def summarise(samples, calls: int) -> Timing:
+    """The median of per-call samples and their relative interquartile range."""
+    import numpy as np  # not at import: pin_blas_env must be able to run before numpy loads
+    s = np.asarray(samples, float)
+    med = float(np.median(s))
+    q25, q75 = np.percentile(s, [25, 75])
+    return Timing(med, float((q75 - q25) / med) if med > 0 else 0.0, len(s), calls)
+
+
+def time_call(fn: Callable[[], object], repeats: int = 7, min_sample_s: float = 2e-4,
+              setup: Optional[Callable[[], object]] = None, clock: str = "cpu") -> Timing:
+    """Median time of ``fn()`` over ``repeats`` samples; ``setup`` (untimed) runs before each sample."""
+    if setup:
+        setup()
+    calls = calls_per_sample(fn, min_sample_s, clock)
     samples = []
     for _ in range(repeats):
         if setup:
             setup()
-        t0 = now()
-        for _ in range(calls):
-            fn()
-        samples.append((now() - t0) / calls)
-    s = np.asarray(samples)
-    med = float(np.median(s))
-    q25, q75 = np.percentile(s, [25, 75])
-    return Timing(med, float((q75 - q25) / med) if med > 0 else 0.0, repeats, calls)
+        samples.append(sample(fn, calls, clock))
+    return summarise(samples, calls)
 
 
 def cpu_count() -> int:
