@@ -368,7 +368,8 @@ class Efficiency:
     # ``latency_s`` (a GPU's asynchronous launches overlap the previous kernel: a floor, not a
     # sum). Measured by `roofsim probe` on CPUs. On a GPU, ``default`` is the fixed device-side
     # cost of every kernel in series with its roofline time (grid launch, first wave's ramp, tail
-    # drain), which `roofsim calibrate` fits (the catalogue GPUs' values).
+    # drain) and ``gemm`` that of a GEMM (a tiled kernel pays more: pipeline set-up and fill, the
+    # drain of its tiles), which `roofsim calibrate` fits (the catalogue GPUs' values).
     per_call_s: tuple[tuple[str, float], ...] = ()
     # Independent cache misses one core keeps in flight: an irregular op's misses at a level with
     # a latency take at least lines x latency / this. None: priced as streamed bytes only.

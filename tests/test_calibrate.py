@@ -70,7 +70,10 @@ def test_without_noise_the_fit_is_exact_but_for_the_weak_pull_to_the_start():
     # PRIOR_WEIGHT (1e-4 of one kernel's squared log residual, in logit units) pulls a little towards the start
     assert values["compute"] == pytest.approx(0.7, rel=0.01)
     assert values["memory"] == pytest.approx(0.75, rel=0.01)
-    assert np.max(errors(fitted, _synthetic(truth, noise=0.0))) < 0.01
+    # the worst kernel within 1.5 % (1 % before GEMMs had a fixed cost of their own): two fixed
+    # costs (streaming kernels, GEMMs; 0 us in the truth) are each pulled towards their start
+    # 1 us inside the range
+    assert np.max(errors(fitted, _synthetic(truth, noise=0.0))) < 0.015
 
 
 def test_fitted_values_stay_inside_their_bounds():

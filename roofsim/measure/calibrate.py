@@ -91,7 +91,8 @@ def fit_parameters(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -
     """The fitted parameters of ``hw``: the five of the module docstring, plus one compute
     fraction for every further matrix dtype with at least MIN_KERNELS kernels (TF32 GEMMs reach
     a smaller share of their peak than bf16 ones; the commonest dtype sets ``default``), plus
-    the eager framework's per-op dispatch when at least MIN_KERNELS kernels were host-timed."""
+    the eager framework's per-op dispatch when at least MIN_KERNELS kernels were host-timed,
+    and the fixed cost per kernel of each kernel class (fixed_cost_keys)."""
     main = hw.main_memory.name
     dtypes = _matrix_dtypes(hw, measurements)
     counts = {d: sum(1 for m in measurements for op in m.ops for f in op.flops
@@ -107,7 +108,7 @@ def fit_parameters(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -
                      lambda h, v: _eff(h, latency_s=v), unit="time"),
         FitParameter("memory_latency", "efficiency.kernel.memory_latency", 0.05e-6, 20e-6, _memory_latency_get,
                      lambda h, v: _kernel(h, memory_latency_s=v), unit="time"),
-        _FIXED,
+        *(_fixed_cost(key) for key in fixed_cost_keys(hw, measurements)),
         FitParameter("tile_overhead_depth", "efficiency.kernel.tile_overhead_depth", 1.0, 2048.0,
                      lambda h: h.efficiency.kernel.tile_overhead_depth,
                      lambda h, v: _kernel(h, tile_overhead_depth=v)),
@@ -120,10 +121,37 @@ def fit_parameters(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -
 # side only): without it, a GEMM source's few-us fixed cost lands in memory_latency and turns
 # its small GEMMs memory-bound, which pulls the memory fraction away from what streaming
 # kernels need. efficiency.per_call (an op's call cost, added to its time) is that term.
-_FIXED = FitParameter("fixed_cost", "efficiency.per_call.default", 0.0, 20e-6,
-                      lambda h: h.efficiency.call_seconds("default"),
-                      lambda h, v: _eff(h, per_call_s=_with_fraction(h.efficiency.per_call_s, "default", v)),
-                      unit="time")
+#
+# Tiled kernels (the ops the kernel model runs as grids of output tiles: DenseAccess, e.g. GEMMs)
+# pay a larger one than streaming kernels, measured on four generations and two timing methods:
+# 5.4-5.5 us for XLA's bf16 dots on H100 and B200 (CUPTI kernel activity: device start to end,
+# no host time), 6.7-7.6 us for DeepBench's cuBLAS GEMMs on V100 and T4 (CUDA events around
+# back-to-back calls), against 1.4-1.8 us for the fused add+RMSNorm kernels on B200 and H200.
+# A tiled kernel sets up a deep shared-memory pipeline (barriers, tensor-memory descriptors,
+# the k-stages of the prologue) and drains its C tiles through shared memory before it ends;
+# a streaming kernel does neither. So each tiled op kind with a per_call key (CALL_KINDS: gemm)
+# has its own fixed cost, fitted where its kernels are and otherwise kept from the prior device.
+def fixed_cost_keys(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -> list[str]:
+    """The efficiency.per_call keys a fit of ``measurements`` on ``hw`` sets: ``default`` (every
+    kernel without a key of its own) when at least MIN_KERNELS kernels are priced by it or no
+    tiled kind is, one per tiled op kind with at least MIN_KERNELS kernels, and every key ``hw``
+    already sets (a prior device's, kept where the measurements do not see it)."""
+    from ..hardware import CALL_KINDS
+    counts: dict[str, int] = {}
+    for m in measurements:
+        key = m.kind if m.kind in CALL_KINDS and all(op.access.kind == "dense" for op in m.ops) else "default"
+        counts[key] = counts.get(key, 0) + 1
+    tiled = [k for k, n in sorted(counts.items()) if k != "default" and n >= MIN_KERNELS]
+    default = ["default"] if counts.get("default", 0) >= MIN_KERNELS or not tiled else []
+    own = [k for k, _ in hw.efficiency.per_call_s]
+    return list(dict.fromkeys([*default, *tiled, *(k for k in own if k not in tiled and k != "default")]))
+
+
+def _fixed_cost(key: str) -> FitParameter:
+    return FitParameter("fixed_cost" if key == "default" else f"fixed_cost.{key}", f"efficiency.per_call.{key}",
+                        0.0, 20e-6, lambda h: h.efficiency.call_seconds(key),
+                        lambda h, v: _eff(h, per_call_s=_with_fraction(h.efficiency.per_call_s, key, v)),
+                        unit="time")
 
 _EAGER = FitParameter("eager_overhead", "efficiency.kernel.eager_overhead", 1e-6, 100e-6,
                       lambda h: h.efficiency.kernel.eager_overhead_s,
@@ -243,8 +271,10 @@ def start(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -> Hardwar
     weak pull), so a B200 fitted on GEMMs alone keeps the memory fraction the H200 fit found
     on norm kernels rather than the generic 0.85."""
     ref = prior_device(hw) or defaults_of(hw)
-    out = hw
-    for p in fit_parameters(hw, measurements):
+    # the fixed costs per kernel class come from the reference as a table: a class the
+    # measurements do not hold (a prior's GEMMs, for norm kernels) keeps the reference's value
+    out = _eff(hw, per_call_s=ref.efficiency.per_call_s)
+    for p in fit_parameters(out, measurements):
         out = p.put(out, p.get(ref))
     return out
 
