@@ -17,8 +17,9 @@ from .specs import (DEFAULT_COMPUTE_EFFICIENCY, DEFAULT_LATENCY_S, DEFAULT_LINK_
                     ComputeSpec, Efficiency, HardwareSpec, KernelParams, Link, MemoryLevel)
 
 SCHEMA_VERSION = 1
-# op kinds with items (rows gathered, nonzeros, reduction runs, packed GEMM elements): traffic.op_items
-ITEM_KINDS = ("gather", "spmm", "reduction", "gemm")
+# op kinds with items (rows gathered, nonzeros, reduction runs, packed GEMM elements): traffic.op_items;
+# broadcast: an element of an elementwise op against a row-broadcast operand (StreamAccess.broadcast)
+ITEM_KINDS = ("gather", "spmm", "reduction", "gemm", "broadcast")
 CALL_KINDS = ("default", "elementwise", "reduction", "gemm", "gather", "spmm")  # efficiency.per_call
 ID_PATTERN = r"[a-z0-9][a-z0-9.-]*"
 
@@ -108,7 +109,7 @@ HARDWARE = S.Section({
     "source": S.Str(required=True),
     "notes": S.Str(),
     "compute": S.Section({
-        "matrix": _PEAKS, "vector": _PEAKS, "transcendental": _PEAKS, "source": S.Str(required=True),
+        "matrix": _PEAKS, "vector": _PEAKS, "transcendental": _PEAKS, "fma": _PEAKS, "source": S.Str(required=True),
         "notes": S.Str(),
     }, required=True),
     "memory": S.NamedList(MEMORY_LEVEL, required=True, min_items=1),
@@ -194,7 +195,8 @@ def build_hardware(doc: Any, file: Optional[str] = None) -> HardwareSpec:
 def _construct(v: dict, file: Optional[str], extended_from: Optional[str]) -> HardwareSpec:
     c = v["compute"]
     compute = ComputeSpec(matrix=_pairs(c.get("matrix")), vector=_pairs(c.get("vector")),
-                          transcendental=_pairs(c.get("transcendental")), source=c["source"], notes=c.get("notes", ""))
+                          transcendental=_pairs(c.get("transcendental")), fma=_pairs(c.get("fma")),
+                          source=c["source"], notes=c.get("notes", ""))
     memory = tuple(MemoryLevel(
         name=m["name"], type=m["type"], capacity_bytes=m.get("capacity"), os_capacity_bytes=m.get("os_capacity"),
         instances=m.get("instances", 1),
@@ -253,6 +255,7 @@ def to_doc(hw: HardwareSpec) -> dict:
             "matrix": {d: _q(f, "flop_rate") for d, f in hw.compute.matrix} or None,
             "vector": {d: _q(f, "flop_rate") for d, f in hw.compute.vector} or None,
             "transcendental": {d: _q(f, "flop_rate") for d, f in hw.compute.transcendental} or None,
+            "fma": {d: _q(f, "flop_rate") for d, f in hw.compute.fma} or None,
             "source": hw.compute.source, "notes": hw.compute.notes}),
         "memory": [_drop_none({
             "name": m.name, "type": m.type, "capacity": _q(m.capacity_bytes, "bytes"),

@@ -20,6 +20,11 @@ UNITS = ("matrix", "vector")
 # spec with a ``compute.transcendental`` rate prices them, one without counts them as free
 # (their arithmetic is then only what the op counts as vector FLOPs).
 TRANSCENDENTAL = "transcendental"
+# Multiply-adds fused in one instruction (an SpMM's y += a * x over a row of features): 2 FLOPs
+# per element-op where a plain add loop does 1. A datasheet's vector peak already counts an FMA
+# as 2 FLOPs, so without an ``fma`` rate such FLOPs run at the vector rate; a measured spec
+# (roofsim probe: numpy's add loop as the vector rate) gives the fused loop's rate apart.
+FMA = "fma"
 LEVEL_TYPES = ("register", "scratchpad", "cache", "main", "far")
 LINK_SCOPES = ("scale-up", "scale-out", "host")
 
@@ -150,10 +155,11 @@ class ComputeSpec:
     source: str = ""
     notes: str = ""
     transcendental: tuple[tuple[str, float], ...] = ()
+    fma: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self):
         problems: list[Problem] = []
-        for unit in (*UNITS, TRANSCENDENTAL):
+        for unit in (*UNITS, TRANSCENDENTAL, FMA):
             for dtype, value in getattr(self, unit):
                 _check(problems, dtype in DTYPE_BYTES, f"compute.{unit}", f"a dtype in {DTYPES}", dtype)
                 _check(problems, value > 0 and math.isfinite(value), f"compute.{unit}.{dtype}",
@@ -184,6 +190,12 @@ class ComputeSpec:
             raise SpecError(Problem(None, "dtype", f"one of {DTYPES}", repr(dtype)))
         if unit == TRANSCENDENTAL:
             return self._resolve_transcendental(dtype)
+        if unit == FMA:
+            rates = dict(self.fma)
+            for candidate in (dtype, *FALLBACK[dtype]):
+                if candidate in rates:
+                    return PeakResolution(dtype, FMA, candidate, FMA, rates[candidate])
+            unit = "vector"   # a datasheet's vector peak counts an FMA as 2 FLOPs already
         order = (unit, "vector" if unit == "matrix" else "matrix")
         for candidate in (dtype, *FALLBACK[dtype]):
             for u in order:

@@ -293,7 +293,8 @@ def op_items(op: Op) -> float:
 
 def library_seconds(ops: list[Op], hws: list[HardwareSpec]) -> np.ndarray:
     """[H, N] the calling core's own work around an op's loop, ADDED to the op's time: the
-    library's call cost (efficiency.per_call) + items x its time per item (efficiency.per_item)
+    library's call cost (efficiency.per_call) + items x its time per item (efficiency.per_item;
+    elements against a broadcast operand x its per_item.broadcast)
     + faulting in outputs the call allocates fresh from the OS (efficiency.first_touch). Zero
     for specs that give none of them (the whole catalogue)."""
     out = np.zeros((len(hws), len(ops)))
@@ -302,6 +303,7 @@ def library_seconds(ops: list[Op], hws: list[HardwareSpec]) -> np.ndarray:
         e = h.efficiency
         if e.per_item_s or e.per_call_s or e.first_touch_bytes_per_s:
             out[i] = [e.call_seconds(op.kind) + n * e.item_seconds(op.kind)
+                      + getattr(op.access, "broadcast", 0.0) * e.item_seconds("broadcast")
                       + (sum(e.first_touch_seconds(t.bytes) for t in op.writes) if op.allocates else 0.0)
                       for op, n in zip(ops, items)]
     return out

@@ -110,6 +110,36 @@ def test_transcendentals_are_priced_only_where_the_spec_gives_a_rate():
     assert priced["flops"][0] == 10 ** 6
 
 
+def test_spmm_multiply_adds_run_at_the_fma_rate_where_a_spec_gives_one():
+    op = K.spmm("s", 1000, 1000, 10_000, 32, dtype="fp32")
+    assert op.total_flops == 2 * 10_000 * 32
+    doc = to_doc(HW)
+    # no fma rate (the catalogue: a datasheet's vector peak counts an FMA as 2 FLOPs): the vector rate
+    res = build_hardware(doc).compute.resolve("fp32", "fma")
+    assert (res.unit, res.flop_per_s) == ("vector", build_hardware(doc).compute.resolve("fp32", "vector").flop_per_s)
+    doc["compute"]["fma"] = {"fp32": "100 GFLOP/s"}
+    hw = build_hardware(doc)
+    assert hw.compute.resolve("fp32", "fma").flop_per_s == 100e9
+    # fp16 falls back to the wider fp32 fma rate; other units never see it
+    assert hw.compute.resolve("fp16", "fma").flop_per_s == 100e9
+    assert hw.compute.resolve("fp32", "vector").flop_per_s != 100e9
+    # 640,000 FLOPs / 100 GFLOP/s = 6.4 us of compute
+    assert evaluate(hw, [op])["time_compute_s"][0] == pytest.approx(640_000 / 100e9)
+
+
+def test_a_row_broadcast_operand_costs_its_time_per_element():
+    plain = K.elementwise("sub", 10 ** 6, dtype="fp32")
+    bcast = K.elementwise("sub", 10 ** 6, dtype="fp32", broadcast=True)
+    # the broadcast (rows, 1) operand's bytes are negligible: the same 8 MB move
+    assert (bcast.read_bytes, bcast.write_bytes) == (plain.read_bytes, plain.write_bytes) == (4e6, 4e6)
+    hw = random_cpu(per_item={"broadcast": "0.5 ns"})
+    t_plain, t_bcast = (evaluate(hw, [op])["time_s"][0] for op in (plain, bcast))
+    # 8 MB / 10 GB/s = 0.8 ms at dram either way; the broadcast loop adds 1e6 x 0.5 ns = 0.5 ms in series
+    assert t_plain == pytest.approx(8e6 / 10e9) and t_bcast == pytest.approx(8e6 / 10e9 + 1e6 * 0.5e-9)
+    # without the term (the catalogue) the flag changes nothing
+    assert evaluate(HW, [bcast])["time_s"][0] == pytest.approx(8e6 / 10e9)
+
+
 def test_new_efficiency_fields_round_trip_and_are_checked():
     hw = random_cpu(per_item={"gather": "10 ns", "spmm": "2 ns", "reduction": "20 ns", "gemm": "0.3 ns"},
                     per_call={"default": "0.5 us", "gemm": "1.5 us"}, memory_parallelism=6)
@@ -121,7 +151,7 @@ def test_new_efficiency_fields_round_trip_and_are_checked():
         random_cpu(per_item={"softmax": "1 ns", "gather": "-1 ns"}, memory_parallelism=0.5,
                    per_call={"gemm": "2 s", "collective": "1 us", "default": "nan s"})
     assert [str(p) for p in e.value.problems] == [
-        "efficiency.per_item.softmax: expected one of the keys gather, spmm, reduction, gemm, found unknown key 'softmax'",
+        "efficiency.per_item.softmax: expected one of the keys gather, spmm, reduction, gemm, broadcast, found unknown key 'softmax'",
         "efficiency.per_item.gather: expected a non-negative time, e.g. 5 us, found '-1 ns'",
         "efficiency.memory_parallelism: expected a number >= 1, found 0.5",
         "efficiency.per_call.gemm: expected a time from 0 s to 1 s, e.g. 5 us, found '2 s', implausibly large",
@@ -136,6 +166,13 @@ def test_new_efficiency_fields_round_trip_and_are_checked():
         "compute.transcendental.fp33: expected one of the keys fp64, fp32, tf32, fp16, bf16, fp8, fp6, fp4, int8, "
         "int4, found unknown key 'fp33' (did you mean 'fp32'?)",
         "compute.transcendental.fp32: expected a positive compute rate, e.g. 312 TFLOP/s, found '-1 GFLOP/s'",
+    ]
+    with pytest.raises(SpecError) as e:
+        build_hardware({**to_doc(HW), "compute": {"source": "x", "vector": {"fp64": "1 GFLOP/s"},
+                                                  "fma": {"fp64": "1 GB/s", "fp32": "0 FLOP/s"}}})
+    assert [str(p) for p in e.value.problems] == [
+        "compute.fma.fp64: expected a compute rate, e.g. 312 TFLOP/s, found '1 GB/s', which is a bandwidth",
+        "compute.fma.fp32: expected a positive compute rate, e.g. 312 TFLOP/s, found '0 FLOP/s'",
     ]
 
 

@@ -74,6 +74,7 @@ def synthetic_result() -> ProbeResult:
     r.items = {"gather": 15e-9, "reduction": 20e-9, "gemm": 0.25e-9, "spmm": 1.5e-9}
     r.vector = {"fp64": 4e9, "fp32": 5e9}
     r.transcendental = {"fp64": 1.5e9, "fp32": 3e9}
+    r.fma = {"fp32": 16e9}
     r.memory_parallelism = 2.345
     r.depth = [(4.0, 0.5), (64.0, 0.9), (768.0, 1.0)]
     r.first_touch = 8e9
@@ -111,6 +112,7 @@ def test_document_round_trips_through_yaml(tmp_path):
     assert dict(hw.compute.matrix) == {"fp64": 40e9, "fp32": 80e9}
     assert dict(hw.compute.vector) == {"fp64": 4e9, "fp32": 5e9}
     assert dict(hw.compute.transcendental) == {"fp64": 1.5e9, "fp32": 3e9}
+    assert dict(hw.compute.fma) == {"fp32": 16e9}
     # the small GEMMs are reported, not a size table: 10 / 40 GFLOP/s and 30 / 40
     assert hw.compute.notes.endswith("n=64 25%, n=256 75%")
 

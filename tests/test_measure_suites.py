@@ -103,6 +103,8 @@ def test_library_items_transcendentals_and_allocations_of_the_kernels():
     assert items("softmax-in-cache") == [1, 0, 0, 1, 0]
     assert [sum(f.flops for f in o.flops if f.unit == TRANSCENDENTAL) for o in soft] == [0, 0, 512, 0, 0]
     assert all(o.allocates for o in soft)
+    # x - max and e / sum broadcast the (rows, 1) row results along each row: 512 elements each
+    assert [o.access.broadcast for o in soft] == [0, 512, 0, 0, 512]
     # BLAS packs A and B of a GEMM once each (16 x 1024 + 1024 x 1024); a GEMV packs nothing
     assert items("gemm-m16") == [16 * 1024 + 1024 * 1024] and items("gemv-32") == [0]
     # kernels that write into given buffers (out=) allocate nothing; scipy allocates Y

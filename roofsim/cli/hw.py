@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from ..specs import KINDS, TRANSCENDENTAL
+from ..specs import FMA, KINDS, TRANSCENDENTAL
 from ..units import format_quantity as fq
 from . import output
 
@@ -83,7 +83,7 @@ def show_cmd(name, fmt, hw_path):
             click.echo(f"  {k:8} {v}")
     click.echo("\nPeak compute (dense)")
     rows = [{"unit": u, "dtype": d, "peak": _peak_text(d, f), "efficiency": f"{h.efficiency.compute_fraction(d):.0%}"}
-            for u in ("matrix", "vector", TRANSCENDENTAL) for d, f in getattr(h.compute, u)]
+            for u in ("matrix", "vector", TRANSCENDENTAL, FMA) for d, f in getattr(h.compute, u)]
     click.echo(output.table(rows, align_right=("peak", "efficiency")))
     click.echo("\nMemory hierarchy (innermost first)")
     rows = [{"level": m.name, "type": m.type,

@@ -9,8 +9,9 @@ users run (numpy's BLAS and ufuncs):
   thread a fraction of what the OS reports, and the model must size reuse by what it gets;
 - peak FLOP/s per dtype: the best median of square BLAS GEMMs, on 1 thread and on all (the
   ``matrix`` rate: what GEMM-shaped ops run at); numpy's vector loop rate (a contiguous sum, one
-  add per element: the ``vector`` rate of elementwise ops and reductions) and np.exp's
-  evaluations per second beyond it (the ``transcendental`` rate);
+  add per element: the ``vector`` rate of elementwise ops and reductions), np.exp's
+  evaluations per second beyond it (the ``transcendental`` rate) and scipy's SpMM loop, a fused
+  multiply-add per nonzero and feature (the ``fma`` rate);
 - sustained bandwidth per level: read (sum), copy and add (c = a + b) swept over working-set
   sizes; the median of the sizes that sit inside a level (above the level inside it, at most
   half of it) is that level's plateau. Bytes are counted as the roofline counts them (reads +
@@ -153,6 +154,7 @@ class ProbeResult:
     items: dict = field(default_factory=dict)            # op kind -> library s per item
     vector: dict = field(default_factory=dict)           # dtype -> numpy's vector loop FLOP/s (1 add per element)
     transcendental: dict = field(default_factory=dict)   # dtype -> np.exp evaluations / s beyond that add
+    fma: dict = field(default_factory=dict)              # dtype -> scipy's SpMM multiply-add FLOP/s, in cache
     memory_parallelism: Optional[float] = None
     depth: list = field(default_factory=list)            # (smallest GEMM dimension, fraction of the 1-thread peak)
     first_touch: Optional[float] = None                   # B/s at which fresh pages are faulted in and zeroed
@@ -436,6 +438,8 @@ def measure_overheads(result: ProbeResult, plan: Plan) -> None:
 ITEM_LOOKUPS = 4096
 VECTOR_ELEMENTS = 32768     # 256 KiB of fp64: inside any L2, long enough to dwarf the call
 RUN = 8                     # reduction runs of 8 elements: the per-run cost dominates the adds
+FMA_FEATURES = 32           # SpMM feature columns of the fused multiply-add rate (a GNN's hidden size)
+BROADCAST_SHAPE = (64, 256)  # x - m, m of shape (64, 1): 128 KiB per array, in the private cache
 
 
 def _net(t: float, *known: float) -> float:
@@ -463,7 +467,8 @@ def measure_vector(result: ProbeResult, plan: Plan, progress: ProgressFn) -> Non
 def measure_items(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None:
     """Library time per item on data in cache (so bytes cost little), net of the call and of the
     FLOPs the model already prices: numpy's gather per 64-byte row, a reduction per run of RUN
-    elements, BLAS per operand element packed (a GEMM with m = 8), scipy's CSR SpMM per nonzero."""
+    elements, an element against a row-broadcast operand (beyond a plain elementwise one), BLAS
+    per operand element packed (a GEMM with m = 8), scipy's CSR SpMM per nonzero."""
     import numpy as np
     rng = np.random.default_rng(2)
     progress("library time per gathered row / run / packed element / nonzero", 0.0)
@@ -474,6 +479,13 @@ def measure_items(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None
     t = _timed(result, plan, lambda: x.sum(axis=1), plan.repeats).median_s
     adds = x.size / result.vector.get("fp64", math.inf)
     result.items["reduction"] = _net(t, result.calls.get("reduction", 0.0), adds) / ITEM_LOOKUPS
+    # a row-broadcast operand: x - m with m of shape (rows, 1), less the same subtraction of two
+    # full arrays, per element (both in cache, into a given output)
+    x, y, out = rng.random(BROADCAST_SHAPE), rng.random(BROADCAST_SHAPE), np.empty(BROADCAST_SHAPE)
+    col = rng.random((BROADCAST_SHAPE[0], 1))
+    t_bcast = _timed(result, plan, lambda: np.subtract(x, col, out=out), plan.repeats).median_s
+    t_full = _timed(result, plan, lambda: np.subtract(x, y, out=out), plan.repeats).median_s
+    result.items["broadcast"] = max(t_bcast - t_full, 0.0) / x.size
     m, k = 8, 512
     a, b, out = rng.random((m, k)), rng.random((k, k)), np.empty((m, k))
     with blas_threads(1):
@@ -489,6 +501,14 @@ def measure_items(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None
     v = rng.random((n, 1))
     t = _timed(result, plan, lambda: s @ v, plan.repeats).median_s
     result.items["spmm"] = _net(t, result.calls.get("spmm", 0.0)) / s.nnz
+    # the fused multiply-add rate: the same matrix times FMA_FEATURES columns (y[row] += a * x[col]
+    # over a row of features, which a compiler fuses and vectorises), net of the call and nonzeros
+    for dtype, np_dtype in (("fp64", np.float64), ("fp32", np.float32)):
+        a = s.astype(np_dtype)
+        x = rng.random((n, FMA_FEATURES)).astype(np_dtype)
+        t = _timed(result, plan, lambda: a @ x, plan.repeats).median_s
+        flops = 2.0 * a.nnz * FMA_FEATURES
+        result.fma[dtype] = flops / _net(t, result.calls.get("spmm", 0.0), a.nnz * result.items["spmm"])
 
 
 DEPTHS = (4, 16, 64, 256)   # the short dimension of the probe's GEMMs
@@ -589,7 +609,7 @@ def probe(quick: bool = False, progress: Optional[ProgressFn] = None) -> ProbeRe
 # ---------------------------------------------------------------- the hardware document
 
 ITEM_NAMES = {"gather": "gathered row", "reduction": "reduction run", "gemm": "packed GEMM element",
-              "spmm": "CSR nonzero"}
+              "spmm": "CSR nonzero", "broadcast": "element against a row-broadcast operand"}
 LEVEL_KERNEL = "add"   # the plateau a level's bandwidth is: 2 reads + 1 write, like most elementwise ops
 
 
@@ -661,9 +681,12 @@ def to_document(result: ProbeResult, id: str = "local", today: Optional[str] = N
             "matrix": rate(result.peaks_1t),
             **({"vector": rate(result.vector)} if result.vector else {}),
             **({"transcendental": rate(result.transcendental)} if result.transcendental else {}),
+            **({"fma": rate(result.fma)} if result.fma else {}),
             "source": f"matrix: BLAS GEMM (numpy.matmul), best median over n in {sorted(set(Plan().gemm_n))}; "
                       f"vector: numpy's contiguous sum (1 add per element, data in L2); transcendental: "
-                      f"np.exp evaluations / s beyond that add (written as FLOP/s); {prov}",
+                      f"np.exp evaluations / s beyond that add (written as FLOP/s); fma: scipy's CSR SpMM "
+                      f"over {FMA_FEATURES} feature columns in cache (a fused multiply-add, 2 FLOPs, per "
+                      f"nonzero and column), net of the call and the nonzeros; {prov}",
             "notes": "1-thread rates. Smaller fp64 GEMMs reach (call cost included; it is efficiency.per_call.gemm): "
                      + (sizes or "not measured")},
         "memory": memory,
@@ -682,7 +705,8 @@ def to_document(result: ProbeResult, id: str = "local", today: Optional[str] = N
             "source": f"{prov}: the peaks and bandwidths are achieved figures (efficiency 1); per_call is what one "
                       f"library call costs on one item's worth of data ({calls}), added to every op of its kind "
                       f"(default: the ufunc call); per_item the library's time per gathered row, reduction run, "
-                      f"packed GEMM operand element and CSR nonzero, net of the call and of the FLOPs",
+                      f"packed GEMM operand element, CSR nonzero and element against a row-broadcast operand, "
+                      f"net of the call and of the FLOPs",
         },
     }
     return doc
@@ -712,6 +736,8 @@ def summary_rows(result: ProbeResult) -> list[dict]:
               f"(the OS says {result.os_sizes[c.name] / 2**20:.3g} MiB)"} for c in result.caches if c.name in result.os_sizes]
     rows += [{"figure": f"vector rate {d} (numpy sum)", "value": _fmt(v / 1e9, "GFLOP/s")} for d, v in result.vector.items()]
     rows += [{"figure": f"exp rate {d}", "value": _fmt(v / 1e9, "G/s")} for d, v in result.transcendental.items()]
+    rows += [{"figure": f"fused multiply-add rate {d} (scipy SpMM)", "value": _fmt(v / 1e9, "GFLOP/s")}
+             for d, v in result.fma.items()]
     rows += [{"figure": f"call: {k}", "value": _fmt(v * 1e6, "us")} for k, v in result.overheads.items()]
     rows += [{"figure": f"library time per {ITEM_NAMES.get(k, k + ' item')}", "value": _fmt(v * 1e9, "ns")}
              for k, v in result.items.items()]

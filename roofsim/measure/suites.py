@@ -145,11 +145,12 @@ def _softmax(name, category, rows, cols) -> Kernel:
         return softmax
     # every pass allocates its output (no out=): 8 B x n temporaries that may come fresh from the OS
     ops = (K.reduction(f"{name}.max", n, outputs=rows, dtype="fp64", allocates=True),
-           K.elementwise(f"{name}.sub", n, dtype="fp64", inputs=1, outputs=1, allocates=True),
+           # x - m and e / s: the row max and row sum, shape (rows, 1), broadcast along each row
+           K.elementwise(f"{name}.sub", n, dtype="fp64", inputs=1, outputs=1, allocates=True, broadcast=True),
            K.elementwise(f"{name}.exp", n, dtype="fp64", inputs=1, outputs=1, transcendentals_per_element=1,
                          allocates=True),
            K.reduction(f"{name}.sum", n, outputs=rows, dtype="fp64", allocates=True),
-           K.elementwise(f"{name}.div", n, dtype="fp64", inputs=1, outputs=1, allocates=True))
+           K.elementwise(f"{name}.div", n, dtype="fp64", inputs=1, outputs=1, allocates=True, broadcast=True))
     return Kernel(name, category, ops, make, 4 * 8 * n)
 
 

@@ -48,8 +48,12 @@ class DenseAccess:
 class StreamAccess:
     """Every byte once. ``runs``: the contiguous stretches a library's inner loop walks one call
     at a time (a reduction over a middle axis of (4096, 20, 64) makes 4096 x 20 runs of 64
-    elements); each costs the library's time per item (efficiency.per_item). 0: not counted."""
+    elements); each costs the library's time per item (efficiency.per_item). 0: not counted.
+    ``broadcast``: elements computed against an operand broadcast along the rows (x - row_max of
+    a (rows, 1) array), which numpy runs through a slower, unvectorised loop; each costs the
+    library's time per broadcast element (efficiency.per_item.broadcast). 0: none."""
     runs: float = 0.0
+    broadcast: float = 0.0
     kind = "stream"
 
 

@@ -47,7 +47,7 @@ OP_FIELDS: dict[str, tuple[Callable, dict]] = {
                           "weight": ("a", "b", "none"), "unit": ("matrix", "vector")}),
     "elementwise": (kinds.elementwise, {"elements": _Num, "inputs": _Num, "outputs": _Num,
                                         "flops_per_element": _Num, "transcendentals_per_element": _Num,
-                                        "allocates": bool, "dtype": DTYPES}),
+                                        "allocates": bool, "broadcast": bool, "dtype": DTYPES}),
     "reduction": (kinds.reduction, {"elements": _Num, "outputs": _Num, "run": _Num, "allocates": bool,
                                     "dtype": DTYPES}),
     "softmax": (kinds.softmax, {"rows": _Num, "cols": _Num, "dtype": DTYPES}),

@@ -16,7 +16,7 @@ from ..errors import Problem, SpecError
 from ..specs import DTYPE_BYTES
 from .access import (COLLECTIVES, CommAccess, DenseAccess, ExplicitAccess, GatherAccess, SparseAccess,
                      StreamAccess)
-from ..specs import TRANSCENDENTAL
+from ..specs import FMA, TRANSCENDENTAL
 from .op import FlopCount, Op, Tensor
 
 INDEX_BYTES = 4  # int32 indices (CSR column indices, embedding ids)
@@ -78,11 +78,15 @@ def _transcendentals(dtype: str, count: float) -> tuple:
 
 def elementwise(name: str, elements: float, dtype: str = "fp16", inputs: int = 1, outputs: int = 1,
                 flops_per_element: float = 1.0, count: int = 1, phase: str = "forward", notes: str = "",
-                inplace: bool = False, transcendentals_per_element: float = 0, allocates: bool = False) -> Op:
+                inplace: bool = False, transcendentals_per_element: float = 0, allocates: bool = False,
+                broadcast: bool = False) -> Op:
     """``outputs`` = f(``inputs``) element by element: ``flops_per_element`` vector FLOPs and
     ``transcendentals_per_element`` evaluations of exp, log, tanh, ... (np.exp: 1 FLOP and 1).
     ``inplace``: the outputs overwrite inputs (PyTorch's ``out += identity``, an in-place ReLU):
-    the same bytes move, but no new tensor is stored (its outputs take the role ``buffer``)."""
+    the same bytes move, but no new tensor is stored (its outputs take the role ``buffer``).
+    ``broadcast``: one more operand, a per-row value broadcast along each row (x - m with m of
+    shape (rows, 1)); its bytes are negligible and not counted, its loop is priced per element
+    (StreamAccess.broadcast)."""
     _whole(name, dict(elements=elements))
     _whole(name, dict(inputs=inputs, outputs=outputs, transcendentals_per_element=transcendentals_per_element),
            low=0, high=64)
@@ -91,7 +95,7 @@ def elementwise(name: str, elements: float, dtype: str = "fp16", inputs: int = 1
     return Op(
         name=name, kind="elementwise", flops=(FlopCount(dtype, elements * flops_per_element, "vector"),
                                               *_transcendentals(dtype, elements * transcendentals_per_element)),
-        access=StreamAccess(),
+        access=StreamAccess(broadcast=float(elements) if broadcast else 0.0),
         reads=tuple(Tensor(f"{name}.in{i}", elements * b) for i in range(inputs)),
         writes=tuple(Tensor(f"{name}.out{i}", elements * b, out_role) for i in range(outputs)),
         count=count, phase=phase, notes=notes, allocates=allocates,
@@ -182,7 +186,8 @@ def spmm(name: str, rows: int, cols: int, nnz: int, feature_dim: int, dtype: str
     _whole(name, dict(rows=rows, cols=cols, nnz=nnz, feature_dim=feature_dim))
     b = _b(dtype)
     return Op(
-        name=name, kind="spmm", flops=(FlopCount(dtype, 2.0 * nnz * feature_dim, "vector"),),
+        # each nonzero is y[row] += a * X[col]: a fused multiply-add over the feature row
+        name=name, kind="spmm", flops=(FlopCount(dtype, 2.0 * nnz * feature_dim, FMA),),
         access=SparseAccess(rows=int(rows), cols=int(cols), nnz=int(nnz), feature_bytes=int(feature_dim * b),
                             degree_alpha=degree_alpha, seed=seed),
         reads=(Tensor(f"{name}.csr", nnz * (INDEX_BYTES + b) + (rows + 1) * INDEX_BYTES, "index"),

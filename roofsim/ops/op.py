@@ -31,7 +31,7 @@ class Tensor:
 class FlopCount:
     dtype: str
     flops: float
-    unit: str = "matrix"   # matrix (tensor) or vector (SIMD) units, or specs.TRANSCENDENTAL evaluations
+    unit: str = "matrix"   # matrix (tensor) or vector (SIMD) units, specs.FMA fused multiply-adds, or specs.TRANSCENDENTAL evaluations
 
 
 @dataclass(frozen=True)
