@@ -10,8 +10,8 @@ import dataclasses
 
 from roofsim.cli import main
 from roofsim.hw import derive, get_hardware as _catalogue
-from roofsim.measure.calibrate import (by_source, calibrate, cross_validate, errors, fit, fit_parameters, folds,
-                                       predict)
+from roofsim.measure.calibrate import (by_source, calibrate, cross_validate, derived_document, errors, fit,
+                                       fit_parameters, folds, predict)
 from roofsim.measure.records import Measurement
 from roofsim.ops import elementwise, gemm
 
@@ -193,6 +193,47 @@ def test_a_second_matrix_dtype_gets_its_own_compute_fraction():
     _, values = fit(base, ms)
     assert values["compute"] == pytest.approx(0.7, rel=0.05)
     assert values["compute.fp8"] == pytest.approx(0.55, rel=0.05)
+
+
+def _host_timed(truth, seed=5):
+    exact = [Measurement(op.name, "h100-sxm5", op.kind, (op,), 1.0, "s", timing="host") for op in _ops()]
+    t = predict(truth, exact) * np.exp(np.random.default_rng(seed).normal(0.0, 0.01, len(exact)))
+    return [dataclasses.replace(m, time_s=float(ti)) for m, ti in zip(exact, t)]
+
+
+def test_host_timed_kernels_leave_the_devices_fixed_costs_where_they_start():
+    # A host clock adds the framework's dispatch in series with the device's fixed costs: from
+    # host-timed kernels alone the launch floor, the memory latency and the fixed costs per
+    # kernel are not fitted (they keep the start's values), the dispatch is
+    base = derive(get_hardware("h100"), {"efficiency.per_call.default": "2 us", "efficiency.per_call.gemm": "5 us"})
+    truth = derive(base, {"efficiency.memory.hbm": 0.75, "efficiency.kernel.eager_overhead": "25 us"})
+    ms = _host_timed(truth)
+    names = [p.name for p in fit_parameters(base, ms)]
+    assert "eager_overhead" in names
+    assert not {"latency", "memory_latency", "fixed_cost", "fixed_cost.gemm"} & set(names)
+    fitted, values = fit(base, ms)
+    assert fitted.efficiency.latency_s == base.efficiency.latency_s                      # 4 us, the default
+    assert fitted.efficiency.per_call_s == base.efficiency.per_call_s                    # 2 us and 5 us
+    assert values["eager_overhead"] == pytest.approx(25e-6, rel=0.05)
+    assert values["memory"] == pytest.approx(0.75, rel=0.05)
+    # 3 device-timed kernels (MIN_KERNELS) among them bring the device terms back; the fixed cost
+    # keys come from the device-timed kernels alone: 3 copies set ``default``, the host-timed
+    # GEMMs no ``gemm`` of their own (it stays a parameter only because the spec sets it)
+    copies = [dataclasses.replace(m, timing="kernel") for m in ms if m.kind == "elementwise"][:3]
+    names = [p.name for p in fit_parameters(base, ms + copies)]
+    assert {"latency", "memory_latency", "fixed_cost", "fixed_cost.gemm"} <= set(names)
+    bare = get_hardware("h100")                                                          # no per_call keys
+    assert [p.name for p in fit_parameters(bare, ms + copies) if p.name.startswith("fixed_cost")] == ["fixed_cost"]
+
+
+def test_calibrate_writes_the_device_terms_it_could_not_fit_with_their_starting_values():
+    base = derive(get_hardware("h100"), {"efficiency.latency": "3 us"})
+    truth = derive(base, {"efficiency.kernel.eager_overhead": "25 us"})
+    cal = calibrate(base, _host_timed(truth))
+    assert cal.values["latency"] == 3e-6 and cal.values["memory_latency"] == 1e-6   # held at the start
+    doc = derived_document(cal)
+    assert doc["set"]["efficiency.latency"] == "3 us"
+    assert doc["set"]["efficiency.kernel.memory_latency"] == "1 us"
 
 
 def test_host_timed_kernels_fit_the_eager_dispatch_instead_of_the_efficiencies():

@@ -92,7 +92,16 @@ def fit_parameters(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -
     fraction for every further matrix dtype with at least MIN_KERNELS kernels (TF32 GEMMs reach
     a smaller share of their peak than bf16 ones; the commonest dtype sets ``default``), plus
     the eager framework's per-op dispatch when at least MIN_KERNELS kernels were host-timed,
-    and the fixed cost per kernel of each kernel class (fixed_cost_keys)."""
+    and the fixed cost per kernel of each kernel class (fixed_cost_keys).
+
+    The device's own fixed costs (launch floor, memory latency, fixed cost per kernel) are
+    fitted only when at least MIN_KERNELS kernels were timed on the device (``timing`` kernel):
+    a host clock adds the framework's dispatch in series with them, which host-timed kernels
+    cannot tell apart from them (a fit of PyTorch-timed kernels alone would otherwise put 10-40
+    us of Python into a per-kernel cost that every kernel of ``roofsim run`` then pays). Given
+    no measurements, every parameter is listed (what ``start`` copies from the prior)."""
+    device_timed = [m for m in measurements if m.timing == "kernel"]
+    device_terms = not measurements or len(device_timed) >= MIN_KERNELS
     main = hw.main_memory.name
     dtypes = _matrix_dtypes(hw, measurements)
     counts = {d: sum(1 for m in measurements for op in m.ops for f in op.flops
@@ -104,11 +113,8 @@ def fit_parameters(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -
         *extra,
         FitParameter("memory", f"efficiency.memory.{main}", 0.3, 1.0, _main_fraction_get,
                      lambda h, v: _eff(h, memory=_with_fraction(h.efficiency.memory, main, v))),
-        FitParameter("latency", "efficiency.latency", 0.5e-6, 50e-6, lambda h: h.efficiency.latency_s,
-                     lambda h, v: _eff(h, latency_s=v), unit="time"),
-        FitParameter("memory_latency", "efficiency.kernel.memory_latency", 0.05e-6, 20e-6, _memory_latency_get,
-                     lambda h, v: _kernel(h, memory_latency_s=v), unit="time"),
-        *(_fixed_cost(key) for key in fixed_cost_keys(hw, measurements)),
+        *((_LATENCY, _MEMORY_LATENCY, *(_fixed_cost(key) for key in fixed_cost_keys(hw, device_timed)))
+          if device_terms else ()),
         FitParameter("tile_overhead_depth", "efficiency.kernel.tile_overhead_depth", 1.0, 2048.0,
                      lambda h: h.efficiency.kernel.tile_overhead_depth,
                      lambda h, v: _kernel(h, tile_overhead_depth=v)),
@@ -152,6 +158,11 @@ def _fixed_cost(key: str) -> FitParameter:
                         0.0, 20e-6, lambda h: h.efficiency.call_seconds(key),
                         lambda h, v: _eff(h, per_call_s=_with_fraction(h.efficiency.per_call_s, key, v)),
                         unit="time")
+
+_LATENCY = FitParameter("latency", "efficiency.latency", 0.5e-6, 50e-6, lambda h: h.efficiency.latency_s,
+                        lambda h, v: _eff(h, latency_s=v), unit="time")
+_MEMORY_LATENCY = FitParameter("memory_latency", "efficiency.kernel.memory_latency", 0.05e-6, 20e-6,
+                               _memory_latency_get, lambda h, v: _kernel(h, memory_latency_s=v), unit="time")
 
 _EAGER = FitParameter("eager_overhead", "efficiency.kernel.eager_overhead", 1e-6, 100e-6,
                       lambda h: h.efficiency.kernel.eager_overhead_s,
@@ -274,7 +285,7 @@ def start(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -> Hardwar
     # the fixed costs per kernel class come from the reference as a table: a class the
     # measurements do not hold (a prior's GEMMs, for norm kernels) keeps the reference's value
     out = _eff(hw, per_call_s=ref.efficiency.per_call_s)
-    for p in fit_parameters(out, measurements):
+    for p in {p.name: p for p in (*fit_parameters(out), *fit_parameters(out, measurements))}.values():
         out = p.put(out, p.get(ref))
     return out
 
@@ -331,7 +342,11 @@ def calibrate(hw: HardwareSpec, measurements: Sequence[Measurement], k: int = 5,
     fitted, values = fit(hw, mine, params)
     k = max(2, min(k, len(mine)))
     cv = cross_validate(hw, mine, folds(mine, k, seed), params)
-    return Calibration(hw, fitted, values, tuple(params), summary(errors(hw, mine)), summary(errors(fitted, mine)),
+    # the device terms these measurements cannot inform keep their starting values, written out
+    # too, so a derived file says where they came from (the prior's fit, or the file's own)
+    held = [p for p in fit_parameters(hw) if p.name not in values]
+    values.update({p.name: p.get(hw) for p in held})
+    return Calibration(hw, fitted, values, (*params, *held), summary(errors(hw, mine)), summary(errors(fitted, mine)),
                        summary(cv), k, len(mine), tuple(sorted({m.source for m in mine})))
 
 
