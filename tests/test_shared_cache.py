@@ -33,25 +33,31 @@ def test_stack_distances_from_a_position_match_the_naive_twin(start):
     assert cold == stack_distance_histogram(lines, 4096)[1] == len(set(lines.tolist()))
 
 
-def _two_tables(rows=1024, lookups=16384, row_bytes=64):
-    return tuple(GatherAccess(lookups=lookups, row_bytes=row_bytes, table_rows=rows, distribution="uniform", seed=s)
+def _two_tables(rows=1024, lookups=16384, row_bytes=64, pooling=1):
+    return tuple(GatherAccess(lookups=lookups, row_bytes=row_bytes, table_rows=rows, distribution="uniform", seed=s,
+                              pooling=pooling)
                  for s in (1, 2))
 
 
 def test_two_tables_that_each_fill_the_cache_miss_once_per_row_and_step():
-    # Two uniform tables of 1024 rows x 64 B (1024 lines each), 16,384 lookups per step each, one
-    # after the other every step, in a 64 KiB (1024-line) LRU cache.
-    # Alone, a table fits exactly: in steady state nothing misses.
-    # Shared: the other table's segment touches all its 1024 rows (with probability
-    # 1 - 1024 (1 - 1/1024)^16384 ~ 1 - 1e-4), so the first lookup of each row in a step has at
-    # least 1024 distinct lines since its last use and misses; every later lookup of it in the
-    # step has at most 1023 (the table's other rows) and hits. Misses per step and table = the
-    # rows a step touches: 1024 (1 - (1 - 1/1024)^16384) = 1023.9999 lines = 65,536 B from DRAM.
-    first_touches = 1024 * (1 - (1 - 1 / 1024) ** 16384)
-    accesses = _two_tables()
-    ops = [kinds.gather(f"t{i}", a.lookups, a.row_bytes, a.table_rows, seed=a.seed) for i, a in enumerate(accesses)]
-    hw = chip(64 * 1024)
-    streamed = 16384 * (4 + 64)      # what DRAM serves besides the rows: an int32 id and a 64 B output per lookup
+    # Two uniform tables of 2047 rows x 64 B (2047 lines each), 16,384 lookups per step each in one
+    # bag (one 64 B output row per step, written after the bag), one after the other every step,
+    # in a 128 KiB (2048-line) LRU cache.
+    # Alone, a table fits: its rows and the output of a step, 2047 x (1 + 1/16384) lines <= 2048,
+    # so in steady state nothing misses.
+    # Shared: the other table's segment touches nearly all its 2047 rows (each with probability
+    # 1 - (1 - 1/2047)^16384 = 0.99966) and writes its output, and the row's own table touched more
+    # after its last use, so the first lookup of each row in a step has at least 2048 distinct
+    # lines since its last use and misses; every later lookup of
+    # it in the step has at most 2046 (the table's other rows; the outputs come after the bag)
+    # and hits. Misses per step and table = the rows a step touches: 2047 (1 - (1 - 1/2047)^16384)
+    # = 2046.3 lines from DRAM.
+    first_touches = 2047 * (1 - (1 - 1 / 2047) ** 16384)
+    accesses = _two_tables(rows=2047, pooling=16384)
+    ops = [kinds.gather(f"t{i}", a.lookups, a.row_bytes, a.table_rows, seed=a.seed, pooling=a.pooling)
+           for i, a in enumerate(accesses)]
+    hw = chip(128 * 1024)
+    streamed = 16384 * 4 + 64        # what DRAM serves besides the rows: an int32 id per lookup, one 64 B output
     for predictor in (MRCPredictor(), SimulationPredictor()):
         alone = [predictor.table_level_bytes([op], hw)[0] for op in ops]
         shared = predictor.table_level_bytes(ops, hw)
@@ -62,16 +68,21 @@ def test_two_tables_that_each_fill_the_cache_miss_once_per_row_and_step():
 
 
 def test_one_table_shared_with_itself_is_the_naive_steady_state():
-    # One Zipf table: the shared trace is step after step of its lookups; the measured step's misses
-    # in a 256-line LRU equal the naive twin's on the same rows (the warm-up fills the cache)
+    # One Zipf table: the shared trace is step after step of its lookups, each (pooling 1) then
+    # writing its row to a fresh output line; the measured step's table misses in a 256-line LRU
+    # equal the naive twin's on the same rows and outputs (the warm-up fills the cache), less the
+    # outputs' own misses (a fresh line misses once)
     a = GatherAccess(lookups=500, row_bytes=64, table_rows=20000, distribution="zipf", zipf_alpha=1.05, seed=3)
     curves = SharedTables(10**6).curves((a,), 64, 256 * 64)
     rows, order = shared_trace((a,), curves.segments, 10**6)
-    seq = np.concatenate([rows[t][s] for t, s in order]).tolist()
-    warm = sum(rows[t][s].shape[0] for t, s in order if s > 0)
-    naive = naive_fully_associative_lru_misses(seq, 256) - naive_fully_associative_lru_misses(seq[:warm], 256)
+    lookups = np.concatenate([rows[t][s] for t, s in order]).tolist()
+    fresh = 10**9 + np.arange(len(lookups))
+    seq = [x for pair in zip(lookups, fresh.tolist()) for x in pair]
+    warm = 2 * sum(rows[t][s].shape[0] for t, s in order if s > 0)
+    naive = naive_fully_associative_lru_misses(seq, 256) - naive_fully_associative_lru_misses(seq[:warm], 256) - 500
+    alone = naive_fully_associative_lru_misses(lookups, 256) - naive_fully_associative_lru_misses(lookups[:warm // 2], 256)
     assert curves.covered_lines >= 256
-    assert curves.misses(0, 256 * 64, 64) == naive
+    assert curves.misses(0, 256 * 64, 64) == naive > alone     # the outputs evict hot rows
 
 
 @pytest.mark.parametrize("row_bytes", [256, 96])   # rows of 4 whole lines (traced as rows), and not
@@ -82,15 +93,26 @@ def test_curves_equal_line_granular_mrcs_of_the_same_trace(row_bytes):
     rows, order = shared_trace(acc, 3, 10**6)
     bases = layout(acc)
     parts = [rows[t][s] for t, s in order]
-    addrs = np.concatenate([np.uint64(bases[t]) + rows[t][s].astype(np.uint64) * np.uint64(row_bytes) for t, s in order])
-    sizes = np.full(addrs.shape[0], row_bytes)
-    ends = np.cumsum([p.shape[0] for p in parts])
+    # each lookup (pooling 1) then writes its output row: whole lines (row_bytes rounded up to
+    # 64 B: 256 and 128) at fresh, line-aligned addresses beyond both tables
+    out_bytes = -(-row_bytes // 64) * 64
+    fresh = np.uint64(1 << 40)
+    addrs, sizes, ends, k_out = [], [], [], 0
+    for t, s in order:
+        rows_ts = np.uint64(bases[t]) + rows[t][s].astype(np.uint64) * np.uint64(row_bytes)
+        outs = fresh + (np.uint64(k_out) + np.arange(rows_ts.shape[0], dtype=np.uint64)) * np.uint64(out_bytes)
+        k_out += rows_ts.shape[0]
+        addrs.append(np.stack([rows_ts, outs], 1).ravel())
+        sizes.append(np.tile([row_bytes, out_bytes], rows_ts.shape[0]))
+        ends.append(sum(a.shape[0] for a in addrs))
+    addrs, sizes = np.concatenate(addrs), np.concatenate(sizes)
     for cap in (4096, 65536, 1 << 20):
         for t, k in ((0, len(parts) - 2), (1, len(parts) - 1)):   # the measured step's two segments
             lo, hi = ends[k - 1], ends[k]
             # LRU decisions on a prefix do not depend on what follows: misses of a segment =
-            # misses(through it) - misses(before it)
-            want = mrc(addrs[:hi], 64, sizes[:hi]).misses(cap) - mrc(addrs[:lo], 64, sizes[:lo]).misses(cap)
+            # misses(through it) - misses(before it), less its outputs' lines (each misses once)
+            want = (mrc(addrs[:hi], 64, sizes[:hi]).misses(cap) - mrc(addrs[:lo], 64, sizes[:lo]).misses(cap)
+                    - parts[k].shape[0] * out_bytes // 64)
             assert c.misses(t, cap, 64) == want
 
 

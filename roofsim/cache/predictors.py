@@ -26,7 +26,9 @@ not depend on what follows).
   whose expected distinct rows fill the largest modelled cache (or touch 99% of a table that
   fits); with a user's ids, the ids before the measured batch, as many as it takes for their
   distinct rows to fill that cache. Cached rows are then those of a long history, as in a step of
-  a training run.
+  a training run. The trace also writes each bag's output row (a fresh address: a stream), which
+  passes through the same caches and evicts table rows: a pooling-1 gather that copies every row
+  it reads keeps about half the hot rows a cache of table rows alone would.
 - SpMM (the same graph every epoch): one whole pass is the warm-up of the next.
 Measured parts longer than max_accesses are cut to that many rows and the bytes scaled up
 linearly; the warm-up is at most max_accesses rows (a shorter one leaves the caches part cold,
@@ -116,12 +118,22 @@ def _span(access, lv: CacheLevelConfig) -> int:
     return -(-int(access.row_bytes) // lv.line_bytes) * lv.line_bytes
 
 
+def _occupancy(access, line_bytes) -> float:
+    """Cache bytes one row of a gather's table takes in steady state: its whole lines, and its
+    share of the output rows the gather writes through the same caches (one per bag of
+    ``pooling`` lookups, never read again by it: a stream that evicts table rows). A
+    pooling-1 gather copies every row it reads, so a table fits only in twice its size."""
+    span = -(-int(access.row_bytes) // line_bytes) * line_bytes
+    return span * (1.0 + 1.0 / max(1, int(access.pooling)))
+
+
 def table_fits(access, levels: list[CacheLevelConfig]) -> list[bool]:
-    """Per level: does the whole table fit? Then, in steady state, every row stays resident and
-    the level misses nothing (the op alone uses the cache between executions)."""
+    """Per level: does the whole table fit, with the output the gather streams between its
+    rows' reuses (_occupancy)? Then, in steady state, every row stays resident and the level
+    misses nothing (the op alone uses the cache between executions)."""
     if type(access).__name__ != "GatherAccess":
         return [False] * len(levels)
-    return [access.table_rows * _span(access, lv) <= lv.capacity_bytes for lv in levels]
+    return [access.table_rows * _occupancy(access, lv.line_bytes) <= lv.capacity_bytes for lv in levels]
 
 
 def _rows_to_fill(access, levels: list[CacheLevelConfig]) -> float:
@@ -129,7 +141,7 @@ def _rows_to_fill(access, levels: list[CacheLevelConfig]) -> float:
     need = 0.0
     for lv, fits in zip(levels, table_fits(access, levels)):
         if not fits:
-            need = max(need, lv.capacity_bytes / _span(access, lv))
+            need = max(need, lv.capacity_bytes / _occupancy(access, lv.line_bytes))
     return min(need, float(access.table_rows))
 
 
@@ -169,14 +181,17 @@ def op_trace(access, max_accesses: int, levels: tuple = (), warm: Optional[int] 
         raise CacheConfigError("cache predictor: the op has no access descriptor")
     kind = type(access).__name__
     if kind == "GatherAccess":
-        n = min(int(access.lookups), max_accesses)
+        # every bag's output row is in the trace (a stream through the same caches), so the
+        # measured part is whole bags after a warm-up of whole bags
+        pooling = max(1, int(access.pooling))
+        n = max(pooling, min(int(access.lookups), max_accesses) // pooling * pooling)
         warm = gather_warmup(access, list(levels), max_accesses) if warm is None else int(warm)
+        warm = -(-warm // pooling) * pooling
         t = traces.embedding_gathers(warm + n, int(access.row_bytes), int(access.table_rows),
-                                     access.distribution, access.zipf_alpha,
-                                     max(1, int(access.pooling)), access_bytes=0,
-                                     seed=access.seed,
+                                     access.distribution, access.zipf_alpha, pooling, access_bytes=0,
+                                     seed=access.seed, output=True,
                                      ids=access.ids.ids if getattr(access, "ids", None) is not None else None)
-        return t, warm, access.lookups / n
+        return t, warm + traces.outputs_before(warm, pooling), access.lookups / n
     if kind == "SparseAccess":
         n = min(int(access.nnz), max_accesses)
         rows = max(1, round(access.rows * n / access.nnz))  # keep the nonzeros per row
@@ -195,6 +210,17 @@ def op_trace(access, max_accesses: int, levels: tuple = (), warm: Optional[int] 
         return t, 0, per_pass / n
     raise CacheConfigError(f"cache predictor: cannot build a trace for a {kind}; expected "
                            f"GatherAccess, SparseAccess or SequentialAccess")
+
+
+def _streamed(t: traces.Trace, warm: int) -> float:
+    """Bytes the measured part of a trace writes (a gather's output rows: fresh addresses, so
+    every byte misses every cache once). Their misses are taken off the table's: the stream only
+    evicts, and its bytes are counted with the op's other streamed bytes (_other_bytes)."""
+    if t.writes is None:
+        return 0.0
+    w = t.writes[warm:]
+    sizes = t.sizes[warm:] if t.sizes is not None else np.full(w.shape[0], t.access_bytes)
+    return float(sizes[w].sum())
 
 
 def _other_bytes(op, accessed: float) -> float:
@@ -278,7 +304,9 @@ class _TracePredictor(CachePredictor):
             accessed = t.bytes_accessed - w.bytes_accessed
         else:
             accessed = t.bytes_accessed
-        return [m * scale for m in misses], accessed * scale
+        streamed = _streamed(t, warm)
+        misses = [max(m - streamed / lv.line_bytes, 0.0) for m, lv in zip(misses, configs)]
+        return [m * scale for m in misses], (accessed - streamed) * scale
 
 
 class MRCPredictor(_TracePredictor):
@@ -344,11 +372,12 @@ class MRCPredictor(_TracePredictor):
         warm = gather_warmup(access, configs, self.max_accesses) if type(access).__name__ == "GatherAccess" else None
         misses, measured, scale = [], None, 1.0
         for lv in configs:   # one line size at a time: hierarchies that mix them share each curve
-            ((full, part),), measured, scale = self._warm_curves(access, warm, [lv.line_bytes], tuple(configs))
-            misses.append((float(full.misses(lv.capacity_bytes)) - (float(part.misses(lv.capacity_bytes)) if part else 0.0))
-                          * scale)
+            ((full, part),), measured, scale, streamed = self._warm_curves(access, warm, [lv.line_bytes],
+                                                                           tuple(configs))
+            left = float(full.misses(lv.capacity_bytes)) - (float(part.misses(lv.capacity_bytes)) if part else 0.0)
+            misses.append(max(left - streamed / lv.line_bytes, 0.0) * scale)
         if measured is None:   # no modelled cache: only the trace's bytes
-            _, measured, scale = self._warm_curves(access, warm, [], ())
+            _, measured, scale, _ = self._warm_curves(access, warm, [], ())
         return misses, measured * scale
 
     def _curve(self, t, line_bytes: int):
@@ -373,7 +402,7 @@ class MRCPredictor(_TracePredictor):
                                for c, (l, w) in zip(row, caches)]
         gather = type(access).__name__ == "GatherAccess"
         if gather:
-            span = np.array([-(-int(access.row_bytes) // l) * l for l, _ in caches], dtype=np.float64)
+            span = np.array([_occupancy(access, l) for l, _ in caches], dtype=np.float64)
             fits = access.table_rows * span[None, :] <= capacities
             need = np.minimum(np.max(np.where(fits, 0.0, capacities / span[None, :]), axis=1, initial=0.0),
                               float(access.table_rows))
@@ -385,10 +414,12 @@ class MRCPredictor(_TracePredictor):
         accessed = np.zeros(P)
         for w in np.unique(warm):
             at = np.flatnonzero(warm == w)
-            curves, measured, scale = self._warm_curves(access, int(w) if gather else None, [l for l, _ in caches],
-                                                        tuple(configs(capacities[at[0]])) if C else ())
+            curves, measured, scale, streamed = self._warm_curves(
+                access, int(w) if gather else None, [l for l, _ in caches],
+                tuple(configs(capacities[at[0]])) if C else ())
             for k, (full, part) in enumerate(curves):
                 left = np.asarray(full.misses(capacities[at, k]), float) - (part.misses(capacities[at, k]) if part else 0.0)
+                left = np.maximum(left - streamed / caches[k][0], 0.0)
                 misses[k][at] = np.where(fits[at, k], 0.0, left * scale)
             accessed[at] = measured * scale
         if gather and C:  # every table-fitting point: every row resident (as level_bytes has it)
@@ -398,7 +429,8 @@ class MRCPredictor(_TracePredictor):
 
     def _warm_curves(self, access, warm: Optional[int], lines: list[int], levels: tuple):
         """([(curve of the trace, curve of its warm-up or None)] per line size, measured bytes
-        accessed, scale), built once per (access, warm-up, line sizes)."""
+        accessed (less the streamed output), scale, streamed output bytes), built once per
+        (access, warm-up, line sizes)."""
         key = (access, warm, tuple(lines), bool(levels))
         if key not in self._curves:
             t, w_used, scale = op_trace(access, self.max_accesses, levels, warm=warm)
@@ -408,7 +440,9 @@ class MRCPredictor(_TracePredictor):
                 curves = [(measured[line], None) for line in lines]
             else:
                 curves = [(self._curve(t, line), self._curve(prefix, line) if prefix else None) for line in lines]
-            self._curves[key] = (curves, t.bytes_accessed - (prefix.bytes_accessed if prefix else 0), scale)
+            streamed = _streamed(t, w_used)
+            self._curves[key] = (curves, t.bytes_accessed - (prefix.bytes_accessed if prefix else 0) - streamed,
+                                 scale, streamed)
         return self._curves[key]
 
 

@@ -25,6 +25,10 @@ distance >= C plus its first uses: one trace answers every table at every capaci
 - Rows of whole lines (every table's rows span the same n >= 1 whole lines) are traced as rows:
   a row's n lines are read together, so each has distance n D + n - 1 for D distinct rows in
   between, and the trace is n times shorter. Otherwise every line is traced.
+- Each bag's output row (one per ``pooling`` lookups) is written to a fresh address right after
+  its lookups: a stream through the same caches that evicts rows but is never reused (its misses
+  are not the table's; its bytes are the op's own streamed bytes). A pooling-1 gather, which
+  copies every row it reads, keeps about half the hot rows a cache of table rows alone would.
 Other traffic between the tables' ops (the MLPs' activations) is not in the trace.
 """
 from __future__ import annotations
@@ -70,8 +74,27 @@ def lines_per_row(accesses, line_bytes: int) -> int:
 
 
 def set_bytes(accesses, line_bytes: int) -> float:
-    """Bytes of whole lines all the tables occupy (rows rounded up to lines)."""
-    return float(sum(int(a.table_rows) * (-(-int(a.row_bytes) // line_bytes) * line_bytes) for a in accesses))
+    """Bytes of whole lines all the tables occupy in steady state (rows rounded up to lines), with
+    the output rows the gathers write between their rows' reuses (predictors._occupancy)."""
+    from .predictors import _occupancy
+    return float(sum(int(a.table_rows) * _occupancy(a, line_bytes) for a in accesses))
+
+
+def _output_lines(a, line_bytes: int, n: int) -> int:
+    """Traced units of one output row: 1 when rows are traced (n lines a unit), else its lines."""
+    return 1 if n else -(-int(a.row_bytes) // line_bytes)
+
+
+def _with_outputs(part: np.ndarray, lookups: int, pooling: int, k: int, first_id: int):
+    """``part`` (the traced units of ``lookups`` lookups) with ``k`` fresh units (an output row)
+    after each bag of ``pooling`` lookups: (units, mask of the lookups' units, next fresh id)."""
+    bags = max(1, -(-lookups // max(1, pooling)))
+    ends = np.round(np.linspace(0, part.shape[0], bags + 1)[1:]).astype(np.int64)
+    at = np.repeat(ends, k)
+    fresh = first_id + np.arange(bags * k, dtype=np.int64)
+    units = np.insert(part.astype(np.int64), at, fresh)
+    mask = np.insert(np.ones(part.shape[0], bool), at, False)
+    return units, mask, first_id + bags * k
 
 
 def per_step(accesses, max_accesses: int) -> tuple[list[int], float]:
@@ -125,8 +148,9 @@ def warmup_segments(accesses, line_bytes: int, need_lines: float, max_accesses: 
             return expected_distinct_uniform(float(n), int(a.table_rows))
         return float(min(n, int(a.table_rows)))   # a user's ids: at most every lookup new
 
-    def reaches(k: int) -> bool:
-        return sum(span * distinct(a, n) for a, span, n in zip(accesses, spans, _drawn(per, k))) >= need_lines
+    def reaches(k: int) -> bool:   # the rows' lines and the output rows written meanwhile
+        return sum(span * (distinct(a, n) + n / max(1, int(a.pooling)))
+                   for a, span, n in zip(accesses, spans, _drawn(per, k))) >= need_lines
 
     most = most_segments(accesses, max_accesses)
     lo, hi = max(start, 1), max(start, 1)
@@ -195,7 +219,14 @@ def shared_curves(accesses, line_bytes: int, segments: int, max_accesses: int) -
             lines = line_accesses(np.uint64(bases[t]) + r.ravel().astype(np.uint64) * np.uint64(size), line_bytes,
                                   np.full(r.size, size, np.int64))
             units.append(lines.reshape(r.shape[0], -1))   # each row spans the same lines in every step
-    parts = [units[t][s] for t, s in order]
+    # each bag's output row follows its lookups: fresh units after every table's range
+    fresh = max(int(u.max()) for u in units) + 1 if units else 0
+    parts, masks = [], []
+    for t, s in order:
+        part, mask, fresh = _with_outputs(units[t][s], rows[t].shape[1], int(accesses[t].pooling),
+                                          _output_lines(accesses[t], line_bytes, n), fresh)
+        parts.append(part)
+        masks.append(mask)
     counts = [p.shape[0] for p in parts]
     measured = counts[len(counts) - len(accesses):]
     start = sum(counts) - sum(measured)
@@ -204,7 +235,8 @@ def shared_curves(accesses, line_bytes: int, segments: int, max_accesses: int) -
     first_uses = int(np.count_nonzero(d < 0))
     d = np.where(d < 0, _NEVER, np.minimum(d, _NEVER - 1)).astype(np.int32)
     ends = np.cumsum(measured)
-    sorted_d = tuple(np.sort(d[e - c:e]) for e, c in zip(ends, measured))
+    # a table's misses are its lookups' (the outputs only evict: their bytes are the op's own)
+    sorted_d = tuple(np.sort(d[e - c:e][m]) for e, c, m in zip(ends, measured, masks[len(masks) - len(accesses):]))
     unit = n or 1
     return SharedCurves(unit, sorted_d, per_step(accesses, max_accesses)[1], float((cold - first_uses) * unit), segments)
 
@@ -220,13 +252,21 @@ def simulated_misses(accesses, levels, segments: int, max_accesses: int, seed: i
     out = [[0.0] * len(levels) for _ in accesses]
     scale = per_step(accesses, max_accesses)[1]
     rows, order = shared_trace(accesses, segments, max_accesses)
+    # output rows (one per bag, after its lookups) at fresh addresses beyond every table; each
+    # misses every level once (whole lines: outputs are row_bytes apart from a 1 MiB boundary)
+    fresh = (bases[-1] + int(accesses[-1].table_rows) * int(accesses[-1].row_bytes)) // _ALIGN * _ALIGN + 2 * _ALIGN
     for t, s in order:
         a, r = accesses[t], rows[t][s]
-        h.feed(np.uint64(bases[t]) + r.astype(np.uint64) * np.uint64(a.row_bytes),
-               np.full(r.shape[0], int(a.row_bytes), np.int64), None)
+        size = int(a.row_bytes)
+        ids, mask, _ = _with_outputs(r.astype(np.int64), r.shape[0], int(a.pooling), 1, 0)
+        outs = int(np.count_nonzero(~mask))
+        addrs = np.where(mask, bases[t] + ids * size, fresh + np.cumsum(~mask) * size - size)
+        fresh += outs * size
+        h.feed(addrs.astype(np.uint64), np.full(addrs.shape[0], size, np.int64), ~mask)
         now = [float(x.misses) for x in h.results()]
-        if s == 0:
-            out[t] = [(x - y) * scale for x, y in zip(now, before)]
+        if s == 0:   # the table's own: less its outputs' lines, which miss every level once
+            out[t] = [max(x - y - outs * size / lv.line_bytes, 0.0) * scale
+                      for x, y, lv in zip(now, before, levels)]
         before = now
     return out
 

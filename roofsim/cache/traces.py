@@ -161,7 +161,7 @@ def embedding_gathers(lookups: int, row_bytes: int, table_rows: int,
     addrs = _row_reads(rows, row_bytes, access_bytes, base)
     if not output:
         return _trace(addrs, row_bytes, access_bytes)
-    per_row = -(-row_bytes // access_bytes)
+    per_row = -(-row_bytes // access_bytes) if access_bytes else 1
     bags = -(-lookups // pooling)
     out_base = _region(base, table_rows * row_bytes)
     out = _row_reads(np.arange(bags), row_bytes, access_bytes, out_base).reshape(bags, per_row)
@@ -174,6 +174,12 @@ def embedding_gathers(lookups: int, row_bytes: int, table_rows: int,
     keep = merged != np.iinfo(np.uint64).max  # the last bag may be partial
     t = _trace(merged[keep], row_bytes, access_bytes)
     return Trace(t.addrs, t.sizes, writes[keep], t.access_bytes)
+
+
+def outputs_before(lookups: int, pooling: int) -> int:
+    """Output rows written by the first ``lookups`` lookups of embedding_gathers(output=True):
+    one per whole bag."""
+    return lookups // pooling
 
 
 def head(t: Trace, n: int) -> Trace:

@@ -565,7 +565,9 @@ def measure_parallelism(result: ProbeResult, plan: Plan, progress: ProgressFn) -
     if not latency:
         return
     progress("independent misses in flight", 0.0)
-    rows = max(4 * (result.caches[-1].size_bytes if result.caches else 32 * 2 ** 20), 2 ** 22) // 64
+    # beyond the last cache whatever share of it this thread gets (its OS capacity)
+    last = max([result.caches[-1].size_bytes if result.caches else 32 * 2 ** 20, *result.os_sizes.values()])
+    rows = max(4 * last, 2 ** 22) // 64
     rows = min(rows, plan.sweep_max_bytes // 64)
     rng = np.random.default_rng(4)
     table = np.ones((rows, 8))
