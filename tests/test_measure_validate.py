@@ -141,3 +141,20 @@ def test_a_host_timed_kernel_also_pays_the_eager_dispatch_in_series():
     df = validate(hw, [kernel, host])
     # the copy alone: 8 MB / 10 GB/s = 0.8 ms; host-timed with a synchronise after each call: + 30 us
     assert list(df["predicted_s"]) == pytest.approx([8e-4, 8e-4 + 30e-6])
+
+
+@pytest.mark.parametrize("spreads,line", [
+    # median of 0.05, 0.3, 0.4 = 30 % > 10 %: the machine was busy
+    ((0.05, 0.3, 0.4), "median spread of repeats 30% (above 10%: the machine was busy while measuring"),
+    # median of 0.01, 0.02, 0.5 = 2 %: quiet, no warning
+    ((0.01, 0.02, 0.5), "median spread of repeats 2%")])
+def test_the_suite_says_how_noisy_its_measurements_were(monkeypatch, spreads, line):
+    from roofsim.measure import suites
+    op = to_op({"kind": "elementwise", "dtype": "fp32", "elements": 1e6})
+    monkeypatch.setattr(suites, "suite", lambda name, hw: [])
+    monkeypatch.setattr(suites, "measure", lambda kernels, hw, repeats, progress: [
+        Measurement(f"k{i}", hw.id, "copy", (op,), 1e-3, "s", spread=s) for i, s in enumerate(spreads)])
+    r = CliRunner().invoke(main, ["validate", "--hw", HW, "--suite", "cpu"])
+    assert r.exit_code == 0, r.output
+    last = r.output.rstrip("\n").splitlines()[-1]
+    assert last.startswith(line) and (("busy" in last) == (spreads[1] > 0.1))

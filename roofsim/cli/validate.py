@@ -93,4 +93,11 @@ def validate(hw_name, measurements_path, suite_name, repeats, fmt, output_path, 
             "Error (|predicted / measured - 1|) by category, by the bound that decided each prediction, and overall:",
             output.table(summary_rows(summary), align_right=("kernels", "median |err|", "mean |err|", "within 25%",
                                                             "within 2x", "median ratio"))]
+    spread = df["spread"].dropna()
+    if suite_name and len(spread):
+        from ..measure.probe import NOISY_SPREAD
+        median = float(spread.median())
+        text += ["", f"median spread of repeats {median:.0%}" + (
+            f" (above {NOISY_SPREAD:.0%}: the machine was busy while measuring; the errors include its noise, "
+            f"probe and validate again when it is quieter)" if median > NOISY_SPREAD else "")]
     emit("\n".join(text), output_path)
