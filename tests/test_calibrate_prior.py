@@ -213,6 +213,13 @@ def test_a_gemm_fixed_cost_applies_to_gemms_only():
     with_gemm = predict(derive(h100, {"efficiency.per_call.gemm": "5 us"}), ms)
     assert with_gemm[0] == pytest.approx(plain[0] + 5e-6, rel=1e-9)
     assert with_gemm[1] == pytest.approx(plain[1], rel=1e-12)
+    # off under --ideal: the 256 x 1024 x 1024 bf16 GEMM is the larger of its FLOPs at the
+    # datasheet peak (2 x 256 x 1024 x 1024 / 989.4e12 = 0.54 us) and its bytes at the datasheet
+    # HBM bandwidth ((256 x 1024 + 1024 x 1024 + 256 x 1024) x 2 B = 3.146 MB / 3.35 TB/s =
+    # 0.939 us), with no fixed cost added
+    from roofsim.roofline import evaluate_arrays
+    ideal = evaluate_arrays(derive(h100, {"efficiency.per_call.gemm": "5 us"}), [GEMMS[0]], ideal=True).time[0, 0]
+    assert ideal == pytest.approx((256 * 1024 + 1024 * 1024 + 256 * 1024) * 2 / 3.35e12, rel=1e-3)
 
 
 def test_start_carries_the_prior_devices_fixed_cost_of_a_class_the_measurements_lack():
