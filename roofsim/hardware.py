@@ -18,8 +18,9 @@ from .specs import (DEFAULT_COMPUTE_EFFICIENCY, DEFAULT_LATENCY_S, DEFAULT_LINK_
 
 SCHEMA_VERSION = 1
 # op kinds with items (rows gathered, nonzeros, reduction runs, packed GEMM elements): traffic.op_items;
-# broadcast: an element of an elementwise op against a row-broadcast operand (StreamAccess.broadcast)
-ITEM_KINDS = ("gather", "spmm", "reduction", "gemm", "broadcast")
+# broadcast: an element of an elementwise op against a row-broadcast operand (StreamAccess.broadcast);
+# gathered_byte: a byte a gather copies out of its rows (beyond each row's fixed cost)
+ITEM_KINDS = ("gather", "spmm", "reduction", "gemm", "broadcast", "gathered_byte")
 CALL_KINDS = ("default", "elementwise", "reduction", "gemm", "gather", "spmm")  # efficiency.per_call
 ID_PATTERN = r"[a-z0-9][a-z0-9.-]*"
 

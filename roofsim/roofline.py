@@ -217,8 +217,11 @@ def evaluate_arrays(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], ops: 
         main_t = t_memory[rows, :, lv.main_index]
         t_memory[rows, :, lv.main_index] = np.where(main_t > 0, main_t + kt.latency_s, 0.0)
         floor = kt.floor_s
-        # latency-bound random misses (specs with a memory parallelism)
-        t_memory = np.maximum(t_memory, random_access_seconds(B, oa, hws))
+        # latency-bound random misses (specs with a memory parallelism: measured CPUs). The core
+        # that waits on random rows does the op's arithmetic between them, not under them (the
+        # parallelism was measured on a bare gather): that time adds to the waits
+        ra = random_access_seconds(B, oa, hws)
+        t_memory = np.maximum(t_memory, np.where(ra > 0, ra + t_compute[:, :, None], 0.0))
         fixed = np.broadcast_to(floor[:, None], (H, N))
     terms = np.concatenate([t_compute[:, :, None], fixed[:, :, None],
                             link_t[:, :, None], t_memory], axis=2)

@@ -291,10 +291,18 @@ def op_items(op: Op) -> float:
     return 0.0
 
 
+def gathered_bytes(op: Op) -> float:
+    """Bytes a gather copies out of the rows it reads (numpy's fancy indexing copies each row
+    element by element: a cost per byte on top of the one per row); 0 for other ops."""
+    a = op.access
+    return float(a.lookups) * float(a.row_bytes) if isinstance(a, GatherAccess) else 0.0
+
+
 def library_seconds(ops: list[Op], hws: list[HardwareSpec]) -> np.ndarray:
     """[H, N] the calling core's own work around an op's loop, ADDED to the op's time: the
     library's call cost (efficiency.per_call) + items x its time per item (efficiency.per_item;
-    elements against a broadcast operand x its per_item.broadcast)
+    elements against a broadcast operand x its per_item.broadcast; a gather's copied bytes x
+    per_item.gathered_byte)
     + faulting in outputs the call allocates fresh from the OS (efficiency.first_touch). Zero
     for specs that give none of them (the whole catalogue)."""
     out = np.zeros((len(hws), len(ops)))
@@ -304,6 +312,7 @@ def library_seconds(ops: list[Op], hws: list[HardwareSpec]) -> np.ndarray:
         if e.per_item_s or e.per_call_s or e.first_touch_bytes_per_s:
             out[i] = [e.call_seconds(op.kind) + n * e.item_seconds(op.kind)
                       + getattr(op.access, "broadcast", 0.0) * e.item_seconds("broadcast")
+                      + gathered_bytes(op) * e.item_seconds("gathered_byte")
                       + (sum(e.first_touch_seconds(t.bytes) for t in op.writes) if op.allocates else 0.0)
                       for op, n in zip(ops, items)]
     return out

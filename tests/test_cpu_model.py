@@ -58,6 +58,22 @@ def test_random_rows_wait_for_memory_with_misses_in_flight():
     assert mlp["time_s"][0] == pytest.approx(1000 * 1e-6 / 4) and mlp["bound"][0] == "memory:dram"
 
 
+def test_arithmetic_between_random_rows_adds_to_their_waits():
+    # 1000 nonzeros, each gathering a 64 B X row (16 fp32 features) from a 10^6-row X in DRAM, and
+    # fused multiply-adds over it: 2 x 1000 x 16 = 32,000 FLOPs at the 1 GFLOP/s fma rate = 32 us
+    op = K.spmm("s", 1000, 10 ** 6, 1000, 16, dtype="fp32")
+    doc = to_doc(random_cpu(memory_parallelism=4))
+    doc["compute"]["fma"] = {"fp32": "1 GFLOP/s"}
+    hw = build_hardware(doc)
+    df = evaluate(hw, [op])
+    # 1000 random rows x 1 us / 4 in flight = 250 us of waiting, the 32 us of arithmetic in series
+    assert df["time_compute_s"][0] == pytest.approx(32e-6)
+    assert df["time_s"][0] == pytest.approx(250e-6 + 32e-6) and df["bound"][0] == "memory:dram"
+    # the datasheet world (no memory parallelism: no random-access term) keeps the plain max
+    doc["efficiency"].pop("memory_parallelism")
+    assert evaluate(build_hardware(doc), [op])["time_s"][0] == pytest.approx(32e-6)
+
+
 def test_library_time_per_item_is_added_to_the_loop():
     g = K.gather("g", 1000, 256, 10 ** 6, pooling=1)
     df = evaluate(random_cpu(per_item={"gather": "1 us"}), [g])
@@ -127,6 +143,16 @@ def test_spmm_multiply_adds_run_at_the_fma_rate_where_a_spec_gives_one():
     assert evaluate(hw, [op])["time_compute_s"][0] == pytest.approx(640_000 / 100e9)
 
 
+def test_a_gather_pays_per_row_and_per_byte_it_copies():
+    g = K.gather("g", 1000, 256, 10, pooling=1)
+    hw = random_cpu(per_item={"gather": "10 ns", "gathered_byte": "0.1 ns"})
+    # 10 rows of 256 B stay in the 32 KiB l1d; the library: 1000 x (10 ns + 256 B x 0.1 ns) = 35.6 us,
+    # in series with the bytes: 1000 rows x 256 B + 4 kB of ids + 256 kB out through dram (cold)
+    from roofsim.traffic import gathered_bytes, library_seconds
+    assert gathered_bytes(g) == 256_000 and gathered_bytes(K.elementwise("e", 10)) == 0
+    assert library_seconds([g], [hw])[0, 0] == pytest.approx(1000 * (10e-9 + 256 * 0.1e-9))
+
+
 def test_a_row_broadcast_operand_costs_its_time_per_element():
     plain = K.elementwise("sub", 10 ** 6, dtype="fp32")
     bcast = K.elementwise("sub", 10 ** 6, dtype="fp32", broadcast=True)
@@ -151,7 +177,8 @@ def test_new_efficiency_fields_round_trip_and_are_checked():
         random_cpu(per_item={"softmax": "1 ns", "gather": "-1 ns"}, memory_parallelism=0.5,
                    per_call={"gemm": "2 s", "collective": "1 us", "default": "nan s"})
     assert [str(p) for p in e.value.problems] == [
-        "efficiency.per_item.softmax: expected one of the keys gather, spmm, reduction, gemm, broadcast, found unknown key 'softmax'",
+        "efficiency.per_item.softmax: expected one of the keys gather, spmm, reduction, gemm, broadcast, gathered_byte, "
+        "found unknown key 'softmax'",
         "efficiency.per_item.gather: expected a non-negative time, e.g. 5 us, found '-1 ns'",
         "efficiency.memory_parallelism: expected a number >= 1, found 0.5",
         "efficiency.per_call.gemm: expected a time from 0 s to 1 s, e.g. 5 us, found '2 s', implausibly large",

@@ -71,7 +71,7 @@ def synthetic_result() -> ProbeResult:
     r.latency = {"l1d": 1e-9, "l2": 4e-9, "l3": 20e-9, "dram": 100e-9}
     r.overheads = {"ufunc on 1 element": 4e-7, "2x2 GEMM": 1e-6}
     r.calls = {"elementwise": 4e-7, "gemm": 1e-6, "reduction": 1.5e-6}
-    r.items = {"gather": 15e-9, "reduction": 20e-9, "gemm": 0.25e-9, "spmm": 1.5e-9}
+    r.items = {"gather": 15e-9, "reduction": 20e-9, "gemm": 0.25e-9, "spmm": 1.5e-9, "gathered_byte": 0.03e-9}
     r.vector = {"fp64": 4e9, "fp32": 5e9}
     r.transcendental = {"fp64": 1.5e9, "fp32": 3e9}
     r.fma = {"fp32": 16e9}
@@ -103,7 +103,8 @@ def test_document_round_trips_through_yaml(tmp_path):
     # calls are added to every op (no floor): the ufunc call is the default of the other kinds
     assert hw.efficiency.latency_s == 0.0 and hw.efficiency.compute_by_size == ()
     assert dict(hw.efficiency.per_call_s) == {"default": 4e-7, "gemm": 1e-6, "reduction": 1.5e-6}
-    assert dict(hw.efficiency.per_item_s) == {"gather": 15e-9, "reduction": 20e-9, "gemm": 0.25e-9, "spmm": 1.5e-9}
+    assert dict(hw.efficiency.per_item_s) == {"gather": 15e-9, "reduction": 20e-9, "gemm": 0.25e-9, "spmm": 1.5e-9,
+                                              "gathered_byte": 0.03e-9}
     assert hw.efficiency.memory_parallelism == 2.35   # rounded to 2 decimals
     assert hw.efficiency.compute_by_depth == ((4.0, 0.5), (64.0, 0.9), (768.0, 1.0))
     # fresh outputs above glibc's largest mmap threshold, 32 MiB, fault in at the measured 8 GB/s

@@ -184,6 +184,7 @@ class Plan:
     capacity_chase_steps: int = 200_000
     capacity_passes: int = 3
     bandwidth_passes: int = 3
+    parallelism_passes: int = 5
     # each sample lasts at least this long: a sample of many calls averages over the bursts of
     # whatever else runs on the machine (the sibling core's work evicting shared caches), where
     # a 0.2 ms sample catches one burst or none and the medians of the per-item figures wander
@@ -194,7 +195,8 @@ class Plan:
         return Plan(repeats=3, gemm_n=(256,), gemm_small=(32, 128), sweep_points_per_octave=1,
                     sweep_max_bytes=8 * 2 ** 20, chase_steps=50_000, min_sample_s=2e-4,
                     capacity_points_per_octave=1, capacity_chase_steps=20_000,
-                    capacity_passes=1, bandwidth_passes=1)
+                    capacity_passes=1, bandwidth_passes=1,
+                    parallelism_passes=1)
 
 
 def _note(result: ProbeResult, t: Timing) -> Timing:
@@ -466,15 +468,23 @@ def measure_vector(result: ProbeResult, plan: Plan, progress: ProgressFn) -> Non
 
 def measure_items(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None:
     """Library time per item on data in cache (so bytes cost little), net of the call and of the
-    FLOPs the model already prices: numpy's gather per 64-byte row, a reduction per run of RUN
+    FLOPs the model already prices: numpy's gather per row and per byte it copies (rows of 64
+    and 512 bytes), a reduction per run of RUN
     elements, an element against a row-broadcast operand (beyond a plain elementwise one), BLAS
     per operand element packed (a GEMM with m = 8), scipy's CSR SpMM per nonzero."""
     import numpy as np
     rng = np.random.default_rng(2)
     progress("library time per gathered row / run / packed element / nonzero", 0.0)
-    table, idx = rng.random((64, 8)), rng.integers(0, 64, ITEM_LOOKUPS)
-    t = _timed(result, plan, lambda: table[idx], plan.repeats).median_s
-    result.items["gather"] = _net(t, result.calls.get("gather", 0.0)) / ITEM_LOOKUPS
+    # rows of 8 and of 64 fp64 (64 B, 512 B), in cache: a fixed cost per row and one per byte copied
+    idx = rng.integers(0, 64, ITEM_LOOKUPS)
+    per_row = {}
+    for width in (8, 64):
+        table = rng.random((64, width))
+        per_row[width] = _net(_timed(result, plan, lambda: table[idx], plan.repeats).median_s,
+                              result.calls.get("gather", 0.0)) / ITEM_LOOKUPS
+    per_byte = max(per_row[64] - per_row[8], 0.0) / (56 * 8)
+    result.items["gathered_byte"] = per_byte
+    result.items["gather"] = max(per_row[8] - 64 * per_byte, 0.0)
     x = rng.random((ITEM_LOOKUPS, RUN))
     t = _timed(result, plan, lambda: x.sum(axis=1), plan.repeats).median_s
     adds = x.size / result.vector.get("fp64", math.inf)
@@ -577,9 +587,14 @@ def measure_parallelism(result: ProbeResult, plan: Plan, progress: ProgressFn) -
     def gather():
         state["i"] += 1
         return table[pool[state["i"] % 8]]
-    per_row = _timed(result, plan, gather, plan.repeats).median_s / (ITEM_LOOKUPS * 4)
-    stall = max(per_row - result.items.get("gather", 0.0), latency / 64)
-    result.memory_parallelism = max(1.0, latency / stall)
+    library = result.items.get("gather", 0.0) + 64 * result.items.get("gathered_byte", 0.0)   # one 64-byte row
+    # the median of PARALLELISM_PASSES timings, each a median of repeats: the rate of random
+    # misses moves with what the other cores (and tenants) do to the memory system
+    stalls = []
+    for _ in range(plan.parallelism_passes):
+        per_row = _timed(result, plan, gather, plan.repeats).median_s / (ITEM_LOOKUPS * 4)
+        stalls.append(max(per_row - library, latency / 64))
+    result.memory_parallelism = max(1.0, latency / float(np.median(stalls)))
 
 
 def probe(quick: bool = False, progress: Optional[ProgressFn] = None) -> ProbeResult:
@@ -611,7 +626,8 @@ def probe(quick: bool = False, progress: Optional[ProgressFn] = None) -> ProbeRe
 # ---------------------------------------------------------------- the hardware document
 
 ITEM_NAMES = {"gather": "gathered row", "reduction": "reduction run", "gemm": "packed GEMM element",
-              "spmm": "CSR nonzero", "broadcast": "element against a row-broadcast operand"}
+              "spmm": "CSR nonzero", "broadcast": "element against a row-broadcast operand",
+              "gathered_byte": "byte a gather copies"}
 LEVEL_KERNEL = "add"   # the plateau a level's bandwidth is: 2 reads + 1 write, like most elementwise ops
 
 
@@ -707,7 +723,8 @@ def to_document(result: ProbeResult, id: str = "local", today: Optional[str] = N
             "source": f"{prov}: the peaks and bandwidths are achieved figures (efficiency 1); per_call is what one "
                       f"library call costs on one item's worth of data ({calls}), added to every op of its kind "
                       f"(default: the ufunc call); per_item the library's time per gathered row, reduction run, "
-                      f"packed GEMM operand element, CSR nonzero and element against a row-broadcast operand, "
+                      f"packed GEMM operand element, CSR nonzero, element against a row-broadcast operand and "
+                      f"byte a gather copies, "
                       f"net of the call and of the FLOPs",
         },
     }

@@ -282,9 +282,10 @@ def measure(kernels: list[Kernel], hw: HardwareSpec, repeats: int = 7, progress=
     The samples are interleaved: round r times sample r of every kernel of a group in turn, so
     each kernel's median spans the whole run rather than the few seconds when its turn came (a
     burst of other work on a shared machine then spoils one sample of each kernel, not every
-    sample of one). A kernel that fits in the last cache is called once, untimed, before each
-    sample, so that it is timed warm as a loop of its own would run (the others, timed
-    between, have evicted it)."""
+    sample of one). Every kernel is called once, untimed, before each sample, so that it is
+    timed as a loop of its own runs: its data back in the caches it fits, and the allocator
+    where its own calls leave it (glibc reuses the heap a repeated temporary was freed to; after
+    another kernel's allocations the first call may fault its pages in afresh)."""
     import datetime as _dt
 
     import numpy as np
@@ -293,7 +294,6 @@ def measure(kernels: list[Kernel], hw: HardwareSpec, repeats: int = 7, progress=
     from .timing import blas_threads, calls_per_sample, sample, summarise
     progress = progress or (lambda what, frac: None)
     rng = np.random.default_rng(seed)
-    sizes = sizes_for(hw)
     main = hw.main_memory.total_capacity_bytes
     today = _dt.date.today().isoformat()
     timings, done, total = {}, 0, len(kernels) * (repeats + 1)
@@ -303,17 +303,16 @@ def measure(kernels: list[Kernel], hw: HardwareSpec, repeats: int = 7, progress=
             for k in group:
                 progress(f"{k.name} (setting up)", done / total)
                 fn = k.make(np, rng)
-                runs.append((k, fn, calls_per_sample(fn, MIN_SAMPLE_S), k.footprint_bytes <= sizes.last_cache))
+                runs.append((k, fn, calls_per_sample(fn, MIN_SAMPLE_S)))
                 done += 1
             samples = {k.name: [] for k, *_ in runs}
             for r in range(repeats):
-                for k, fn, calls, rewarm in runs:
+                for k, fn, calls in runs:
                     progress(f"{k.name} (sample {r + 1} of {repeats})", done / total)
-                    if rewarm:
-                        fn()
+                    fn()     # untimed: back to this kernel's own steady state
                     samples[k.name].append(sample(fn, calls))
                     done += 1
-            for k, _, calls, _ in runs:
+            for k, _, calls in runs:
                 timings[k.name] = summarise(samples[k.name], calls)
             del runs
     out = []
