@@ -72,6 +72,14 @@ def test_arithmetic_between_random_rows_adds_to_their_waits():
     # the datasheet world (no memory parallelism: no random-access term) keeps the plain max
     doc["efficiency"].pop("memory_parallelism")
     assert evaluate(build_hardware(doc), [op])["time_s"][0] == pytest.approx(32e-6)
+    # rows served by a cache overlap the arithmetic: a 100 x 100 graph (X and Y 6.4 kB each, CSR
+    # 8.4 kB) run in a loop stays in the 32 KiB l1d (a latency of 1 ns there: 1000 rows x 1 ns / 4 =
+    # 0.25 us), so the 32 us of FMAs alone
+    doc = to_doc(random_cpu(memory_parallelism=4))
+    doc["compute"]["fma"] = {"fp32": "1 GFLOP/s"}
+    doc["memory"][0]["latency"] = "1 ns"
+    small = K.spmm("s", 100, 100, 1000, 16, dtype="fp32")
+    assert evaluate(build_hardware(doc), [small], warm=True)["time_s"][0] == pytest.approx(32e-6)
 
 
 def test_library_time_per_item_is_added_to_the_loop():
