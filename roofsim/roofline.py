@@ -150,6 +150,15 @@ def _depth_efficiency(h: HardwareSpec, oa) -> Optional[np.ndarray]:
     return np.where(dense, frac, 1.0)
 
 
+def off_core_index(h: HardwareSpec) -> int:
+    """The first level beyond a core's private caches: the first one shared by several CPUs, or
+    main memory."""
+    for j, m in enumerate(h.memory[:h.main_index]):
+        if (m.shared_by or 1) > 1:
+            return j
+    return h.main_index
+
+
 def evaluate_arrays(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], ops: Union[Workload, Sequence[Op]],
                     ideal: bool = False, predictor=None, overhead: str = "kernel", warm: bool = False,
                     warm_each: bool = False) -> Evaluation:
@@ -218,13 +227,15 @@ def evaluate_arrays(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], ops: 
         t_memory[rows, :, lv.main_index] = np.where(main_t > 0, main_t + kt.latency_s, 0.0)
         floor = kt.floor_s
         # latency-bound random misses (specs with a memory parallelism: measured CPUs). The core
-        # that waits on random rows from main memory does the op's arithmetic between them, not
-        # under them (the parallelism was measured on a bare gather; hundreds of ns per miss are
-        # more than an out-of-order window hides): that time adds to those waits. A cache's few
-        # ns per row overlap it as any traffic does
+        # that waits on random rows from beyond its private caches (a shared last cache, main
+        # memory) does the op's arithmetic between them, not under them (the parallelism was
+        # measured on a bare gather; an off-core round trip is more than the out-of-order window
+        # hides): that time adds to those waits. A private cache's few ns per row overlap it
         ra = random_access_seconds(B, oa, hws)
-        at_main = (np.arange(ra.shape[2])[None, :] == lv.main_index[:, None])[:, None, :]
-        ra = np.where(at_main & (ra > 0), ra + t_compute[:, :, None], ra)
+        far = np.zeros((len(hws), 1, ra.shape[2]), bool)
+        for i, h in enumerate(hws):
+            far[i, 0, off_core_index(h):h.main_index + 1] = True
+        ra = np.where(far & (ra > 0), ra + t_compute[:, :, None], ra)
         t_memory = np.maximum(t_memory, ra)
         fixed = np.broadcast_to(floor[:, None], (H, N))
     terms = np.concatenate([t_compute[:, :, None], fixed[:, :, None],

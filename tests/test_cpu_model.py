@@ -80,6 +80,10 @@ def test_arithmetic_between_random_rows_adds_to_their_waits():
     doc["memory"][0]["latency"] = "1 ns"
     small = K.spmm("s", 100, 100, 1000, 16, dtype="fp32")
     assert evaluate(build_hardware(doc), [small], warm=True)["time_s"][0] == pytest.approx(32e-6)
+    # ... unless that cache is shared by several CPUs (off the core: its round trip is not hidden):
+    # 0.25 us of waits + 32 us of arithmetic
+    doc["memory"][0]["shared_by"] = 2
+    assert evaluate(build_hardware(doc), [small], warm=True)["time_s"][0] == pytest.approx(32.25e-6)
 
 
 def test_library_time_per_item_is_added_to_the_loop():
