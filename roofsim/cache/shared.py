@@ -85,16 +85,27 @@ def _output_lines(a, line_bytes: int, n: int) -> int:
     return 1 if n else -(-int(a.row_bytes) // line_bytes)
 
 
-def _with_outputs(part: np.ndarray, lookups: int, pooling: int, k: int, first_id: int):
-    """``part`` (the traced units of ``lookups`` lookups) with ``k`` fresh units (an output row)
-    after each bag of ``pooling`` lookups: (units, mask of the lookups' units, next fresh id)."""
-    bags = max(1, -(-lookups // max(1, pooling)))
-    ends = np.round(np.linspace(0, part.shape[0], bags + 1)[1:]).astype(np.int64)
-    at = np.repeat(ends, k)
-    fresh = first_id + np.arange(bags * k, dtype=np.int64)
-    units = np.insert(part.astype(np.int64), at, fresh)
-    mask = np.insert(np.ones(part.shape[0], bool), at, False)
-    return units, mask, first_id + bags * k
+def _with_outputs(parts: list, lookups, pooling, k, first_id: int):
+    """The ``parts`` (traced units of ``lookups[i]`` lookups each) concatenated, with ``k[i]``
+    fresh units (an output row) after each bag of ``pooling[i]`` lookups (bags split a part's
+    units evenly: whole rows when a row is one unit): (units, mask of the lookups' units, length
+    of each part with its outputs). One vectorised insertion for every part at once."""
+    lengths = np.array([p.shape[0] for p in parts], np.int64)
+    lookups, pooling, k = (np.asarray(x, np.int64) for x in (lookups, pooling, k))
+    bags = np.maximum(1, -(-lookups // np.maximum(1, pooling)))
+    part = np.repeat(np.arange(len(parts)), bags)                    # the part of every bag
+    j = np.arange(part.shape[0]) - np.repeat(np.cumsum(bags) - bags, bags) + 1
+    offset = np.cumsum(lengths) - lengths
+    ends = np.round(j * lengths[part] / bags[part]).astype(np.int64) + offset[part]
+    at = np.repeat(ends, k[part])
+    # the q-th inserted unit lands at at[q] + q (the q before it each shift it by one)
+    where = at + np.arange(at.shape[0], dtype=np.int64)
+    mask = np.ones(int(lengths.sum()) + at.shape[0], bool)
+    mask[where] = False
+    units = np.empty(mask.shape[0], np.int64)
+    units[mask] = np.concatenate(parts)
+    units[where] = first_id + np.arange(at.shape[0], dtype=np.int64)
+    return units, mask, lengths + bags * k
 
 
 def per_step(accesses, max_accesses: int) -> tuple[list[int], float]:
@@ -221,22 +232,18 @@ def shared_curves(accesses, line_bytes: int, segments: int, max_accesses: int) -
             units.append(lines.reshape(r.shape[0], -1))   # each row spans the same lines in every step
     # each bag's output row follows its lookups: fresh units after every table's range
     fresh = max(int(u.max()) for u in units) + 1 if units else 0
-    parts, masks = [], []
-    for t, s in order:
-        part, mask, fresh = _with_outputs(units[t][s], rows[t].shape[1], int(accesses[t].pooling),
-                                          _output_lines(accesses[t], line_bytes, n), fresh)
-        parts.append(part)
-        masks.append(mask)
-    counts = [p.shape[0] for p in parts]
+    trace, mask, counts = _with_outputs([units[t][s] for t, s in order], [rows[t].shape[1] for t, _ in order],
+                                        [int(accesses[t].pooling) for t, _ in order],
+                                        [_output_lines(accesses[t], line_bytes, n) for t, _ in order], fresh)
     measured = counts[len(counts) - len(accesses):]
-    start = sum(counts) - sum(measured)
-    trace = np.concatenate(parts).astype(np.int64)
+    start = int(counts.sum() - measured.sum())
     d, cold = load("reuse").stack_distances(trace, max(4096, min(int(trace.shape[0]), 1 << 20)), start)
     first_uses = int(np.count_nonzero(d < 0))
     d = np.where(d < 0, _NEVER, np.minimum(d, _NEVER - 1)).astype(np.int32)
     ends = np.cumsum(measured)
     # a table's misses are its lookups' (the outputs only evict: their bytes are the op's own)
-    sorted_d = tuple(np.sort(d[e - c:e][m]) for e, c, m in zip(ends, measured, masks[len(masks) - len(accesses):]))
+    lookup = mask[start:]
+    sorted_d = tuple(np.sort(d[e - c:e][lookup[e - c:e]]) for e, c in zip(ends, measured))
     unit = n or 1
     return SharedCurves(unit, sorted_d, per_step(accesses, max_accesses)[1], float((cold - first_uses) * unit), segments)
 
@@ -258,7 +265,7 @@ def simulated_misses(accesses, levels, segments: int, max_accesses: int, seed: i
     for t, s in order:
         a, r = accesses[t], rows[t][s]
         size = int(a.row_bytes)
-        ids, mask, _ = _with_outputs(r.astype(np.int64), r.shape[0], int(a.pooling), 1, 0)
+        ids, mask, _ = _with_outputs([r.astype(np.int64)], [r.shape[0]], [int(a.pooling)], [1], 0)
         outs = int(np.count_nonzero(~mask))
         addrs = np.where(mask, bases[t] + ids * size, fresh + np.cumsum(~mask) * size - size)
         fresh += outs * size
