@@ -252,6 +252,7 @@ class _Tables:
     table_ops: list = ()      # op indices of the embedding tables (roofsim.tiers.table_ops)
     placed: Optional[tuple] = None   # their placement on the probe (when main memory is not swept)
     library: Optional[np.ndarray] = None  # [N] fixed costs in series (traffic.library_seconds; no swept field moves them)
+    oa: object = None         # traffic.OpArrays of every op (random-access waits of the irregular ones)
 
 
 class Sweep:
@@ -284,7 +285,7 @@ class Sweep:
         if lacking:
             raise SpecError(Problem(None, f"--vary {lacking[0]}", f"a field {base.id} has, or a first design point",
                                     "neither"))
-        self.probe = derive(base, overrides, id=f"{base.id}-sweep", where="--vary")
+        self.probe = derive(base, overrides, id=f"{base.id}-sweep", kind=base.kind, where="--vary")
         self.level_names = [m.name for m in self.probe.memory]
         self.main = self.probe.main_index
         self.instances = np.array([m.instances for m in self.probe.memory], dtype=np.float64)
@@ -334,7 +335,8 @@ class Sweep:
                        if op.access.kind == "irregular" and self.predictor is not None],
             t_link=ev.t_link[0], links=links, footprint=footprint(wl).total, kernel=kt, ops=tuple(ev.ops),
             workload=wl, table_ops=[i for i, _ in table_ops(ev.ops)],
-            library=None if self.ideal else library_seconds(list(ev.ops), [self.probe])[0])
+            library=None if self.ideal else library_seconds(list(ev.ops), [self.probe])[0],
+            oa=op_arrays(list(ev.ops)))
 
     def _collective_phases(self, a) -> list:
         """Each algorithm roofsim.comm may pick for this collective, as its phases (link, bytes,
@@ -444,13 +446,43 @@ class Sweep:
         P = main.shape[0]
         return tuple(np.broadcast_to(a, (P,) + a.shape[1:]) for a in t.placed)
 
-    def _memory_time(self, t: _Tables, f: dict) -> np.ndarray:
+    def _random_waits(self, t: _Tables, B: np.ndarray, t_compute: np.ndarray) -> Optional[np.ndarray]:
+        """[P or 1, N, T] latency-bound time of the irregular ops' random rows at the timed levels,
+        as roofline.evaluate_arrays has it (traffic.random_access_seconds on the probe's latencies
+        and memory parallelism, the arithmetic in series beyond the private caches); None when the
+        probe has no memory parallelism (the catalogue) or the workload no irregular op. Only
+        timed levels (those with a bandwidth) are priced: a spec with misses in flight is a probed
+        CPU, which has a bandwidth at every level."""
+        from .roofline import off_core_index
+        from .traffic import DEFAULT_LINE_BYTES, PATTERNS, miss_seconds, rows_served
+        mlp = self.probe.efficiency.memory_parallelism
+        irregular = t.oa.pattern == PATTERNS.index("irregular")
+        if self.ideal or not mlp or not irregular.any():
+            return None
+        out = np.zeros(np.broadcast_shapes(B.shape, (t_compute.shape[0], 1, 1)))
+        far = off_core_index(self.probe)
+        for k, j in enumerate(self.timed):
+            m = self.probe.memory[j]
+            if j > self.main or not m.latency_s:
+                continue
+            rows = rows_served(B, t.oa, k, m.line_bytes or DEFAULT_LINE_BYTES)
+            wait = np.where(irregular, miss_seconds(rows, m.latency_s, mlp), 0.0)
+            out[:, :, k] = np.where((j >= far) & (wait > 0), wait + t_compute, wait)
+        return out
+
+    def _memory_time(self, t: _Tables, f: dict, t_compute: Optional[np.ndarray] = None) -> np.ndarray:
         """[P or 1, N, T] seconds at the timed levels: bytes / (bandwidth x efficiency), with the
-        kernel model's extra and resident main-memory bytes and its round trip, as roofline has them."""
+        kernel model's extra and resident main-memory bytes and its round trip, and the random
+        rows' waits of a measured CPU, as roofline has them."""
+        B, M = self._bytes_and_time(t, f)
+        waits = None if t_compute is None else self._random_waits(t, B, t_compute)
+        return M if waits is None else np.maximum(M, waits)
+
+    def _bytes_and_time(self, t: _Tables, f: dict) -> tuple:
         B = self._bytes(t, f)
         rate = (f["bw"] * f["eff"])[:, None, self.timed]
         if t.kernel is None:
-            return B / rate
+            return B, B / rate
         from .kernelmodel import NORM_KINDS, applies, passes_with, resident_with
         kt, main = t.kernel, self.tmain
         extra, resident = kt.extra_main_bytes[0], kt.resident_bytes[0]
@@ -468,7 +500,7 @@ class Sweep:
         B[:, :, main] = np.maximum(B[:, :, main] + extra - resident, 0.0)
         M = B / rate
         M[:, :, main] = np.where(M[:, :, main] > 0, M[:, :, main] + kt.latency_s[0], 0.0)
-        return M
+        return B, M
 
     def evaluate(self, X: np.ndarray) -> dict:
         """Columns over the points of X [P, A]: time_s (weighted over the workloads), time_<wl>_s
@@ -502,7 +534,7 @@ class Sweep:
                 t_compute = t_compute / t.depth_eff[None, :]
             if t.kernel is not None:
                 t_compute = t_compute * self._compute_factor(t, peak, f)
-            t_memory = self._memory_time(t, f)
+            t_memory = self._memory_time(t, f, t_compute)
             t_link = np.repeat(t.t_link[None], P, axis=0)
             for n, candidates in t.links:
                 t_link[:, n] = np.min([sum(latency + nbytes / self._link_rate(name, f["links"][name])
