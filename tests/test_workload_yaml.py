@@ -132,3 +132,23 @@ def test_gather_table_role_hostile(tmp_path, bad, found):
         load_workload(f)
     assert str(e.value).splitlines() == [
         f"{f}: ops[0] (g).table_role: expected one of weight, input, found {found}"]
+
+
+def test_elementwise_broadcast_from_a_file(tmp_path):
+    f = tmp_path / "w.yaml"
+    f.write_text("schema_version: 1\nname: w\nops:\n  - {name: sub, op: elementwise, elements: 4096, dtype: fp32, "
+                 "broadcast: true}\n  - {name: add, op: elementwise, elements: 4096, dtype: fp32}\n")
+    sub, add = load_workload(f).ops
+    # x - row_max: its 4096 elements run numpy's broadcast loop; a plain add has none
+    assert (sub.access.broadcast, add.access.broadcast) == (4096.0, 0.0)
+
+
+@pytest.mark.parametrize("bad", ["3", "'yes'", "[true]", "{a: 1}"])
+def test_elementwise_broadcast_hostile(tmp_path, bad):
+    f = tmp_path / "w.yaml"
+    f.write_text("schema_version: 1\nname: w\nops:\n  - {name: sub, op: elementwise, elements: 4096, "
+                 f"broadcast: {bad}}}\n")
+    with pytest.raises(SpecError) as e:
+        load_workload(f)
+    lines = str(e.value).splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{f}: ops[0] (sub).broadcast: expected ")
