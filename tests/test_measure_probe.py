@@ -170,6 +170,10 @@ def test_document_says_where_the_capacity_came_from(tmp_path):
     hw = get_hardware(str(path))
     assert [(m.capacity_bytes, m.os_capacity_bytes) for m in hw.memory[1:3]] == [
         (MIB, None), (r.caches[2].size_bytes, 32 * MIB)]
+    # hw show gives both: the share the model uses, the OS's figure beside it
+    out = CliRunner().invoke(main, ["hw", "show", str(path)]).output
+    l3 = next(line for line in out.splitlines() if line.startswith("l3 "))
+    assert "(OS: 32 MiB)" in l3 and "(OS:" not in next(line for line in out.splitlines() if line.startswith("l2 "))
 
 
 def test_main_memory_window_starts_beyond_the_os_capacity():
@@ -233,4 +237,6 @@ def test_hw_show_lists_the_transcendental_rate_and_library_costs(tmp_path):
     assert r.exit_code == 0, r.output
     # synthetic_result: 1.5e9 fp64 exp evaluations / s; a GEMM call 1 us; 15 ns per gathered row
     assert "transcendental  fp64   1.5 GFLOP/s" in r.output
+    # its fp32 fma rate (scipy's SpMM), 16 GFLOP/s
+    assert "fma             fp32    16 GFLOP/s" in r.output
     assert "gemm call 1 us" in r.output and "gather item 15 ns" in r.output

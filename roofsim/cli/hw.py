@@ -87,7 +87,9 @@ def show_cmd(name, fmt, hw_path):
     click.echo(output.table(rows, align_right=("peak", "efficiency")))
     click.echo("\nMemory hierarchy (innermost first)")
     rows = [{"level": m.name, "type": m.type,
-             "capacity": (fq(m.capacity_bytes, "bytes", binary=True) + (f" x {m.instances}" if m.instances > 1 else "")) if m.capacity_bytes else "-",
+             "capacity": (fq(m.capacity_bytes, "bytes", binary=True) + (f" x {m.instances}" if m.instances > 1 else "")
+                          + (f" (OS: {fq(m.os_capacity_bytes, 'bytes', binary=True)})" if m.os_capacity_bytes else ""))
+             if m.capacity_bytes else "-",
              "bandwidth": fq(m.bandwidth_bytes_per_s, "bandwidth"), "latency": fq(m.latency_s, "time"),
              "line": fq(m.line_bytes, "bytes") if m.line_bytes else "-", "ways": m.ways,
              "efficiency": f"{h.efficiency.memory_fraction(m.name):.0%}" if m.bandwidth_bytes_per_s else "-"} for m in h.memory]
