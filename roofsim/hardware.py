@@ -91,6 +91,7 @@ EFFICIENCY = S.Section({
     "prior": S.Str(pattern=ID_PATTERN, what="a catalogue device id in lowercase-with-dashes, e.g. h200-sxm"),
     "first_touch": S.Section({"bandwidth": _quantity("bandwidth", required=True), "above": _quantity("bytes"),
                               "source": S.Str(), "notes": S.Str()}),
+    "gemv_bandwidth": _quantity("bandwidth"),
     "source": S.Str(),
     "notes": S.Str(),
 })
@@ -221,6 +222,7 @@ def _construct(v: dict, file: Optional[str], extended_from: Optional[str]) -> Ha
         per_item_s=_pairs(e.get("per_item")), per_call_s=_pairs(e.get("per_call")),
         memory_parallelism=e.get("memory_parallelism"),
         first_touch_bytes_per_s=(e.get("first_touch") or {}).get("bandwidth"),
+        gemv_bytes_per_s=e.get("gemv_bandwidth"),
         fresh_above_bytes=(e.get("first_touch") or {}).get("above") or 0.0,
         prior=e.get("prior"),
         source=e.get("source", Efficiency.source),
@@ -282,6 +284,7 @@ def to_doc(hw: HardwareSpec) -> dict:
             "memory_parallelism": e.memory_parallelism,
             "first_touch": _drop_none({"bandwidth": _q(e.first_touch_bytes_per_s, "bandwidth"),
                                        "above": _q(e.fresh_above_bytes or None, "bytes")}) or None,
+            "gemv_bandwidth": _q(e.gemv_bytes_per_s, "bandwidth"),
             "prior": e.prior,
             "source": e.source}),
         "provenance": dict(hw.provenance) or None,

@@ -150,6 +150,20 @@ def _depth_efficiency(h: HardwareSpec, oa) -> Optional[np.ndarray]:
     return np.where(dense, frac, 1.0)
 
 
+def gemv_ops(oa) -> np.ndarray:
+    """[N] bool: matrix-vector products (dense ops with m or n = 1)."""
+    return (oa.pattern == 0) & (np.minimum(oa.m, oa.n) <= 1)
+
+
+def gemv_main_seconds(t_memory: np.ndarray, B: np.ndarray, gemv: np.ndarray, rate: Optional[float], main: int,
+                      rows=slice(None)) -> None:
+    """In place: the GEMVs' (``gemv`` [N] bool) main-memory time, at level ``main`` of the
+    [.., N, L] arrays' ``rows``, is at least their bytes there / the library's GEMV ``rate``
+    (efficiency.gemv_bandwidth: measured CPUs; None leaves it as it is)."""
+    if rate and gemv.any():
+        t_memory[rows, gemv, main] = np.maximum(t_memory[rows, gemv, main], B[rows, gemv, main] / rate)
+
+
 def off_core_index(h: HardwareSpec) -> int:
     """The first level beyond a core's private caches: the first one shared by several CPUs, or
     main memory."""
@@ -225,6 +239,9 @@ def evaluate_arrays(hardware: Union[HardwareSpec, Sequence[HardwareSpec]], ops: 
         t_memory = B / bw[:, None, :]
         main_t = t_memory[rows, :, lv.main_index]
         t_memory[rows, :, lv.main_index] = np.where(main_t > 0, main_t + kt.latency_s, 0.0)
+        gemv = gemv_ops(oa)
+        for i, h in enumerate(hws):
+            gemv_main_seconds(t_memory, B, gemv, h.efficiency.gemv_bytes_per_s, int(lv.main_index[i]), i)
         floor = kt.floor_s
         # latency-bound random misses (specs with a memory parallelism: measured CPUs). The core
         # that waits on random rows from beyond its private caches (a shared last cache, main

@@ -393,6 +393,11 @@ class Efficiency:
     # mmap threshold). None: not priced (the catalogue).
     first_touch_bytes_per_s: Optional[float] = None
     fresh_above_bytes: float = 0.0
+    # The rate at which the library's matrix-vector product (a GEMM with m or n = 1) reads its
+    # matrix from main memory, where below the level's bandwidth: one thread's BLAS GEMV walks
+    # several rows of the matrix at once and streams slower than a plain read. Measured by
+    # `roofsim probe`. None: the level's bandwidth (the catalogue).
+    gemv_bytes_per_s: Optional[float] = None
     # The catalogue device (id) whose fitted efficiencies a calibration of this device starts from
     # (measure.calibrate.start): a parameter this device's own measurements do not inform keeps
     # that device's value (same or adjacent generation) instead of roofsim's generic defaults.
@@ -424,6 +429,8 @@ class Efficiency:
                "efficiency.first_touch.bandwidth", "a bandwidth from 1 MB/s to 1 EB/s", self.first_touch_bytes_per_s)
         _check(p, 0 <= self.fresh_above_bytes <= PLAUSIBLE["bytes"][1], "efficiency.first_touch.above",
                "bytes from 0 to 10 PB", self.fresh_above_bytes)
+        _check(p, self.gemv_bytes_per_s is None or lo <= self.gemv_bytes_per_s <= hi,
+               "efficiency.gemv_bandwidth", "a bandwidth from 1 MB/s to 1 EB/s", self.gemv_bytes_per_s)
         _check(p, self.memory_parallelism is None or (1 <= self.memory_parallelism < math.inf),
                "efficiency.memory_parallelism", "a number >= 1", self.memory_parallelism)
         _check(p, self.prior is None or (isinstance(self.prior, str) and bool(self.prior.strip())),

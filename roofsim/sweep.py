@@ -484,6 +484,7 @@ class Sweep:
         if t.kernel is None:
             return B, B / rate
         from .kernelmodel import NORM_KINDS, applies, passes_with, resident_with
+        from .roofline import gemv_main_seconds, gemv_ops
         kt, main = t.kernel, self.tmain
         extra, resident = kt.extra_main_bytes[0], kt.resident_bytes[0]
         if applies(self.probe) and any(p.kind == "capacity" for p in self.params):
@@ -500,6 +501,7 @@ class Sweep:
         B[:, :, main] = np.maximum(B[:, :, main] + extra - resident, 0.0)
         M = B / rate
         M[:, :, main] = np.where(M[:, :, main] > 0, M[:, :, main] + kt.latency_s[0], 0.0)
+        gemv_main_seconds(M, B, gemv_ops(t.oa), self.probe.efficiency.gemv_bytes_per_s, main)
         return B, M
 
     def evaluate(self, X: np.ndarray) -> dict:

@@ -276,3 +276,25 @@ def test_new_op_fields_in_workload_files_are_checked():
         "ops[0] (exp).allocates: expected true or false, found 'yes'",
         "ops[1] (sum).run: expected a whole number from 1 to 6400, found 6401",
         "ops[2] (neg).transcendentals_per_element: expected a whole number from 0 to 64, found -1"]
+
+
+def test_a_gemv_reads_main_memory_no_faster_than_the_librarys_gemv_rate():
+    gemv = K.gemm("gemv", 1, 4096, 4096, dtype="fp64")
+    gemm2 = K.gemm("gemm", 2, 4096, 4096, dtype="fp64")
+    slow = random_cpu(gemv_bandwidth="5 GB/s")
+    # bytes at dram: the 4096 x 4096 fp64 matrix (134,217,728 B) and a few vectors of 32,768 B (the
+    # byte count is the dense traffic model's, tested elsewhere; here the rate they move at)
+    plain = evaluate(random_cpu(), [gemv])
+    b = plain["bytes_dram"][0]
+    assert 4096 * 4096 * 8 < b < 4096 * 4096 * 8 + 4 * 4096 * 8
+    # at the 10 GB/s dram plateau 13.4 ms; the library's GEMV reads at 5 GB/s: 26.9 ms
+    assert plain["time_s"][0] == pytest.approx(b / 10e9)
+    assert evaluate(slow, [gemv])["time_s"][0] == pytest.approx(b / 5e9)
+    # a GEMV rate above the plateau changes nothing; nor does it touch a GEMM with m = 2
+    assert evaluate(random_cpu(gemv_bandwidth="50 GB/s"), [gemv])["time_s"][0] == pytest.approx(b / 10e9)
+    assert evaluate(slow, [gemm2])["time_s"][0] == evaluate(random_cpu(), [gemm2])["time_s"][0]
+    # hostile: a rate that is not a bandwidth, one line naming the key
+    with pytest.raises(SpecError) as e:
+        random_cpu(gemv_bandwidth="5 GB")
+    assert [str(p) for p in e.value.problems] == [
+        "efficiency.gemv_bandwidth: expected a bandwidth, e.g. 2 TB/s, found '5 GB', which is a size"]

@@ -78,6 +78,7 @@ def synthetic_result() -> ProbeResult:
     r.memory_parallelism = 2.345
     r.depth = [(4.0, 0.5), (64.0, 0.9), (768.0, 1.0)]
     r.first_touch = 8e9
+    r.gemv = 19e9
     r.spreads = [0.01, 0.02, 0.5]
     r.seconds = 60.0
     return r
@@ -109,6 +110,7 @@ def test_document_round_trips_through_yaml(tmp_path):
     assert hw.efficiency.compute_by_depth == ((4.0, 0.5), (64.0, 0.9), (768.0, 1.0))
     # fresh outputs above glibc's largest mmap threshold, 32 MiB, fault in at the measured 8 GB/s
     assert (hw.efficiency.first_touch_bytes_per_s, hw.efficiency.fresh_above_bytes) == (8e9, 32 * 2 ** 20)
+    assert hw.efficiency.gemv_bytes_per_s == 19e9   # BLAS GEMV reading its matrix from DRAM
     # BLAS peaks are the matrix rate (GEMM ops), numpy's loop the vector rate, np.exp the transcendental
     assert dict(hw.compute.matrix) == {"fp64": 40e9, "fp32": 80e9}
     assert dict(hw.compute.vector) == {"fp64": 4e9, "fp32": 5e9}

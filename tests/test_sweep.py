@@ -367,3 +367,18 @@ def test_a_measured_cpus_random_row_waits_are_priced_in_sweeps_as_in_run(wl_name
     calm = derive(get_hardware("epyc-9654"), {k: v for k, v in CPU_TERMS.items() if k != "efficiency.memory_parallelism"}
                   | levels, kind="measured")
     assert run_total(hw, wl_name, {}) > 1.001 * run_total(calm, wl_name, {})
+
+
+def test_a_measured_cpus_gemv_rate_is_priced_in_sweeps_as_in_run():
+    # efficiency.gemv_bandwidth caps the main-memory rate of GEMVs (m or n = 1) only
+    from roofsim.hw import derive
+    wl = Workload("decode", (gemm("gemv", 1, 8192, 8192, "fp32"), gemm("gemm", 64, 8192, 8192, "fp32")))
+    hw = derive(get_hardware("epyc-9654"), {**CPU_TERMS, "efficiency.gemv_bandwidth": "20 GB/s"}, kind="measured")
+    paths = ["memory.dram.bandwidth"]
+    rows = [[hw.memory[3].bandwidth_bytes_per_s], [2 * hw.memory[3].bandwidth_bytes_per_s]]
+    got = sweep_points(hw, wl, paths, rows)["time_s"]
+    for i, row in enumerate(rows):
+        assert got[i] == pytest.approx(run_total(hw, wl, dict(zip(paths, row))), rel=1e-12)
+    df = roofsim.run(hw, wl)
+    # the GEMV reads its 8192 x 8192 fp32 matrix (268 MB) at 20 GB/s: at least 13.4 ms
+    assert df["time_s"][0] >= 8192 * 8192 * 4 / 20e9

@@ -30,7 +30,9 @@ users run (numpy's BLAS and ufuncs):
 - first touch (efficiency.first_touch): the rate at which the OS maps and zeroes memory an op
   allocates fresh (numpy outputs above glibc's mmap threshold);
 - misses in flight (efficiency.memory_parallelism): independent random 64-byte row gathers from
-  a table beyond the last cache; latency / (time per row - the library's time per row).
+  a table beyond the last cache; latency / (time per row - the library's time per row);
+- the rate at which one thread's BLAS GEMV reads its matrix from main memory
+  (efficiency.gemv_bandwidth), below a plain read's where the library walks several rows at once.
 
 The written spec describes the machine as ONE thread sees it (numpy's ufuncs are
 single-threaded and the scored validation suite pins BLAS to one thread); the all-thread peaks
@@ -158,6 +160,7 @@ class ProbeResult:
     memory_parallelism: Optional[float] = None
     depth: list = field(default_factory=list)            # (smallest GEMM dimension, fraction of the 1-thread peak)
     first_touch: Optional[float] = None                   # B/s at which fresh pages are faulted in and zeroed
+    gemv: Optional[float] = None                          # B/s at which 1-thread BLAS GEMV reads a matrix from DRAM
     spreads: list = field(default_factory=list)
     seconds: float = 0.0
 
@@ -567,6 +570,21 @@ def measure_first_touch(result: ProbeResult, plan: Plan, progress: ProgressFn) -
     result.first_touch = 8 * n / _net(fresh, reused)
 
 
+def measure_gemv(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None:
+    """The rate at which BLAS GEMV (one thread) reads its matrix from main memory: y = x @ A for
+    an n x n fp64 A four times the last cache's OS capacity (the bytes of A over the call, net of
+    the call's fixed cost)."""
+    import numpy as np
+    progress("BLAS GEMV from main memory", 0.0)
+    last = max([result.caches[-1].size_bytes if result.caches else 32 * 2 ** 20, *result.os_sizes.values()])
+    n = int(math.sqrt(min(4 * last, plan.sweep_max_bytes) / 8))
+    rng = np.random.default_rng(5)
+    a, x, y = rng.random((n, n)), rng.random((1, n)), np.empty((1, n))
+    with blas_threads(1):
+        t = _timed(result, plan, lambda: np.matmul(x, a, out=y), plan.repeats).median_s
+    result.gemv = a.nbytes / _net(t, result.calls.get("gemm", 0.0))
+
+
 def measure_parallelism(result: ProbeResult, plan: Plan, progress: ProgressFn) -> None:
     """Misses in flight: independent 64-byte row gathers from a table beyond the last cache take
     latency / parallelism each (Little's law), on top of the library's time per row."""
@@ -617,6 +635,7 @@ def probe(quick: bool = False, progress: Optional[ProgressFn] = None) -> ProbeRe
     measure_items(result, plan, lambda w, f: progress(w, 0.9))
     measure_depth(result, plan, lambda w, f: progress(w, 0.92))
     measure_parallelism(result, plan, lambda w, f: progress(w, 0.95))
+    measure_gemv(result, plan, lambda w, f: progress(w, 0.96))
     measure_first_touch(result, plan, lambda w, f: progress(w, 0.97))
     progress("done", 1.0)
     result.seconds = time.perf_counter() - t0
@@ -720,6 +739,7 @@ def to_document(result: ProbeResult, id: str = "local", today: Optional[str] = N
                                 "source": "bandwidth: a fresh 64 MiB output less a reused one, per byte; above: "
                                           "glibc's largest mmap threshold (DEFAULT_MMAP_THRESHOLD_MAX, 64-bit)"}}
                if result.first_touch else {}),
+            **({"gemv_bandwidth": f"{result.gemv!r} B/s"} if result.gemv else {}),
             "source": f"{prov}: the peaks and bandwidths are achieved figures (efficiency 1); per_call is what one "
                       f"library call costs on one item's worth of data ({calls}), added to every op of its kind "
                       f"(default: the ufunc call); per_item the library's time per gathered row, reduction run, "
@@ -766,5 +786,7 @@ def summary_rows(result: ProbeResult) -> list[dict]:
         rows.append({"figure": "first touch of fresh memory", "value": _gbs(result.first_touch)})
     if result.memory_parallelism:
         rows.append({"figure": "misses in flight (memory parallelism)", "value": f"{result.memory_parallelism:.1f}"})
+    if result.gemv:
+        rows.append({"figure": "BLAS GEMV reading its matrix from main memory", "value": _gbs(result.gemv)})
     rows.append({"figure": "median spread of repeats", "value": f"{result.median_spread:.1%}"})
     return rows
