@@ -120,3 +120,23 @@ def test_spmm_epochs_warm_the_next_one():
     acc = SparseAccess(rows=2000, cols=2000, nnz=20000, feature_bytes=64)
     served = MRCPredictor().level_bytes(NS(access=acc), chip(2**20))
     assert served == (20000 * 64.0, 0.0)
+
+
+def test_spmm_output_rows_stream_through_the_cache():
+    # the same graph in a 2208-line cache (138 sets of 16): the 2000 feature rows alone would fit, but every row of
+    # Y (64 B, one line) is written after its nonzeros at a fresh address and evicts like any
+    # line. The naive LRU twin on the same two epochs (X row c = line c; Y rows fresh lines),
+    # counting the second epoch's misses of X lines only, is the expected figure.
+    acc = SparseAccess(rows=2000, cols=2000, nnz=20000, feature_bytes=64)
+    r, c = traces.power_law_graph(2000, 2000, 20000, 2.1, 0)
+    last = np.r_[r[1:] != r[:-1], True]
+    epoch = lambda fresh: [x for i, col in enumerate(c.tolist())
+                           for x in ((col, next(fresh)) if last[i] else (col,))]
+    fresh = iter(range(10**9, 10**10))
+    first, second = epoch(fresh), epoch(fresh)
+    y_lines = int(last.sum())
+    want = (naive_fully_associative_lru_misses(first + second, 2208)
+            - naive_fully_associative_lru_misses(first, 2208) - y_lines)
+    assert want > 0     # X alone (2000 lines) would miss nothing
+    served = MRCPredictor().level_bytes(NS(access=acc), chip(2208 * 64))
+    assert served[1] == want * 64.0

@@ -29,7 +29,9 @@ not depend on what follows).
   a training run. The trace also writes each bag's output row (a fresh address: a stream), which
   passes through the same caches and evicts table rows: a pooling-1 gather that copies every row
   it reads keeps about half the hot rows a cache of table rows alone would.
-- SpMM (the same graph every epoch): one whole pass is the warm-up of the next.
+- SpMM (the same graph every epoch): one whole pass is the warm-up of the next. Each row of the
+  output is written after its nonzeros, at fresh addresses every epoch: a stream that evicts
+  feature rows (its misses are not the gathers'; its bytes are the op's own).
 Measured parts longer than max_accesses are cut to that many rows and the bytes scaled up
 linearly; the warm-up is at most max_accesses rows (a shorter one leaves the caches part cold,
 which over-counts misses: conservative).
@@ -196,13 +198,21 @@ def op_trace(access, max_accesses: int, levels: tuple = (), warm: Optional[int] 
         n = min(int(access.nnz), max_accesses)
         rows = max(1, round(access.rows * n / access.nnz))  # keep the nonzeros per row
         cols = getattr(access, "columns", None)
+        fb = int(access.feature_bytes)
         if cols is not None:   # a user's graph: its real column indices, in CSR order
-            t = traces.embedding_gathers(n, int(access.feature_bytes), int(access.cols), "file",
-                                         access_bytes=0, ids=cols.ids[:n])
+            t = traces.embedding_gathers(n, fb, int(access.cols), "file", access_bytes=0, ids=cols.ids[:n])
+            row = np.arange(n) * rows // n          # its rows' extents are not kept: even ones
         else:
-            t = traces.csr_gathers(rows, int(access.cols), n, int(access.feature_bytes),
-                                   access.degree_alpha, "spmm", access_bytes=0, seed=access.seed)
-        return traces.repeat(t, 2) if levels else t, len(t) if levels else 0, access.nnz / n
+            t = traces.csr_gathers(rows, int(access.cols), n, fb, access.degree_alpha, "spmm", access_bytes=0,
+                                   seed=access.seed)
+            row = traces.power_law_graph(rows, int(access.cols), n, access.degree_alpha, access.seed)[0]
+        # each row of Y is written after its nonzeros: a stream through the same caches, at fresh
+        # addresses in every epoch (the previous epoch is the warm-up of the next)
+        first, span = traces._region(0, int(access.cols) * fb), traces._region(0, (rows + 1) * fb)
+        epochs = [_with_row_outputs(t, row, fb, first + e * span) for e in range(2 if levels else 1)]
+        out = traces.Trace(np.concatenate([e.addrs for e in epochs]), np.concatenate([e.sizes for e in epochs]),
+                           np.concatenate([e.writes for e in epochs]), t.access_bytes)
+        return out, len(epochs[0]) if levels else 0, access.nnz / n
     if kind == "SequentialAccess":
         per_pass = -(-int(access.nbytes) // int(access.access_bytes))
         n = min(per_pass, max_accesses)
@@ -210,6 +220,21 @@ def op_trace(access, max_accesses: int, levels: tuple = (), warm: Optional[int] 
         return t, 0, per_pass / n
     raise CacheConfigError(f"cache predictor: cannot build a trace for a {kind}; expected "
                            f"GatherAccess, SparseAccess or SequentialAccess")
+
+
+def _with_row_outputs(t: traces.Trace, row: np.ndarray, row_bytes: int, base: int) -> traces.Trace:
+    """``t`` (one access per nonzero, in CSR order; ``row`` the row of each) with a write of
+    ``row_bytes`` at a fresh address (from ``base``) after each row's last nonzero."""
+    at = np.flatnonzero(np.r_[row[1:] != row[:-1], True]) + 1          # after each row's last
+    where = at + np.arange(at.shape[0])
+    keep = np.ones(len(t) + at.shape[0], bool)
+    keep[where] = False
+    addrs = np.empty(keep.shape[0], np.uint64)
+    sizes = np.empty(keep.shape[0], np.int64)
+    addrs[keep], sizes[keep] = t.addrs, (t.sizes if t.sizes is not None else t.access_bytes)
+    addrs[where] = np.uint64(base) + np.arange(at.shape[0], dtype=np.uint64) * np.uint64(row_bytes)
+    sizes[where] = row_bytes
+    return traces.Trace(addrs, sizes, ~keep, t.access_bytes)
 
 
 def _streamed(t: traces.Trace, warm: int) -> float:
