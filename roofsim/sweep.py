@@ -470,12 +470,12 @@ class Sweep:
             out[:, :, k] = np.where((j >= far) & (wait > 0), wait + t_compute, wait)
         return out
 
-    def _memory_time(self, t: _Tables, f: dict, t_compute: Optional[np.ndarray] = None) -> np.ndarray:
+    def _memory_time(self, t: _Tables, f: dict, t_compute: np.ndarray) -> np.ndarray:
         """[P or 1, N, T] seconds at the timed levels: bytes / (bandwidth x efficiency), with the
         kernel model's extra and resident main-memory bytes and its round trip, and the random
         rows' waits of a measured CPU, as roofline has them."""
         B, M = self._bytes_and_time(t, f)
-        waits = None if t_compute is None else self._random_waits(t, B, t_compute)
+        waits = self._random_waits(t, B, t_compute)
         return M if waits is None else np.maximum(M, waits)
 
     def _bytes_and_time(self, t: _Tables, f: dict) -> tuple:

@@ -88,3 +88,13 @@ def test_zipf_tail_sampling_matches_the_exact_distribution():
     exact = [p[a:b].sum() for a, b in zip(edges[:-1], edges[1:])]
     assert np.max(np.abs(empirical - exact)) < 0.006
     assert ranks.min() >= 0 and ranks.max() <= items - 1
+
+
+def test_insert_before_places_each_value_and_keeps_the_originals_mask():
+    values, at, new = np.array([10, 11, 12]), np.array([0, 2, 3]), np.array([7, 8, 9])
+    # 7 before 10, 8 before 12, 9 appended after the last value
+    out, keep = traces.insert_before(values, at, new)
+    assert out.tolist() == [7, 10, 11, 8, 12, 9]
+    assert keep.tolist() == [False, True, True, False, True, False]
+    # two inserted before the same value keep their order
+    assert traces.insert_before(values, np.array([1, 1]), np.array([5, 6]))[0].tolist() == [10, 5, 6, 11, 12]

@@ -115,11 +115,6 @@ def _main_index(hw) -> int:
     return len(hw.memory) - 1
 
 
-def _span(access, lv: CacheLevelConfig) -> int:
-    """Bytes of the whole lines one row occupies."""
-    return -(-int(access.row_bytes) // lv.line_bytes) * lv.line_bytes
-
-
 def _occupancy(access, line_bytes) -> float:
     """Cache bytes one row of a gather's table takes in steady state: its whole lines, and its
     share of the output rows the gather writes through the same caches (one per bag of
@@ -226,14 +221,10 @@ def _with_row_outputs(t: traces.Trace, row: np.ndarray, row_bytes: int, base: in
     """``t`` (one access per nonzero, in CSR order; ``row`` the row of each) with a write of
     ``row_bytes`` at a fresh address (from ``base``) after each row's last nonzero."""
     at = np.flatnonzero(np.r_[row[1:] != row[:-1], True]) + 1          # after each row's last
-    where = at + np.arange(at.shape[0])
-    keep = np.ones(len(t) + at.shape[0], bool)
-    keep[where] = False
-    addrs = np.empty(keep.shape[0], np.uint64)
-    sizes = np.empty(keep.shape[0], np.int64)
-    addrs[keep], sizes[keep] = t.addrs, (t.sizes if t.sizes is not None else t.access_bytes)
-    addrs[where] = np.uint64(base) + np.arange(at.shape[0], dtype=np.uint64) * np.uint64(row_bytes)
-    sizes[where] = row_bytes
+    fresh = np.uint64(base) + np.arange(at.shape[0], dtype=np.uint64) * np.uint64(row_bytes)
+    addrs, keep = traces.insert_before(t.addrs, at, fresh)
+    sizes = t.sizes if t.sizes is not None else np.full(len(t), t.access_bytes, np.int64)
+    sizes, _ = traces.insert_before(sizes, at, np.full(at.shape[0], row_bytes, np.int64))
     return traces.Trace(addrs, sizes, ~keep, t.access_bytes)
 
 

@@ -98,13 +98,8 @@ def _with_outputs(parts: list, lookups, pooling, k, first_id: int):
     offset = np.cumsum(lengths) - lengths
     ends = np.round(j * lengths[part] / bags[part]).astype(np.int64) + offset[part]
     at = np.repeat(ends, k[part])
-    # the q-th inserted unit lands at at[q] + q (the q before it each shift it by one)
-    where = at + np.arange(at.shape[0], dtype=np.int64)
-    mask = np.ones(int(lengths.sum()) + at.shape[0], bool)
-    mask[where] = False
-    units = np.empty(mask.shape[0], np.int64)
-    units[mask] = np.concatenate(parts)
-    units[where] = first_id + np.arange(at.shape[0], dtype=np.int64)
+    units, mask = traces.insert_before(np.concatenate(parts).astype(np.int64), at,
+                                       first_id + np.arange(at.shape[0], dtype=np.int64))
     return units, mask, lengths + bags * k
 
 

@@ -176,6 +176,18 @@ def embedding_gathers(lookups: int, row_bytes: int, table_rows: int,
     return Trace(t.addrs, t.sizes, writes[keep], t.access_bytes)
 
 
+def insert_before(values: np.ndarray, at: np.ndarray, inserted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` with ``inserted[q]`` placed before ``values[at[q]]`` (``at`` sorted; ``at`` =
+    len(values) appends), and the mask of the original values in the result. The q-th inserted
+    value lands at at[q] + q (the q before it each shift it by one): one scatter, no copies."""
+    where = np.asarray(at, np.int64) + np.arange(len(at), dtype=np.int64)
+    keep = np.ones(values.shape[0] + where.shape[0], bool)
+    keep[where] = False
+    out = np.empty(keep.shape[0], np.result_type(values, inserted))
+    out[keep], out[where] = values, inserted
+    return out, keep
+
+
 def outputs_before(lookups: int, pooling: int) -> int:
     """Output rows written by the first ``lookups`` lookups of embedding_gathers(output=True):
     one per whole bag."""
