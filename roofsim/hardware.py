@@ -21,7 +21,7 @@ SCHEMA_VERSION = 1
 # broadcast: an element of an elementwise op against a row-broadcast operand (StreamAccess.broadcast);
 # gathered_byte: a byte a gather copies out of its rows (beyond each row's fixed cost)
 ITEM_KINDS = ("gather", "spmm", "reduction", "gemm", "broadcast", "gathered_byte")
-CALL_KINDS = ("default", "elementwise", "reduction", "gemm", "gather", "spmm")  # efficiency.per_call
+CALL_KINDS = ("default", "elementwise", "reduction", "gemm", "gather", "spmm", "layernorm", "rmsnorm", "softmax")  # efficiency.per_call
 ID_PATTERN = r"[a-z0-9][a-z0-9.-]*"
 
 
@@ -72,6 +72,7 @@ KERNEL = S.Section({
     "split_k_depth": S.Number(),
     "memory_latency": S.Quantity("time", positive=False),
     "eager_overhead": S.Quantity("time", positive=False),
+    "compiled_overhead": S.Quantity("time", positive=False),
     "feed_bandwidth": _quantity("bandwidth"),
     "residency": S.Bool(),
     "source": S.Str(),
@@ -142,6 +143,7 @@ def _fractions(value, default: float) -> tuple:
 
 
 _KERNEL_KEYS = {"memory_latency": "memory_latency_s", "eager_overhead": "eager_overhead_s",
+                "compiled_overhead": "compiled_overhead_s",
                 "feed_bandwidth": "feed_bandwidth_bytes_per_s"}
 
 
@@ -158,6 +160,7 @@ def _kernel_doc(k: KernelParams) -> Optional[dict]:
                       ("tile_halvings", "tile_halvings"),
                       ("tile_overhead_depth", "tile_overhead_depth"), ("split_k_depth", "split_k_depth"),
                       ("memory_latency_s", "memory_latency"), ("eager_overhead_s", "eager_overhead"),
+                      ("compiled_overhead_s", "compiled_overhead"),
                       ("feed_bandwidth_bytes_per_s", "feed_bandwidth"), ("residency", "residency")):
         v = getattr(k, name)
         if v != getattr(base, name):

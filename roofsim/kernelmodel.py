@@ -21,7 +21,8 @@ run grids of tiles over ``cores`` (KERNEL_MODEL_KINDS) and off under ``ideal``:
 - Residency. Bytes the previous op wrote, as far as they fit in the last cache, are read back
   from that cache instead of main memory.
 - Fixed costs. The launch floor (``efficiency.latency``), or with ``overhead="eager"`` the
-  per-op cost of an eager framework (``eager_overhead``), whichever is larger: in a stream of
+  per-op cost of an eager framework (``eager_overhead``; ``"compiled"``: of a ``torch.compile``'d
+  call, ``compiled_overhead``), whichever is larger: in a stream of
   eager ops the host dispatches the next op while the device runs this one. A kernel's own
   fixed cost on the device (grid launch, first wave, tail) is in series with its time instead:
   ``efficiency.per_call`` (roofline.py adds it with the library costs of traffic.library_seconds).
@@ -67,10 +68,15 @@ def memory_latency(hw: HardwareSpec) -> float:
     return DEFAULT_MEMORY_LATENCY_S if main is None else main
 
 
-def host_overhead(hw: HardwareSpec, ops) -> float:
+def host_overhead(hw: HardwareSpec, ops, path: str = "eager") -> float:
     """Seconds a host clock with a synchronise after every call adds to the kernels of ``ops``:
-    the eager framework's dispatch (``eager_overhead``) per op execution, in series with them."""
-    return hw.efficiency.kernel.eager_overhead_s * sum(op.count for op in ops)
+    the framework's dispatch per op execution, in series with them. ``path`` ``eager``: one eager
+    op's (``eager_overhead``) per op; ``compiled``: one call of a ``torch.compile``'d function
+    (``compiled_overhead``) for the whole measurement, whose ops are its kernels."""
+    k = hw.efficiency.kernel
+    if path == "compiled":
+        return k.host_overhead_s("compiled")
+    return k.eager_overhead_s * sum(op.count for op in ops)
 
 
 def gemm_work(hw: HardwareSpec, m, n, k, batch, elem_bytes, balance=None):
@@ -194,8 +200,8 @@ def kernel_terms(hws, ops, oa, overhead: str = "kernel") -> KernelTerms:
     dense, norm, cols, row_input, written, reads = _OP_FACTS.get(oa, lambda: _op_facts(ops, oa))
     for i, h in enumerate(hws):
         floor[i] = h.efficiency.latency_s
-        if overhead == "eager":
-            floor[i] = max(floor[i], h.efficiency.kernel.eager_overhead_s)
+        if overhead != "kernel":
+            floor[i] = max(floor[i], h.efficiency.kernel.host_overhead_s(overhead))
         if not applies(h):
             continue
         if dense.any():

@@ -110,7 +110,7 @@ MAX_COUNT = 10**9                 # cores, instances, links, ways: no device has
 
 # Kinds whose ops run as grids of tiles over ``cores`` (SMs, CUs): the kernel model applies to them.
 KERNEL_MODEL_KINDS = ("gpu", "accelerator", "hypothetical")
-OVERHEADS = ("kernel", "eager")
+OVERHEADS = ("kernel", "eager", "compiled")
 
 
 def _check(problems: list[Problem], ok: bool, path: str, expected: str, found: object) -> None:
@@ -302,7 +302,8 @@ class KernelParams:
     ``split_k_depth`` the shortest k-slice a library splits k into when the grid cannot fill
     the device; ``memory_latency_s`` what one dependent round trip to main memory costs a
     kernel (None: the main level's ``latency``); ``eager_overhead_s`` the per-op floor of an
-    eager framework (``--overhead eager``); ``residency`` serves reads that the previous op
+    eager framework (``--overhead eager``); ``compiled_overhead_s`` the per-call floor of a
+    ``torch.compile``'d function (``--overhead compiled``; None: the eager one); ``residency`` serves reads that the previous op
     wrote, while they fit in the last cache, from that cache; ``feed_bandwidth_bytes_per_s`` the
     bandwidth that feeds operands to the cores (L2 and shared memory; None: derived from the
     16-bit matrix peak, see kernelmodel.operand_balance).
@@ -326,10 +327,22 @@ class KernelParams:
     # ~5-25 us per op (J. Lin, "From PyTorch op to kernel launch", jiahuanglin.xyz gpu_kernel_serving
     # lesson 18); 10 us, the lower middle of that range
     eager_overhead_s: float = 10e-6
+    # CPU-side cost of one call of a torch.compile'd function (Dynamo's guard checks and cache
+    # lookup, the compiled graph's Python wrapper, then its kernels' launches): larger than one
+    # eager op's, and a property of the host and software, not of the GPU. None: eager_overhead_s
+    # (no published figure is general enough to be a default; calibrate fits it from host-timed
+    # compiled calls, e.g. ~45 us on LLMCompass's A100 host).
+    compiled_overhead_s: Optional[float] = None
     # None: peak16 / reuse of the default tile (kernelmodel.operand_balance). A design that changes
     # its peaks but not its on-chip memories sets it, or its feed would follow the peaks.
     feed_bandwidth_bytes_per_s: Optional[float] = None
     residency: bool = True
+
+    def host_overhead_s(self, path: str) -> float:
+        """The host's cost per call on framework path ``path`` (``eager`` or ``compiled``)."""
+        if path == "compiled" and self.compiled_overhead_s is not None:
+            return self.compiled_overhead_s
+        return self.eager_overhead_s
 
     def __post_init__(self):
         p: list[Problem] = []
@@ -343,6 +356,8 @@ class KernelParams:
             _check(p, math.isfinite(v) and v >= 0, f"efficiency.kernel.{name}", "a finite number >= 0", v)
         v = self.memory_latency_s
         _check(p, v is None or (math.isfinite(v) and v >= 0), "efficiency.kernel.memory_latency", "a time >= 0", v)
+        v = self.compiled_overhead_s
+        _check(p, v is None or (math.isfinite(v) and v >= 0), "efficiency.kernel.compiled_overhead", "a time >= 0", v)
         v, (lo, hi) = self.feed_bandwidth_bytes_per_s, PLAUSIBLE["bandwidth"]
         _check(p, v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi),
                "efficiency.kernel.feed_bandwidth", f"a bandwidth in {lo:g} .. {hi:g} B/s", v)

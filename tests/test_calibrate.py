@@ -249,3 +249,67 @@ def test_host_timed_kernels_fit_the_eager_dispatch_instead_of_the_efficiencies()
     _, values = fit(base, ms)
     assert values["eager_overhead"] == pytest.approx(25e-6, rel=0.10)
     assert values["memory"] == pytest.approx(0.75, rel=0.05)
+
+
+def test_compiled_calls_fit_their_own_host_cost_apart_from_eager_ops():
+    # LLMCompass's harness times eager softmax calls and torch.compile'd LayerNorm calls on one host:
+    # 10 us and 45 us of host time per call. Half the copies are timed as eager calls, half as
+    # compiled ones; the fit recovers both host costs and the memory fraction.
+    base = get_hardware("h100")
+    truth = derive(base, {"efficiency.memory.hbm": 0.75, "efficiency.kernel.eager_overhead": "10 us",
+                          "efficiency.kernel.compiled_overhead": "45 us"})
+    ops = [elementwise(f"e{e}", e, "bf16") for e in (2 ** 14, 2 ** 18, 2 ** 22, 2 ** 26, 2 ** 28)]
+    exact = [Measurement(f"{op.name}{t}", "h100-sxm5", op.kind, (op,), 1.0, "s", timing=t)
+             for op in ops for t in ("host", "host-compiled")]
+    t = predict(truth, exact) * np.exp(np.random.default_rng(7).normal(0.0, 0.01, len(exact)))
+    ms = [dataclasses.replace(m, time_s=float(ti)) for m, ti in zip(exact, t)]
+    # the smallest copy (32 KB) by hand: its kernel is the 4 us floor; eager 4 + 10 = 14 us,
+    # compiled 4 + 45 = 49 us
+    assert predict(truth, exact[:2]) == pytest.approx([14e-6, 49e-6], rel=0.01)
+    names = [p.name for p in fit_parameters(base, ms)]
+    assert {"eager_overhead", "compiled_overhead"} <= set(names)
+    _, values = fit(base, ms)
+    assert values["eager_overhead"] == pytest.approx(10e-6, rel=0.10)
+    assert values["compiled_overhead"] == pytest.approx(45e-6, rel=0.05)
+    assert values["memory"] == pytest.approx(0.75, rel=0.05)
+    # without compiled rows the parameter is not fitted, and an unset compiled cost is the eager one
+    assert "compiled_overhead" not in [p.name for p in fit_parameters(base, [m for m in ms if m.timing == "host"])]
+    assert base.efficiency.kernel.host_overhead_s("compiled") == base.efficiency.kernel.eager_overhead_s == 10e-6
+
+
+def test_row_reductions_fit_a_fixed_cost_of_their_own():
+    # Vidur's A100 profiles: ATen's LayerNorm of a few rows takes ~7 us, its add ~2 us. With a
+    # LayerNorm fixed cost of 5 us and none for copies, both are recovered under their own keys.
+    from roofsim.ops import layernorm
+    base = get_hardware("h100")
+    truth = derive(base, {"efficiency.per_call.default": "0.5 us", "efficiency.per_call.layernorm": "5 us",
+                          "efficiency.latency": "1 us"})
+    ops = [elementwise(f"e{e}", e, "bf16") for e in (2 ** 12, 2 ** 16, 2 ** 20, 2 ** 24, 2 ** 27)]
+    ops += [layernorm(f"ln{r}", r, 4096, "bf16") for r in (1, 16, 256, 4096, 32768)]
+    exact = [Measurement(op.name, "h100-sxm5", op.kind, (op,), 1.0, "s") for op in ops]
+    # one LayerNorm row by hand: 4096 x 2 B in and out + 8 KB of weights = 24 KB, far below the
+    # floor: 1 us launch floor + 5 us fixed cost = 6 us
+    assert predict(truth, exact[5:6])[0] == pytest.approx(6e-6, rel=0.02)
+    t = predict(truth, exact) * np.exp(np.random.default_rng(9).normal(0.0, 0.01, len(ops)))
+    ms = [dataclasses.replace(m, time_s=float(ti)) for m, ti in zip(exact, t)]
+    names = [p.name for p in fit_parameters(base, ms)]
+    assert "fixed_cost.layernorm" in names and "fixed_cost" in names
+    _, values = fit(base, ms)
+    assert values["fixed_cost.layernorm"] == pytest.approx(5e-6, rel=0.15)
+
+
+def test_a_priors_compute_fraction_per_dtype_is_the_one_the_fit_moves():
+    # The prior (H100 fit) prices fp16 at its default fraction and bf16 at a key of its own; a bf16
+    # source fitted from it must move the bf16 key (the one its GEMMs are priced with), not default
+    from roofsim.measure.calibrate import start
+    prior_like = derive(get_hardware("h100"), {"efficiency.compute.default": 0.76, "efficiency.compute.bf16": 0.83})
+    truth = derive(prior_like, {"efficiency.compute.bf16": 0.7})
+    ms = _synthetic(truth, noise=0.01)                                    # bf16 GEMMs and copies
+    names = [p.name for p in fit_parameters(prior_like, ms)]
+    assert "compute.bf16" in names
+    fitted, values = fit(prior_like, ms)
+    assert values["compute.bf16"] == pytest.approx(0.7, rel=0.05)
+    assert fitted.efficiency.compute_fraction("fp16") == pytest.approx(0.76, rel=0.01)   # unseen: kept
+    # start() copies the prior's table of fractions, not only its default
+    b200 = _catalogue("b200")
+    assert dict(start(b200, ms).efficiency.compute) == dict(_catalogue("h200-sxm").efficiency.compute)

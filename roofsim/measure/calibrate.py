@@ -107,7 +107,11 @@ def fit_parameters(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -
     counts = {d: sum(1 for m in measurements for op in m.ops for f in op.flops
                      if f.unit == "matrix" and f.flops > 0 and hw.compute.resolve(f.dtype, f.unit).dtype == d)
               for d in dtypes}
-    extra = [_compute_fraction(d) for d in dtypes[1:] if counts[d] >= MIN_KERNELS]
+    # a dtype with a fraction of its own in hw (a prior's) is fitted under its own key, so that
+    # the fit moves what its kernels are priced with
+    own = {k for k, _ in hw.efficiency.compute}
+    extra = [_compute_fraction(d) for i, d in enumerate(dtypes)
+             if (i > 0 and counts[d] >= MIN_KERNELS) or (i == 0 and d in own)]
     return [
         _compute_fraction("default"),
         *extra,
@@ -119,6 +123,7 @@ def fit_parameters(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -
                      lambda h: h.efficiency.kernel.tile_overhead_depth,
                      lambda h, v: _kernel(h, tile_overhead_depth=v)),
         *([_EAGER] if sum(m.timing == "host" for m in measurements) >= MIN_KERNELS else []),
+        *([_COMPILED] if sum(m.timing == "host-compiled" for m in measurements) >= MIN_KERNELS else []),
     ]
 
 
@@ -135,17 +140,21 @@ def fit_parameters(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -
 # back-to-back calls), against 1.4-1.8 us for the fused add+RMSNorm kernels on B200 and H200.
 # A tiled kernel sets up a deep shared-memory pipeline (barriers, tensor-memory descriptors,
 # the k-stages of the prologue) and drains its C tiles through shared memory before it ends;
-# a streaming kernel does neither. So each tiled op kind with a per_call key (CALL_KINDS: gemm)
-# has its own fixed cost, fitted where its kernels are and otherwise kept from the prior device.
+# a streaming kernel does neither. Row reductions (LayerNorm, RMSNorm, softmax: one block per row
+# reduces it across the block, waits at a barrier, then makes its second, normalising pass) run
+# two dependent phases where an elementwise kernel runs one: ATen's LayerNorm of a few rows takes
+# 7 us on the A100 of Vidur's profiles, ATen's add of a few rows 2 us. So each of these op kinds
+# (FITTED_CALL_KINDS) has its own fixed cost, fitted where its kernels are and otherwise kept
+# from the prior device.
+FITTED_CALL_KINDS = ("gemm", "layernorm", "rmsnorm", "softmax")
 def fixed_cost_keys(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -> list[str]:
     """The efficiency.per_call keys a fit of ``measurements`` on ``hw`` sets: ``default`` (every
     kernel without a key of its own) when at least MIN_KERNELS kernels are priced by it or no
-    tiled kind is, one per tiled op kind with at least MIN_KERNELS kernels, and every key ``hw``
+    other kind is, one per kind of FITTED_CALL_KINDS with at least MIN_KERNELS kernels, and every key ``hw``
     already sets (a prior device's, kept where the measurements do not see it)."""
-    from ..hardware import CALL_KINDS
     counts: dict[str, int] = {}
     for m in measurements:
-        key = m.kind if m.kind in CALL_KINDS and all(op.access.kind == "dense" for op in m.ops) else "default"
+        key = m.kind if m.kind in FITTED_CALL_KINDS and all(op.kind == m.kind for op in m.ops) else "default"
         counts[key] = counts.get(key, 0) + 1
     tiled = [k for k, n in sorted(counts.items()) if k != "default" and n >= MIN_KERNELS]
     default = ["default"] if counts.get("default", 0) >= MIN_KERNELS or not tiled else []
@@ -167,6 +176,12 @@ _MEMORY_LATENCY = FitParameter("memory_latency", "efficiency.kernel.memory_laten
 _EAGER = FitParameter("eager_overhead", "efficiency.kernel.eager_overhead", 1e-6, 100e-6,
                       lambda h: h.efficiency.kernel.eager_overhead_s,
                       lambda h, v: _kernel(h, eager_overhead_s=v), unit="time")
+# A torch.compile'd call's host cost (guards, wrapper) apart from an eager op's: LLMCompass times
+# eager softmax calls (~10 us of dispatch at the smallest sizes) and compiled LayerNorm and GELU
+# calls (~45 us) on one host, which a single host cost cannot describe.
+_COMPILED = FitParameter("compiled_overhead", "efficiency.kernel.compiled_overhead", 1e-6, 200e-6,
+                         lambda h: h.efficiency.kernel.host_overhead_s("compiled"),
+                         lambda h, v: _kernel(h, compiled_overhead_s=v), unit="time")
 
 
 def _to_z(v, lo, hi):
@@ -284,7 +299,8 @@ def start(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -> Hardwar
     ref = prior_device(hw) or defaults_of(hw)
     # the fixed costs per kernel class come from the reference as a table: a class the
     # measurements do not hold (a prior's GEMMs, for norm kernels) keeps the reference's value
-    out = _eff(hw, per_call_s=ref.efficiency.per_call_s)
+    # and so do the compute fractions per dtype (the prior's bf16 GEMMs' for a bf16 source)
+    out = _eff(hw, per_call_s=ref.efficiency.per_call_s, compute=ref.efficiency.compute)
     for p in {p.name: p for p in (*fit_parameters(out), *fit_parameters(out, measurements))}.values():
         out = p.put(out, p.get(ref))
     return out

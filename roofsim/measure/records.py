@@ -17,7 +17,9 @@ One CSV row is one measured kernel that is one standard op (roofsim/ops/kinds.py
   default false: cold, as benchmarks that flush the cache between repeats), ``timing``
   (``kernel``, the default: the kernel's own time, from CUDA events, a profiler or back-to-back
   calls; ``host``: a host clock around each call with a synchronise after it, so every call also
-  pays the framework's dispatch and the synchronise, kernelmodel.host_overhead), ``date``,
+  pays the framework's dispatch and the synchronise, kernelmodel.host_overhead; ``host-compiled``:
+  the same around a call of a ``torch.compile``'d function, which pays Dynamo's guards and the
+  compiled wrapper instead of one eager op's dispatch), ``date``,
   ``method``, ``library``, ``notes``.
 
 A file may hold several kinds; a cell of a shape column that does not belong to the row's kind
@@ -42,7 +44,8 @@ from ..specs import DTYPE_BYTES
 
 REQUIRED = ("device", "kind", "dtype", "time_s", "source")
 OPTIONAL = ("name", "category", "repeats", "spread", "warm", "timing", "date", "method", "library", "notes")
-TIMINGS = ("kernel", "host")
+TIMINGS = ("kernel", "host", "host-compiled")
+_TIMING_TEXT = "kernel, host or host-compiled"
 MAX_FILE_BYTES = 64 * 1024 * 1024   # a measurement file is small; refuse to read a huge one
 MAX_PROBLEMS = 50                   # report this many problems, then how many more there were
 
@@ -138,7 +141,7 @@ class Measurement:
         if not self.ops:
             raise SpecError(Problem(None, f"measurement {self.name}.ops", "at least one op", "none"))
         if self.timing not in TIMINGS:
-            raise SpecError(Problem(None, f"measurement {self.name}.timing", " or ".join(TIMINGS), repr(self.timing)))
+            raise SpecError(Problem(None, f"measurement {self.name}.timing", _TIMING_TEXT, repr(self.timing)))
 
     @property
     def kind(self) -> str:
@@ -233,7 +236,7 @@ def _row_measurement(row: Mapping[str, Any], index: int, problems: list[Problem]
         problems.append(Problem(file, f"{at}warm", "true or false (or empty)", repr(t("warm"))))
     timing = t("timing") or "kernel"
     if timing not in TIMINGS:
-        problems.append(Problem(file, f"{at}timing", " or ".join(TIMINGS) + " (or empty: kernel)", repr(t("timing"))))
+        problems.append(Problem(file, f"{at}timing", _TIMING_TEXT + " (or empty: kernel)", repr(t("timing"))))
     if len(problems) > before or op is None:
         return None
     return Measurement(name=name, device=t("device"), category=t("category") or op.kind, ops=(op,), time_s=time_s,

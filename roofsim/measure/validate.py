@@ -91,8 +91,8 @@ def predict(hw: HardwareSpec, measurements: Sequence[Measurement], predictor=Non
         if len(m.ops) > 1:
             ev = evaluate_arrays(hw, Workload(m.name, m.ops), predictor=predictor, warm=m.warm)
             out[i] = float((ev.time[0] * np.array([op.count for op in m.ops])).sum())
-        if m.timing == "host":
-            out[i] += host_overhead(hw, m.ops)
+        if m.timing != "kernel":
+            out[i] += host_overhead(hw, m.ops, "compiled" if m.timing == "host-compiled" else "eager")
     return out
 
 
