@@ -835,8 +835,11 @@ def evaluate_chunk(sweep: Sweep, cost: CostModel, X: np.ndarray) -> dict:
 
 def assemble_result(sweep: Sweep, X: np.ndarray, cost: CostModel, parts: list, pd) -> SweepResult:
     cols = {p.column: X[:, i] for i, p in enumerate(sweep.params)}
-    for key in parts[0]:
-        cols[key] = np.concatenate([part[key] for part in parts])
+    # a chunk has a time_<bound>_s column only where some point of it spends time on that bound:
+    # the union of the chunks' columns, zero where a chunk had none
+    keys = list(dict.fromkeys(k for part in parts for k in part))
+    for key in keys:
+        cols[key] = np.concatenate([part[key] if key in part else np.zeros(len(part["time_s"])) for part in parts])
     reason = np.where((cols["reason"] == "") & ~np.isfinite(cols["cost"]), "cost not finite", cols["reason"])
     cols["reason"] = reason
     cols["feasible"] = reason == ""

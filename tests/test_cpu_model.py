@@ -195,7 +195,7 @@ def test_new_efficiency_fields_round_trip_and_are_checked():
         "efficiency.memory_parallelism: expected a number >= 1, found 0.5",
         "efficiency.per_call.gemm: expected a time from 0 s to 1 s, e.g. 5 us, found '2 s', implausibly large",
         "efficiency.per_call.collective: expected one of the keys default, elementwise, reduction, gemm, gather, "
-        "spmm, found unknown key 'collective'",
+        "spmm, layernorm, rmsnorm, softmax, found unknown key 'collective'",
         "efficiency.per_call.default: expected a time, e.g. 5 us, found 'nan s'",
     ]
     def compute_problems(unit, rates):
