@@ -111,6 +111,11 @@ MAX_COUNT = 10**9                 # cores, instances, links, ways: no device has
 # Kinds whose ops run as grids of tiles over ``cores`` (SMs, CUs): the kernel model applies to them.
 KERNEL_MODEL_KINDS = ("gpu", "accelerator", "hypothetical")
 OVERHEADS = ("kernel", "eager", "compiled")
+# What one call of a torch.compile'd function costs the host beyond one eager op: PyTorch 2.0's
+# fixed overhead for ``x + 1`` was 24.4 us compiled against 4.5 us eager (J. Ansel, "Micro-
+# optimizations for the most micro of benchmarks", dev-discuss.pytorch.org, 2023; 10.3 us after
+# that post's changes), on CPU kernels, so without a GPU kernel's Triton launch: ~20 us.
+COMPILED_EXTRA_S = 20e-6
 
 
 def _check(problems: list[Problem], ok: bool, path: str, expected: str, found: object) -> None:
@@ -303,7 +308,7 @@ class KernelParams:
     the device; ``memory_latency_s`` what one dependent round trip to main memory costs a
     kernel (None: the main level's ``latency``); ``eager_overhead_s`` the per-op floor of an
     eager framework (``--overhead eager``); ``compiled_overhead_s`` the per-call floor of a
-    ``torch.compile``'d function (``--overhead compiled``; None: the eager one); ``residency`` serves reads that the previous op
+    ``torch.compile``'d function (``--overhead compiled``; None: the eager one + COMPILED_EXTRA_S); ``residency`` serves reads that the previous op
     wrote, while they fit in the last cache, from that cache; ``feed_bandwidth_bytes_per_s`` the
     bandwidth that feeds operands to the cores (L2 and shared memory; None: derived from the
     16-bit matrix peak, see kernelmodel.operand_balance).
@@ -330,8 +335,8 @@ class KernelParams:
     # CPU-side cost of one call of a torch.compile'd function (Dynamo's guard checks and cache
     # lookup, the compiled graph's Python wrapper, then its kernels' launches): larger than one
     # eager op's, and a property of the host and software, not of the GPU. None: eager_overhead_s
-    # (no published figure is general enough to be a default; calibrate fits it from host-timed
-    # compiled calls, e.g. ~45 us on LLMCompass's A100 host).
+    # + COMPILED_EXTRA_S (calibrate fits it from host-timed compiled calls: 44 us on LLMCompass's
+    # A100 host, whose eager ops cost 16 us).
     compiled_overhead_s: Optional[float] = None
     # None: peak16 / reuse of the default tile (kernelmodel.operand_balance). A design that changes
     # its peaks but not its on-chip memories sets it, or its feed would follow the peaks.
@@ -340,8 +345,9 @@ class KernelParams:
 
     def host_overhead_s(self, path: str) -> float:
         """The host's cost per call on framework path ``path`` (``eager`` or ``compiled``)."""
-        if path == "compiled" and self.compiled_overhead_s is not None:
-            return self.compiled_overhead_s
+        if path == "compiled":
+            return (self.compiled_overhead_s if self.compiled_overhead_s is not None
+                    else self.eager_overhead_s + COMPILED_EXTRA_S)
         return self.eager_overhead_s
 
     def __post_init__(self):

@@ -184,9 +184,9 @@ def test_compiled_overhead_raises_the_floor_to_a_compiled_calls_host_cost():
     tiny = [elementwise("add", 1024, "fp16")]
     # a 2 KB add is far below the floor: the floor is max(launch floor 0.75 us, 45 us) = 45 us
     assert evaluate(hw, tiny, overhead="compiled").time_s.item() == pytest.approx(45e-6)
-    # unset, a compiled call costs what an eager op does (10 us, the default)
+    # unset, a compiled call costs an eager op's 10 us + PyTorch 2.0's ~20 us more per compiled call
     plain = derive(get_hardware("h100"), {"efficiency.kernel.eager_overhead": "10 us"})
-    assert evaluate(plain, tiny, overhead="compiled").time_s.item() == pytest.approx(10e-6)
+    assert evaluate(plain, tiny, overhead="compiled").time_s.item() == pytest.approx(30e-6)
 
 
 def test_an_unknown_overhead_is_refused():

@@ -159,7 +159,7 @@ def test_timing_column():
     ms = parse_rows(header, [row("host"), row("kernel"), row(""), row("host-compiled")])
     assert [m.timing for m in ms] == ["host", "kernel", "kernel", "host-compiled"]
     assert problems(header, [row("wall"), row("HOST")]) == [
-        "f.csv: row 2.timing: expected kernel, host or host-compiled (or empty: kernel), found 'wall'",
-        "f.csv: row 3.timing: expected kernel, host or host-compiled (or empty: kernel), found 'HOST'"]
+        "f.csv: row 2.timing: expected kernel, events, host or host-compiled (or empty: kernel), found 'wall'",
+        "f.csv: row 3.timing: expected kernel, events, host or host-compiled (or empty: kernel), found 'HOST'"]
     again = parse_rows(list(COLUMNS), [[str(r[c]) for c in COLUMNS] for r in to_rows(ms)])
     assert [m.timing for m in again] == ["host", "kernel", "kernel", "host-compiled"]

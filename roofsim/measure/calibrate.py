@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import Problem, RoofsimError, SpecError
 from ..specs import DEFAULT_LATENCY_S, Efficiency, HardwareSpec
 from .records import Measurement
-from .validate import predict, select
+from .validate import predict as _predict, select
 
 HUBER_DELTA = 0.10
 MAX_ITERATIONS = 60
@@ -100,7 +100,7 @@ def fit_parameters(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -
     cannot tell apart from them (a fit of PyTorch-timed kernels alone would otherwise put 10-40
     us of Python into a per-kernel cost that every kernel of ``roofsim run`` then pays). Given
     no measurements, every parameter is listed (what ``start`` copies from the prior)."""
-    device_timed = [m for m in measurements if m.timing == "kernel"]
+    device_timed = [m for m in measurements if m.timing == "kernel"]   # not "events": see records.py
     device_terms = not measurements or len(device_timed) >= MIN_KERNELS
     main = hw.main_memory.name
     dtypes = _matrix_dtypes(hw, measurements)
@@ -147,19 +147,23 @@ def fit_parameters(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -
 # (FITTED_CALL_KINDS) has its own fixed cost, fitted where its kernels are and otherwise kept
 # from the prior device.
 FITTED_CALL_KINDS = ("gemm", "layernorm", "rmsnorm", "softmax")
+
+
 def fixed_cost_keys(hw: HardwareSpec, measurements: Sequence[Measurement] = ()) -> list[str]:
     """The efficiency.per_call keys a fit of ``measurements`` on ``hw`` sets: ``default`` (every
     kernel without a key of its own) when at least MIN_KERNELS kernels are priced by it or no
-    other kind is, one per kind of FITTED_CALL_KINDS with at least MIN_KERNELS kernels, and every key ``hw``
-    already sets (a prior device's, kept where the measurements do not see it)."""
+    other kind is, and one per kind of FITTED_CALL_KINDS with at least MIN_KERNELS kernels; the
+    other keys ``hw`` sets (a prior device's) are not fitted and keep their values."""
     counts: dict[str, int] = {}
     for m in measurements:
         key = m.kind if m.kind in FITTED_CALL_KINDS and all(op.kind == m.kind for op in m.ops) else "default"
         counts[key] = counts.get(key, 0) + 1
     tiled = [k for k, n in sorted(counts.items()) if k != "default" and n >= MIN_KERNELS]
     default = ["default"] if counts.get("default", 0) >= MIN_KERNELS or not tiled else []
-    own = [k for k, _ in hw.efficiency.per_call_s]
-    return list(dict.fromkeys([*default, *tiled, *(k for k in own if k not in tiled and k != "default")]))
+    # a class without device-timed kernels keeps the start's value (a prior's): fitted from
+    # host-timed kernels, its fixed cost would take in the host's dispatch (LLMCompass's
+    # host-timed GEMMs put 12.6 us into per_call.gemm once Liger's device-timed norms were in)
+    return [*default, *tiled]
 
 
 def _fixed_cost(key: str) -> FitParameter:
@@ -196,6 +200,21 @@ def _to_z(v, lo, hi):
 
 def _from_z(z, lo, hi):
     return lo + (hi - lo) / (1.0 + np.exp(-z))
+
+
+_CACHE_MODEL = []   # one predictor for every fit of a process: its curves are memoised per table and cache
+
+
+def predict(hw: HardwareSpec, measurements: Sequence[Measurement]) -> np.ndarray:
+    """validate.predict with the cache model that ``roofsim run`` and ``roofsim validate`` use by
+    default (mrc), so that a fit prices gathers as validate reports them (a table that fits the L2
+    is served from it); built only when a kernel has irregular accesses (it imports numba)."""
+    if not any(op.access.kind == "irregular" for m in measurements for op in m.ops):
+        return _predict(hw, measurements)
+    if not _CACHE_MODEL:
+        from ..api import predictor
+        _CACHE_MODEL.append(predictor("mrc"))
+    return _predict(hw, measurements, predictor=_CACHE_MODEL[0])
 
 
 def errors(hw: HardwareSpec, measurements: Sequence[Measurement]) -> np.ndarray:

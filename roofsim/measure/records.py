@@ -15,8 +15,10 @@ One CSV row is one measured kernel that is one standard op (roofsim/ops/kinds.py
   ``spread`` (relative spread of the repeats, e.g. (q75 - q25) / median), ``warm`` (true when
   the kernel was timed back to back without flushing caches, so data that fits stays cached;
   default false: cold, as benchmarks that flush the cache between repeats), ``timing``
-  (``kernel``, the default: the kernel's own time, from CUDA events, a profiler or back-to-back
-  calls; ``host``: a host clock around each call with a synchronise after it, so every call also
+  (``kernel``, the default: the kernel's own time, from a profiler, or CUDA events around
+  back-to-back calls; ``events``: CUDA events around each call launched from Python, after a cache
+  flush, so part of the host's dispatch may leak in when it outlasts the flush: priced as
+  ``kernel``, but such rows never inform the device's fixed costs (calibrate); ``host``: a host clock around each call with a synchronise after it, so every call also
   pays the framework's dispatch and the synchronise, kernelmodel.host_overhead; ``host-compiled``:
   the same around a call of a ``torch.compile``'d function, which pays Dynamo's guards and the
   compiled wrapper instead of one eager op's dispatch), ``date``,
@@ -44,8 +46,8 @@ from ..specs import DTYPE_BYTES
 
 REQUIRED = ("device", "kind", "dtype", "time_s", "source")
 OPTIONAL = ("name", "category", "repeats", "spread", "warm", "timing", "date", "method", "library", "notes")
-TIMINGS = ("kernel", "host", "host-compiled")
-_TIMING_TEXT = "kernel, host or host-compiled"
+TIMINGS = ("kernel", "events", "host", "host-compiled")
+_TIMING_TEXT = "kernel, events, host or host-compiled"
 MAX_FILE_BYTES = 64 * 1024 * 1024   # a measurement file is small; refuse to read a huge one
 MAX_PROBLEMS = 50                   # report this many problems, then how many more there were
 

@@ -91,7 +91,7 @@ def predict(hw: HardwareSpec, measurements: Sequence[Measurement], predictor=Non
         if len(m.ops) > 1:
             ev = evaluate_arrays(hw, Workload(m.name, m.ops), predictor=predictor, warm=m.warm)
             out[i] = float((ev.time[0] * np.array([op.count for op in m.ops])).sum())
-        if m.timing != "kernel":
+        if m.timing in ("host", "host-compiled"):
             out[i] += host_overhead(hw, m.ops, "compiled" if m.timing == "host-compiled" else "eager")
     return out
 
