@@ -308,8 +308,9 @@ class KernelParams:
     the device; ``memory_latency_s`` what one dependent round trip to main memory costs a
     kernel (None: the main level's ``latency``); ``eager_overhead_s`` the per-op floor of an
     eager framework (``--overhead eager``); ``compiled_overhead_s`` the per-call floor of a
-    ``torch.compile``'d function (``--overhead compiled``; None: the eager one + COMPILED_EXTRA_S); ``residency`` serves reads that the previous op
-    wrote, while they fit in the last cache, from that cache; ``feed_bandwidth_bytes_per_s`` the
+    ``torch.compile``'d function (``--overhead compiled``; None: the eager one + COMPILED_EXTRA_S);
+    ``residency`` serves reads that the previous op wrote, while they fit in the last cache, from
+    that cache; ``feed_bandwidth_bytes_per_s`` the
     bandwidth that feeds operands to the cores (L2 and shared memory; None: derived from the
     16-bit matrix peak, see kernelmodel.operand_balance).
     """

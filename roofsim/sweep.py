@@ -836,8 +836,15 @@ def evaluate_chunk(sweep: Sweep, cost: CostModel, X: np.ndarray) -> dict:
 def assemble_result(sweep: Sweep, X: np.ndarray, cost: CostModel, parts: list, pd) -> SweepResult:
     cols = {p.column: X[:, i] for i, p in enumerate(sweep.params)}
     # a chunk has a time_<bound>_s column only where some point of it spends time on that bound:
-    # the union of the chunks' columns, zero where a chunk had none
-    keys = list(dict.fromkeys(k for part in parts for k in part))
+    # the union of the chunks' columns (each where its chunk puts it, so the order is one chunk's),
+    # zero where a chunk had none
+    keys: list = []
+    for part in parts:
+        prev = None
+        for k in part:
+            if k not in keys:
+                keys.insert(keys.index(prev) + 1 if prev is not None else 0, k)
+            prev = k
     for key in keys:
         cols[key] = np.concatenate([part[key] if key in part else np.zeros(len(part["time_s"])) for part in parts])
     reason = np.where((cols["reason"] == "") & ~np.isfinite(cols["cost"]), "cost not finite", cols["reason"])

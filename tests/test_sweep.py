@@ -382,3 +382,18 @@ def test_a_measured_cpus_gemv_rate_is_priced_in_sweeps_as_in_run():
     df = roofsim.run(hw, wl)
     # the GEMV reads its 8192 x 8192 fp32 matrix (268 MB) at 20 GB/s: at least 13.4 ms
     assert df["time_s"][0] >= 8192 * 8192 * 4 / 20e9
+
+
+def test_chunks_whose_points_spend_no_time_on_a_bound_still_assemble(monkeypatch):
+    # A chunk has a time_<bound>_s column only where one of its points spends time on that bound.
+    # Chunks of 2 points over HBM bandwidths of 10 GB/s, 1 TB/s, 100 TB/s and 10 PB/s: at 1 TB/s and
+    # below a batch-1 decode layer is all memory- and latency-bound, from 100 TB/s its GEMMs are
+    # bound by compute, so the first chunk has no time_compute_s column; the table is one chunk's.
+    import roofsim.sweep as sweep_module
+    vary = ["memory.hbm.bandwidth=10GB/s:10PB/s:4:log"]
+    one = design_sweep("h100", "llama2-7b", vary, wl_overrides={"layers": 1, "batch": 1}).frame
+    monkeypatch.setattr(sweep_module, "CHUNK_POINTS", 2)
+    monkeypatch.setattr(sweep_module, "chunks", lambda total, size=2: [(i, min(i + 2, total)) for i in range(0, total, 2)])
+    two = design_sweep("h100", "llama2-7b", vary, wl_overrides={"layers": 1, "batch": 1}).frame
+    assert (one["time_compute_s"].iloc[:2] == 0).all() and one["time_compute_s"].iloc[-1] > 0
+    assert list(two.columns) == list(one.columns) and two.equals(one)

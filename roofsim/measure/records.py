@@ -18,8 +18,9 @@ One CSV row is one measured kernel that is one standard op (roofsim/ops/kinds.py
   (``kernel``, the default: the kernel's own time, from a profiler, or CUDA events around
   back-to-back calls; ``events``: CUDA events around each call launched from Python, after a cache
   flush, so part of the host's dispatch may leak in when it outlasts the flush: priced as
-  ``kernel``, but such rows never inform the device's fixed costs (calibrate); ``host``: a host clock around each call with a synchronise after it, so every call also
-  pays the framework's dispatch and the synchronise, kernelmodel.host_overhead; ``host-compiled``:
+  ``kernel``, but such rows never inform the device's fixed costs (calibrate); ``host``: a host
+  clock around each call with a synchronise after it, so every call also pays the framework's
+  dispatch and the synchronise, kernelmodel.host_overhead; ``host-compiled``:
   the same around a call of a ``torch.compile``'d function, which pays Dynamo's guards and the
   compiled wrapper instead of one eager op's dispatch), ``date``,
   ``method``, ``library``, ``notes``.
