@@ -21,8 +21,7 @@ run grids of tiles over ``cores`` (KERNEL_MODEL_KINDS) and off under ``ideal``:
 - Residency. Bytes the previous op wrote, as far as they fit in the last cache, are read back
   from that cache instead of main memory.
 - Fixed costs. The launch floor (``efficiency.latency``), or with ``overhead="eager"`` the
-  per-op cost of an eager framework (``eager_overhead``; ``"compiled"``: of a ``torch.compile``'d
-  call, ``compiled_overhead``), whichever is larger: in a stream of
+  per-op cost of an eager framework (``eager_overhead``), whichever is larger: in a stream of
   eager ops the host dispatches the next op while the device runs this one. A kernel's own
   fixed cost on the device (grid launch, first wave, tail) is in series with its time instead:
   ``efficiency.per_call`` (roofline.py adds it with the library costs of traffic.library_seconds).
@@ -200,8 +199,8 @@ def kernel_terms(hws, ops, oa, overhead: str = "kernel") -> KernelTerms:
     dense, norm, cols, row_input, written, reads = _OP_FACTS.get(oa, lambda: _op_facts(ops, oa))
     for i, h in enumerate(hws):
         floor[i] = h.efficiency.latency_s
-        if overhead != "kernel":
-            floor[i] = max(floor[i], h.efficiency.kernel.host_overhead_s(overhead))
+        if overhead == "eager":
+            floor[i] = max(floor[i], h.efficiency.kernel.eager_overhead_s)
         if not applies(h):
             continue
         if dense.any():

@@ -110,7 +110,10 @@ MAX_COUNT = 10**9                 # cores, instances, links, ways: no device has
 
 # Kinds whose ops run as grids of tiles over ``cores`` (SMs, CUs): the kernel model applies to them.
 KERNEL_MODEL_KINDS = ("gpu", "accelerator", "hypothetical")
-OVERHEADS = ("kernel", "eager", "compiled")
+# The per-op floors ``run`` offers. A torch.compile'd call's host cost (KernelParams.compiled_overhead_s)
+# is not one of them: it is paid once per call of the compiled function (a whole model's forward), not
+# per op, and it prices host-timed measurements of single compiled ops (timing host-compiled) only.
+OVERHEADS = ("kernel", "eager")
 # What one call of a torch.compile'd function costs the host beyond one eager op: PyTorch 2.0's
 # fixed overhead for ``x + 1`` was 24.4 us compiled against 4.5 us eager (J. Ansel, "Micro-
 # optimizations for the most micro of benchmarks", dev-discuss.pytorch.org, 2023; 10.3 us after
@@ -307,8 +310,9 @@ class KernelParams:
     ``split_k_depth`` the shortest k-slice a library splits k into when the grid cannot fill
     the device; ``memory_latency_s`` what one dependent round trip to main memory costs a
     kernel (None: the main level's ``latency``); ``eager_overhead_s`` the per-op floor of an
-    eager framework (``--overhead eager``); ``compiled_overhead_s`` the per-call floor of a
-    ``torch.compile``'d function (``--overhead compiled``; None: the eager one + COMPILED_EXTRA_S);
+    eager framework (``--overhead eager``); ``compiled_overhead_s`` the host's cost per call of a
+    ``torch.compile``'d function (host-timed measurements of compiled ops; None: the eager one +
+    COMPILED_EXTRA_S);
     ``residency`` serves reads that the previous op wrote, while they fit in the last cache, from
     that cache; ``feed_bandwidth_bytes_per_s`` the
     bandwidth that feeds operands to the cores (L2 and shared memory; None: derived from the

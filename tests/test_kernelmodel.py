@@ -179,14 +179,19 @@ def test_eager_overhead_raises_the_floor():
     assert eager.bound.item() == "latency"
 
 
-def test_compiled_overhead_raises_the_floor_to_a_compiled_calls_host_cost():
+def test_a_compiled_calls_host_cost_is_not_a_per_op_floor():
+    # it is paid once per call of a compiled function (a whole forward), so run offers no such
+    # per-op floor; set or not, it leaves run's ops alone
     hw = derive(get_hardware("h100"), {"efficiency.kernel.compiled_overhead": "45 us"})
     tiny = [elementwise("add", 1024, "fp16")]
-    # a 2 KB add is far below the floor: the floor is max(launch floor 0.75 us, 45 us) = 45 us
-    assert evaluate(hw, tiny, overhead="compiled").time_s.item() == pytest.approx(45e-6)
+    assert evaluate(hw, tiny).time_s.item() == pytest.approx(evaluate(get_hardware("h100"), tiny).time_s.item())
+    from roofsim.errors import SpecError
+    with pytest.raises(SpecError, match="overhead"):
+        evaluate(hw, tiny, overhead="compiled")
     # unset, a compiled call costs an eager op's 10 us + PyTorch 2.0's ~20 us more per compiled call
     plain = derive(get_hardware("h100"), {"efficiency.kernel.eager_overhead": "10 us"})
-    assert evaluate(plain, tiny, overhead="compiled").time_s.item() == pytest.approx(30e-6)
+    assert plain.efficiency.kernel.host_overhead_s("compiled") == pytest.approx(30e-6)
+    assert hw.efficiency.kernel.host_overhead_s("compiled") == pytest.approx(45e-6)
 
 
 def test_an_unknown_overhead_is_refused():

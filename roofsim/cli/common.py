@@ -38,11 +38,9 @@ SET = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
                    help="Override a hardware field (hw.memory.hbm.bandwidth=4 TB/s) or a workload parameter (wl.batch=512). Repeatable.")
 HW_PATH = click.option("--hw-path", multiple=True, type=click.Path(), help="Extra folder of hardware files (it must exist).")
 WL_PATH = click.option("--wl-path", multiple=True, type=click.Path(), help="Extra folder of workload files (it must exist).")
-OVERHEAD = click.option("--overhead", type=click.Choice(["kernel", "eager", "compiled"]), default="kernel",
-                        show_default=True,
-                        help="Fixed cost per op: the kernel launch floor, or, when larger, an eager framework's per-op "
-                             "dispatch (efficiency.kernel.eager_overhead) or a torch.compile'd call's "
-                             "(efficiency.kernel.compiled_overhead).")
+OVERHEAD = click.option("--overhead", type=click.Choice(["kernel", "eager"]), default="kernel", show_default=True,
+                        help="Fixed cost per op: the kernel launch floor, or an eager framework's per-op dispatch "
+                             "(efficiency.kernel.eager_overhead) when larger.")
 IDEAL = click.option("--ideal", is_flag=True, help="Pure roofline: no efficiencies, no latency floors (an upper bound on speed).")
 def _checked_output(ctx, param, value):
     """Refuse a bad --output before the work starts, not after it (one line, exit 2)."""
