@@ -126,6 +126,24 @@ def test_plot_predicted_vs_measured(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_the_plot_labels_only_the_worst_misses_where_they_fit():
+    # 20 kernels, predicted/measured 1.3, 1.4, ... 3.2 (each outside 25 %): only the 8 worst
+    # (MAX_MISS_LABELS) may be labelled, worst (3.2) first; the footnote counts the rest
+    import pandas as pd
+    from roofsim.plotting import MAX_MISS_LABELS, predicted_vs_measured
+    from plot_helpers import gids
+    ratios = [1.2 + 0.1 * i for i in range(1, 21)]
+    df = pd.DataFrame(dict(kernel=[f"k{i}" for i in range(20)], category="gemm", bound="compute",
+                           measured_s=[1e-5 * 2 ** i for i in range(20)], ratio=ratios))
+    df["predicted_s"] = df["measured_s"] * df["ratio"]
+    fig = predicted_vs_measured(df)
+    labels = [t.get_text() for t in gids(fig.axes[0], "label:")]
+    assert MAX_MISS_LABELS == 8 and 0 < len(labels) <= 8
+    assert labels[0] == "k19" and set(labels) <= {f"k{i}" for i in range(12, 20)}
+    foot = [t.get_text() for t in fig.texts if t.get_gid() == "footnote"]
+    assert foot == [f"20 kernels outside 25 %: the {len(labels)} worst labelled"]
+
+
 def test_plot_path_checked_before_work(tmp_path):
     r = CliRunner().invoke(main, ["validate", "--hw", HW, "--suite", "cpu", "--plot", str(tmp_path / "v.txt")])
     assert r.exit_code == 2
