@@ -31,7 +31,7 @@ def test_every_file_loads_with_provenance_on_every_row(path):
 @pytest.mark.parametrize("device", ["a100-sxm4-80gb", "h100-sxm5", "h200-sxm", "b200", "v100-sxm2-32gb", "t4"])
 def test_fitted_catalogue_entries_reproduce_their_measurements(device):
     # goal of issue 13: mean |error| <= 15 % per device, median <= 10 % (the catalogue fits reach
-    # 8.4 %, 8.1 %, 3.1 %, 8.7 %, 6.9 % and 10.0 % mean; benchmarks/RESULTS.md, GPU fidelity)
+    # 8.4 %, 8.0 %, 3.1 %, 8.7 %, 6.9 % and 10.0 % mean; benchmarks/RESULTS.md, GPU fidelity)
     hw = get_hardware(device)
     ms = [m for f in FILES for m in load_measurements(f) if matches(hw, m.device)]
     e = errors(hw, ms)
