@@ -30,19 +30,20 @@ Usage (the mirror is a git directory of linkedin/Liger-Kernel)::
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
 import subprocess
-import sys
 from pathlib import Path
+
+from roofsim.cli.output import csv_text, write_output
+from roofsim.errors import OutputError, RoofsimError
+from roofsim.measure.records import columns_of
 
 DEVICES = {"NVIDIA A100-SXM4-80GB": ("a100-sxm4-80gb", "a100"), "NVIDIA H100 80GB HBM3": ("h100-sxm5", "h100")}
 DTYPES = {"torch.float32": "fp32", "torch.bfloat16": "bf16", "torch.float16": "fp16"}
 DATA = "benchmark/data/all_benchmark_data.csv"
-COLUMNS = ("device", "kind", "dtype", "rows", "cols", "elements", "inputs", "outputs", "flops_per_element",
-           "lookups", "row_bytes", "table_rows", "time_s", "timing", "spread", "source", "category", "date",
-           "method", "library", "name", "notes")
 # Every kernel family here, on both GPUs, extrapolates to ~7 us at zero size (A100 RMSNorm 7.2 us,
 # H100 RMSNorm 6.8, ReLU^2 7, LayerNorm 8-11: the time at the smallest size less the time one
 # doubling adds), where Vidur's CUPTI durations of ATen's adds on the same GPUs have 1-2 us: a cost
@@ -109,16 +110,23 @@ def convert(mirror: Path) -> dict[str, list[dict]]:
     return out
 
 
-def main(argv: list[str]) -> None:
-    mirror, out_dir = Path(argv[1]), Path(argv[2])
-    for short, rows in sorted(convert(mirror).items()):
-        path = out_dir / f"liger-{short}.csv"
-        with open(path, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
-            w.writeheader()
-            w.writerows(rows)
-        print(f"{path}: {len(rows)} rows")
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("mirror", type=Path, help="a git directory of linkedin/Liger-Kernel")
+    p.add_argument("out_dir", type=Path, help="where liger-a100.csv and liger-h100.csv go")
+    args = p.parse_args(argv)
+    try:
+        for short, rows in sorted(convert(args.mirror).items()):
+            path = args.out_dir / f"liger-{short}.csv"
+            write_output(path, csv_text(rows, columns_of(rows)))
+            print(f"{path}: {len(rows)} rows")
+    except subprocess.CalledProcessError as e:
+        p.error(f"{args.mirror}: not a git directory of linkedin/Liger-Kernel ({e.stderr.strip().splitlines()[-1]})")
+    except OutputError as e:
+        p.error(f"{e.path}: cannot write: {e.reason}")
+    except RoofsimError as e:
+        p.error(str(e))
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    main()

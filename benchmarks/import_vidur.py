@@ -39,11 +39,15 @@ Usage (the mirror is a git directory of microsoft/vidur)::
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import subprocess
-import sys
 from pathlib import Path
+
+from roofsim.cli.output import csv_text, write_output
+from roofsim.errors import OutputError, RoofsimError
+from roofsim.measure.records import columns_of
 
 DEVICES = {"a100": ("a100-sxm4-80gb", "A100 80GB DGX (README: 'A100 80GB DGX'), SXM4 80GB"),
            "h100": ("h100-sxm5", "H100 DGX (README: 'H100 DGX'), SXM5 80GB")}
@@ -56,9 +60,6 @@ LAYERNORM_MODELS = ("microsoft/phi-2",)
 # 0.001 ms), so a 1-2 us kernel's figure is uncertain by 25-50 %: rows under 5 us (at most +-10 %)
 # are left out.
 MIN_MS = 0.005
-COLUMNS = ("device", "kind", "dtype", "m", "n", "k", "rows", "cols", "elements", "inputs", "outputs",
-           "flops_per_element", "lookups", "row_bytes", "table_rows", "time_s", "timing", "repeats", "spread",
-           "source", "category", "date", "method", "library", "name", "notes")
 METHOD = ("torch.profiler (CUPTI) trace of one forward that repeats the block 20 times, after one untimed forward; "
           "per operator, the device durations of the kernels launched inside its record_function range, summed "
           "(vidur/profiling/mlp/mlp_wrapper.py, vidur/profiling/utils/record_function_tracer.py); time_s = the "
@@ -91,12 +92,19 @@ def _rows(model: str, r: dict) -> list[dict]:
     return out
 
 
-# (operator, gated model?) -> category of the kept, well-tuned kernels; the others get "<op>-scalar"
-KEPT = {("attn_pre_proj", True): "gemm", ("attn_post_proj", True): "gemm", ("mlp_up_proj", True): "gemm",
-        ("mlp_down_proj", True): "gemm", ("add", True): "add",
-        ("attn_pre_proj", False): "gemm", ("attn_post_proj", False): "gemm", ("mlp_up_proj", False): "gemm",
-        ("mlp_down_proj", False): "gemm", ("input_layernorm", False): "layernorm", ("mlp_act", False): "gelu"}
+# The kept, well-tuned kernels: every projection (cuBLAS), and ATen's kernels, which the gated
+# models use for the add and phi-2 for its LayerNorm and GELU; (operator, gated?) -> category
+GEMM_OPS = ("attn_pre_proj", "attn_post_proj", "mlp_up_proj", "mlp_down_proj")
+ATEN = {("add", True): "add", ("input_layernorm", False): "layernorm", ("mlp_act", False): "gelu"}
 SCALAR = {"input_layernorm": "rmsnorm-scalar", "mlp_act": "silu-mul-scalar", "emb": "embedding-scalar"}
+
+
+def _category(op: str, gated: bool, everything: bool):
+    """The row's category, or None for a kernel left out (the sarathi ones and ATen's embedding
+    unless ``everything``)."""
+    if op in GEMM_OPS:
+        return "gemm"
+    return ATEN.get((op, gated)) or (SCALAR[op] if everything else None)
 
 
 def convert(mirror: Path, device_dir: str, everything: bool = False) -> list[dict]:
@@ -118,7 +126,7 @@ def convert(mirror: Path, device_dir: str, everything: bool = False) -> list[dic
                 med, std = float(r[f"time_stats.{op}.median"]), float(r[f"time_stats.{op}.std"])
                 if med < MIN_MS:
                     continue
-                cat = KEPT.get((op, r["use_gated_mlp"] == "True")) or (SCALAR[op] if everything else None)
+                cat = _category(op, r["use_gated_mlp"] == "True", everything)
                 if cat is None:
                     continue
                 rows.append(dict(
@@ -134,17 +142,25 @@ def convert(mirror: Path, device_dir: str, everything: bool = False) -> list[dic
     return rows
 
 
-def main(argv: list[str]) -> None:
-    mirror, out_dir = Path(argv[1]), Path(argv[2])
-    for device_dir in DEVICES:
-        rows = convert(mirror, device_dir, everything="--all" in argv[3:])
-        path = out_dir / f"vidur-{device_dir}.csv"
-        with open(path, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=COLUMNS)
-            w.writeheader()
-            w.writerows(rows)
-        print(f"{path}: {len(rows)} rows")
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("mirror", type=Path, help="a git directory of microsoft/vidur")
+    p.add_argument("out_dir", type=Path, help="where vidur-a100.csv and vidur-h100.csv go")
+    p.add_argument("--all", action="store_true", help="also the kernels left out (category <op>-scalar)")
+    args = p.parse_args(argv)
+    try:
+        for device_dir in DEVICES:
+            rows = convert(args.mirror, device_dir, everything=args.all)
+            path = args.out_dir / f"vidur-{device_dir}.csv"
+            write_output(path, csv_text(rows, columns_of(rows)))
+            print(f"{path}: {len(rows)} rows")
+    except subprocess.CalledProcessError as e:
+        p.error(f"{args.mirror}: not a git directory of microsoft/vidur ({e.stderr.strip().splitlines()[-1]})")
+    except OutputError as e:
+        p.error(f"{e.path}: cannot write: {e.reason}")
+    except RoofsimError as e:
+        p.error(str(e))
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    main()

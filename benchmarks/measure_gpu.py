@@ -23,15 +23,11 @@ as ``measure`` reads them (CPU-side events carrying ``device_time_total``).
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
 import statistics
 import sys
 from dataclasses import dataclass, field
 
-COLUMNS = ("device", "kind", "dtype", "m", "n", "k", "batch", "rows", "cols", "elements", "inputs", "outputs",
-           "flops_per_element", "lookups", "row_bytes", "table_rows", "time_s", "timing", "repeats", "spread",
-           "source", "category", "date", "method", "library", "name", "notes")
 METHOD = ("torch.profiler (CUPTI) trace; per call, the device durations of the kernels launched inside its "
           "record_function range, summed, after zeroing a 256 MB buffer (cold L2); median of the timed calls after "
           "untimed warm-up calls; spread = (q75 - q25) / median (benchmarks/measure_gpu.py)")
@@ -100,10 +96,10 @@ def row(kernel: Kernel, times_s: list[float], device_id: str, meta: dict) -> dic
 
 
 def write(path: str, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
+    """The rows as a measurement CSV, written as roofsim writes every output (never half-written)."""
+    from roofsim.cli.output import csv_text, write_output
+    from roofsim.measure.records import columns_of
+    write_output(path, csv_text(rows, columns_of(rows)))
 
 
 def make_call(torch, k: Kernel, dev):
@@ -139,6 +135,12 @@ def make_call(torch, k: Kernel, dev):
     raise ValueError(k.call)
 
 
+def _device_us(event) -> float:
+    """A range's device time in us: ``device_time_total`` (torch >= 2.4), else ``cuda_time_total``."""
+    t = getattr(event, "device_time_total", None)
+    return t if t is not None else event.cuda_time_total
+
+
 def measure(torch, ks: list[Kernel], repeats: int, warmup: int) -> dict[str, list[float]]:
     """Device seconds per call of every kernel: CUPTI durations of the kernels in its range."""
     from torch.profiler import ProfilerActivity, profile, record_function
@@ -157,33 +159,61 @@ def measure(torch, ks: list[Kernel], repeats: int, warmup: int) -> dict[str, lis
                     fn()
             torch.cuda.synchronize()
         # the CPU-side range of each call (the GPU-side annotation of the same name is its span)
-        times = [getattr(e, "device_time_total", None) or e.cuda_time_total
-                 for e in prof.events()
+        times = [_device_us(e) for e in prof.events()
                  if e.name.startswith(f"roofsim:{i}:") and str(getattr(e, "device_type", "CPU")).endswith("CPU")]
         out[k.name] = [t * 1e-6 for t in times if t > 0]      # profiler times are in microseconds
-        print(f"{k.name:60s} {statistics.median(out[k.name]) * 1e6:10.2f} us", file=sys.stderr)
+        shown = f"{statistics.median(out[k.name]) * 1e6:10.2f} us" if out[k.name] else "no kernel seen: left out"
+        print(f"{k.name:60s} {shown}", file=sys.stderr)
     return out
+
+
+def _count(least: int):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            v = None
+        if v is None or not least <= v <= 10_000:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {least} to 10000, found {text!r}")
+        return v
+    return parse
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--device-id", required=True, help="the catalogue id of the GPU (e.g. h100-sxm5)")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--repeats", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--repeats", type=_count(1), default=20)
+    p.add_argument("--warmup", type=_count(0), default=3)
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
-    import torch
+    # everything that can be wrong is found before minutes of measuring: the device id, the path
+    from roofsim.cli.output import check_output_path
+    from roofsim.errors import OutputError, RoofsimError
+    from roofsim.hw import get_hardware
+    try:
+        args.device_id = get_hardware(args.device_id).id
+    except (RoofsimError, OSError):
+        p.error(f"--device-id {args.device_id!r}: not a catalogue device (roofsim hw list)")
+    try:
+        check_output_path(args.output)
+    except OutputError as e:
+        p.error(f"--output {e.path}: cannot write: {e.reason}")
+    try:
+        import torch
+    except ImportError:
+        p.error("needs PyTorch with CUDA: pip install -e '.[gpu]'")
     if not torch.cuda.is_available():
-        sys.exit("measure_gpu.py: no CUDA device")
+        p.error("no CUDA device")
     gpu = torch.cuda.get_device_name()
     meta = dict(source=f"roofsim benchmarks/measure_gpu.py on {gpu}", gpu=gpu,
                 date=datetime.date.today().isoformat(),
                 library=f"torch {torch.__version__}, CUDA {torch.version.cuda}, cuBLAS/ATen kernels")
     ks = kernels(args.quick)
     times = measure(torch, ks, args.repeats, args.warmup)
-    write(args.output, [row(k, times[k.name], args.device_id, meta) for k in ks if times.get(k.name)])
-    print(f"wrote {args.output}: {len(ks)} kernels", file=sys.stderr)
+    rows = [row(k, times[k.name], args.device_id, meta) for k in ks if times.get(k.name)]
+    write(args.output, rows)
+    print(f"wrote {args.output}: {len(rows)} of {len(ks)} kernels", file=sys.stderr)
 
 
 if __name__ == "__main__":

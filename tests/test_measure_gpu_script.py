@@ -54,3 +54,44 @@ def test_every_kernel_becomes_a_row_that_roofsim_loads_with_its_shape(gpu, tmp_p
     assert sum(t.bytes for t in add.ops[0].writes) == 2 ** 22 * 2
     # gathers stay within 8 GB tables: 1M rows x 4096 x 2 B = 8 GiB is in, nothing larger
     assert max(k.shape["table_rows"] * k.shape["row_bytes"] for k in ks if k.kind == "gather") <= 2 ** 33
+
+
+def _exit(gpu, capsys, *argv):
+    with pytest.raises(SystemExit) as e:
+        gpu.main(list(argv))
+    return e.value.code, capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_bad_arguments_are_refused_before_any_measuring(gpu, capsys, tmp_path):
+    out = str(tmp_path / "g.csv")
+    code, err = _exit(gpu, capsys, "--device-id", "h100-sxm5", "-o", out, "--repeats", "0")
+    assert code == 2 and err.endswith("argument --repeats: expected a whole number from 1 to 10000, found '0'")
+    code, err = _exit(gpu, capsys, "--device-id", "h100-sxm5", "-o", out, "--warmup", "1e9")
+    assert code == 2 and err.endswith("argument --warmup: expected a whole number from 0 to 10000, found '1e9'")
+    code, err = _exit(gpu, capsys, "--device-id", "no-such-gpu", "-o", out)
+    assert code == 2 and err.endswith("--device-id 'no-such-gpu': not a catalogue device (roofsim hw list)")
+    code, err = _exit(gpu, capsys, "--device-id", "h100", "-o", str(tmp_path))
+    assert code == 2 and err.endswith(f"--output {tmp_path}: cannot write: a folder")
+    code, err = _exit(gpu, capsys, "--device-id", "h100", "-o", str(tmp_path / "no" / "g.csv"))
+    assert code == 2 and "cannot write: no such folder" in err
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is not None, reason="torch is installed here")
+def test_without_torch_it_says_what_to_install(gpu, capsys, tmp_path):
+    code, err = _exit(gpu, capsys, "--device-id", "h100-sxm5", "-o", str(tmp_path / "g.csv"))
+    assert code == 2 and err.endswith("needs PyTorch with CUDA: pip install -e '.[gpu]'")
+    assert not (tmp_path / "g.csv").exists()
+
+
+def test_rows_are_written_through_a_symlink_and_unknown_columns_refused(gpu, tmp_path):
+    from roofsim.errors import RoofsimError
+    target, link = tmp_path / "real.csv", tmp_path / "link.csv"
+    target.write_text("old\n")
+    link.symlink_to(target)
+    meta = dict(source="test", gpu="g", date="2026-12-02", library="torch x")
+    k = gpu.kernels()[0]
+    gpu.write(str(link), [gpu.row(k, [1e-5], "h100-sxm5", meta)])
+    assert link.is_symlink() and len(load_measurements(target)) == 1     # the link stays a link
+    with pytest.raises(RoofsimError, match="bogus not among the columns"):
+        gpu.write(str(tmp_path / "x.csv"), [{**gpu.row(k, [1e-5], "h100-sxm5", meta), "bogus": 1}])
+    assert not (tmp_path / "x.csv").exists()

@@ -91,7 +91,7 @@ def test_megatron_gpt3_175b_on_64_a100s_against_korthikanti_table5():
     adds one forward of every layer (~1/3 more work) and its all-reduces, selective only the attention
     core. With the catalogue's A100 (fitted: fp16 compute 0.789, HBM 0.798; links 0.80 by default), on
     2026-12-02 (A100 fitted): present work 13.30 s against 13.75 s (-3.3%), full recomputation without sequence
-    parallelism 18.66 s against 18.13 s (+2.9%), so a throughput gain of 40.3% against 31.8%, and
+    parallelism 18.67 s against 18.13 s (+3.0%), so a throughput gain of 40.3% against 31.8%, and
     MFU 53.1% against 51.4%. (Full recomputation with sequence parallelism, which Table 5 does not
     run, comes out at 17.52 s.)
 

@@ -17,6 +17,7 @@ outside the file. numpy only: six parameters and a few hundred kernels need no s
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
@@ -202,7 +203,11 @@ def _from_z(z, lo, hi):
     return lo + (hi - lo) / (1.0 + np.exp(-z))
 
 
-_CACHE_MODEL = []   # one predictor for every fit of a process: its curves are memoised per table and cache
+@functools.lru_cache(maxsize=1)
+def _cache_model():
+    """One predictor for every fit of a process: its curves are memoised per table and cache."""
+    from ..api import predictor
+    return predictor("mrc")
 
 
 def predict(hw: HardwareSpec, measurements: Sequence[Measurement]) -> np.ndarray:
@@ -211,10 +216,7 @@ def predict(hw: HardwareSpec, measurements: Sequence[Measurement]) -> np.ndarray
     is served from it); built only when a kernel has irregular accesses (it imports numba)."""
     if not any(op.access.kind == "irregular" for m in measurements for op in m.ops):
         return _predict(hw, measurements)
-    if not _CACHE_MODEL:
-        from ..api import predictor
-        _CACHE_MODEL.append(predictor("mrc"))
-    return _predict(hw, measurements, predictor=_CACHE_MODEL[0])
+    return _predict(hw, measurements, predictor=_cache_model())
 
 
 def errors(hw: HardwareSpec, measurements: Sequence[Measurement]) -> np.ndarray:

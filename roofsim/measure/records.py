@@ -48,7 +48,7 @@ from ..specs import DTYPE_BYTES
 REQUIRED = ("device", "kind", "dtype", "time_s", "source")
 OPTIONAL = ("name", "category", "repeats", "spread", "warm", "timing", "date", "method", "library", "notes")
 TIMINGS = ("kernel", "events", "host", "host-compiled")
-_TIMING_TEXT = "kernel, events, host or host-compiled"
+_TIMING_TEXT = ", ".join(TIMINGS[:-1]) + " or " + TIMINGS[-1]
 MAX_FILE_BYTES = 64 * 1024 * 1024   # a measurement file is small; refuse to read a huge one
 MAX_PROBLEMS = 50                   # report this many problems, then how many more there were
 
@@ -302,6 +302,17 @@ def load_measurements(path: os.PathLike | str) -> list[Measurement]:
     if not lines:
         raise SpecError(Problem(str(p), "", "a header row and measurement rows", "an empty file"))
     return parse_rows(lines[0], lines[1:], file=str(p))
+
+
+def columns_of(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The columns ``rows`` (dicts, e.g. a converter's) use, in the order of COLUMNS, for writing
+    them as a measurement CSV (``roofsim.cli.output.csv_text``); a key that is no column of the
+    format raises, so a writer cannot make a file that ``load_measurements`` refuses."""
+    used = {k for r in rows for k in r}
+    unknown = sorted(used - set(COLUMNS))
+    if unknown:
+        raise RoofsimError(f"measurement rows: {', '.join(unknown)} not among the columns ({', '.join(COLUMNS)})")
+    return [c for c in COLUMNS if c in used]
 
 
 def to_rows(measurements: Sequence[Measurement]) -> list[dict]:

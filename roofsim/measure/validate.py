@@ -74,16 +74,22 @@ def predict(hw: HardwareSpec, measurements: Sequence[Measurement], predictor=Non
     A kernel's ops are priced together as one workload, in order (residency across them), in the
     steady state of a loop when it was timed warm; a host-timed kernel also pays the eager
     dispatch in series. Single-op kernels (every CSV row) go through one vectorised call per
-    warm/cold group, each op its own loop (residency needs a predecessor, so it is off).
+    warm/cold group, each op its own loop (residency needs a predecessor, so it is off), except
+    embedding gathers: the cache model lets the tables of one call share the caches (a step's
+    tables do), so each measured gather, which ran alone, is priced in a call of its own.
     """
     from ..roofline import evaluate_arrays
+    from ..tiers import table_ops
     out = np.empty(len(measurements))
     quiet = hw if not hw.efficiency.kernel.residency else dataclasses.replace(
         hw, efficiency=dataclasses.replace(hw.efficiency, kernel=dataclasses.replace(hw.efficiency.kernel,
                                                                                        residency=False)))
-    for warm in (False, True):
-        group = [i for i, m in enumerate(measurements) if len(m.ops) == 1 and m.warm == warm]
+    single = [i for i, m in enumerate(measurements) if len(m.ops) == 1]
+    alone = {single[j] for j, _ in table_ops([measurements[i].ops[0] for i in single])} if predictor else set()
+    groups = [[i for i in single if i not in alone and measurements[i].warm == warm] for warm in (False, True)]
+    for group in (*groups, *([i] for i in sorted(alone))):
         if group:
+            warm = measurements[group[0]].warm
             ev = evaluate_arrays(quiet, [measurements[i].ops[0] for i in group], predictor=predictor,
                                  warm_each=warm)
             out[group] = ev.time[0] * np.array([measurements[i].ops[0].count for i in group])
