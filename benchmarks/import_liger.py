@@ -30,16 +30,12 @@ Usage (the mirror is a git directory of linkedin/Liger-Kernel)::
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
-import subprocess
 from pathlib import Path
 
-from roofsim.cli.output import csv_text, write_output
-from roofsim.errors import OutputError, RoofsimError
-from roofsim.measure.records import columns_of
+import _published
 
 DEVICES = {"NVIDIA A100-SXM4-80GB": ("a100-sxm4-80gb", "a100"), "NVIDIA H100 80GB HBM3": ("h100-sxm5", "h100")}
 DTYPES = {"torch.float32": "fp32", "torch.bfloat16": "bf16", "torch.float16": "fp16"}
@@ -76,8 +72,7 @@ def _shape(kernel: str, x: int, cfg: dict) -> tuple[str, str, dict] | None:
 
 
 def convert(mirror: Path) -> dict[str, list[dict]]:
-    git = lambda *a: subprocess.run(["git", "--git-dir", str(mirror), *a], check=True, capture_output=True,
-                                    text=True).stdout
+    git = lambda *a: _published.git(mirror, *a)
     commit = git("rev-parse", "HEAD").strip()
     best: dict = {}
     for r in csv.DictReader(io.StringIO(git("show", f"HEAD:{DATA}"))):
@@ -111,21 +106,8 @@ def convert(mirror: Path) -> dict[str, list[dict]]:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("mirror", type=Path, help="a git directory of linkedin/Liger-Kernel")
-    p.add_argument("out_dir", type=Path, help="where liger-a100.csv and liger-h100.csv go")
-    args = p.parse_args(argv)
-    try:
-        for short, rows in sorted(convert(args.mirror).items()):
-            path = args.out_dir / f"liger-{short}.csv"
-            write_output(path, csv_text(rows, columns_of(rows)))
-            print(f"{path}: {len(rows)} rows")
-    except subprocess.CalledProcessError as e:
-        p.error(f"{args.mirror}: not a git directory of linkedin/Liger-Kernel ({e.stderr.strip().splitlines()[-1]})")
-    except OutputError as e:
-        p.error(f"{e.path}: cannot write: {e.reason}")
-    except RoofsimError as e:
-        p.error(str(e))
+    _published.main(__doc__, "linkedin/Liger-Kernel",
+                    lambda a: {f"liger-{short}.csv": rows for short, rows in sorted(convert(a.mirror).items())}, argv)
 
 
 if __name__ == "__main__":

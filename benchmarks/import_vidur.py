@@ -39,15 +39,12 @@ Usage (the mirror is a git directory of microsoft/vidur)::
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import io
-import subprocess
 from pathlib import Path
 
-from roofsim.cli.output import csv_text, write_output
-from roofsim.errors import OutputError, RoofsimError
-from roofsim.measure.records import columns_of
+import _published
+from _published import git as _git
 
 DEVICES = {"a100": ("a100-sxm4-80gb", "A100 80GB DGX (README: 'A100 80GB DGX'), SXM4 80GB"),
            "h100": ("h100-sxm5", "H100 DGX (README: 'H100 DGX'), SXM5 80GB")}
@@ -64,11 +61,6 @@ METHOD = ("torch.profiler (CUPTI) trace of one forward that repeats the block 20
           "per operator, the device durations of the kernels launched inside its record_function range, summed "
           "(vidur/profiling/mlp/mlp_wrapper.py, vidur/profiling/utils/record_function_tracer.py); time_s = the "
           "published median of the 20 repeats (ms / 1000); spread = published std / median")
-
-
-def _git(mirror: Path, *args: str) -> str:
-    return subprocess.run(["git", "--git-dir", str(mirror), *args], check=True, capture_output=True,
-                          text=True).stdout
 
 
 def _rows(model: str, r: dict) -> list[dict]:
@@ -143,23 +135,11 @@ def convert(mirror: Path, device_dir: str, everything: bool = False) -> list[dic
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("mirror", type=Path, help="a git directory of microsoft/vidur")
-    p.add_argument("out_dir", type=Path, help="where vidur-a100.csv and vidur-h100.csv go")
-    p.add_argument("--all", action="store_true", help="also the kernels left out (category <op>-scalar)")
-    args = p.parse_args(argv)
-    try:
-        for device_dir in DEVICES:
-            rows = convert(args.mirror, device_dir, everything=args.all)
-            path = args.out_dir / f"vidur-{device_dir}.csv"
-            write_output(path, csv_text(rows, columns_of(rows)))
-            print(f"{path}: {len(rows)} rows")
-    except subprocess.CalledProcessError as e:
-        p.error(f"{args.mirror}: not a git directory of microsoft/vidur ({e.stderr.strip().splitlines()[-1]})")
-    except OutputError as e:
-        p.error(f"{e.path}: cannot write: {e.reason}")
-    except RoofsimError as e:
-        p.error(str(e))
+    all_ = lambda p: p.add_argument("--all", action="store_true",
+                                    help="also the kernels left out (category <op>-scalar)")
+    _published.main(__doc__, "microsoft/vidur",
+                    lambda a: {f"vidur-{d}.csv": convert(a.mirror, d, everything=a.all) for d in DEVICES},
+                    argv, extra=all_)
 
 
 if __name__ == "__main__":
